@@ -1,0 +1,140 @@
+# tcpflow-trace — build, run and test.
+#
+#   make            build build/tcpflow-trace (BPF objects, skeletons, binary)
+#   sudo make run   install missing Debian packages, build, trace with defaults
+#   sudo make test  install missing packages, build, run every test (CI runs this)
+#   make check-unit unit tests only (no root)
+#   make vmlinux    regenerate vmlinux/vmlinux.h from this kernel's BTF
+#
+# Quiet unless V=1.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+BUILD   ?= build
+ARCH    ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CC      ?= cc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+PYTHON  ?= /usr/bin/python3
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+
+WARN     := -Wall -Wextra -Wno-missing-field-initializers
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP \
+	    -DTF_VERSION='"$(VERSION)"'
+LDLIBS   += -lbpf -lelf -lz -lmicrohttpd -lm
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
+	      -Iinclude -Ivmlinux -MMD -MP
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+BIN       := $(BUILD)/tcpflow-trace
+
+.PHONY: all clean run test check check-unit check-integration deps vmlinux tools
+
+all: $(BIN) tools
+
+tools: $(TOOL_BINS)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp.o
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o
+	$(Q)rm -f $@.tmp.o
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# Every user-space object may include a skeleton: generate them first.
+$(BUILD)/obj/%.o: src/%.c | $(SKELS) $(BUILD)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtf.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/main.o $(BUILD)/libtf.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h $(BUILD)/libtf.a | $(SKELS) $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lpthread
+
+$(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+# ---- setup -----------------------------------------------------------------
+
+# Debian packages the build, the tool and the tests need.
+DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev \
+	     make gcc pkg-config git
+DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps
+DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
+
+deps:
+	@missing=$$(for p in $(DEB_ALL); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "missing Debian packages: $$missing -- run as root (sudo make ...) to install them" >&2; exit 1; \
+		fi; \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+		{ echo "apt-get install failed for: $$missing" >&2; exit 1; }; \
+	fi
+
+# Default trace: every connection, one line each, until Ctrl-C.
+ARGS ?=
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN) $(ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check
+
+check: check-unit check-integration
+
+check-unit: $(UNIT_BINS)
+	@pass=0; fail=0; \
+	for t in $(UNIT_BINS); do \
+		if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	done; \
+	echo "unit test programs: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+check-integration: $(BIN) tools
+	$(PYTHON) -m pytest -q -rs tests/integration $(PYTEST_ARGS)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/bpf/*.d $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

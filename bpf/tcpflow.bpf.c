@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * State and retransmission tracking: folds the TCP tracepoints into one
+ * struct tf_conn per connection (map `conns`, keyed by socket address) and
+ * sends it through the ring buffer when the socket reaches CLOSE.
+ *
+ * BTF raw tracepoints (tp_btf) only: they need no tracefs and are guarded
+ * against recursion per program, not by the global bpf_prog_active that
+ * makes classic tracepoint programs silently skip events.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcpflow.h"
+#include "tf_fold.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Configuration, set by user space before load. */
+const volatile __u32 filter_netns = 0;		/* 0: every namespace */
+const volatile __u8 filter_family = 0;		/* 0: both */
+const volatile __u32 n_port_filters = 0;	/* entries in port_filter */
+const volatile __u32 n_pid_filters = 0;		/* entries in pid_filter */
+const volatile bool emit_events = false;	/* --events: one record per change */
+const volatile __u64 wakeup_bytes = 1 << 20;	/* wake user space past this backlog */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);	/* resized by user space (--ringbuf-size) */
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);	/* resized by user space (--max-conns) */
+	__type(key, __u64);
+	__type(value, struct tf_conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct tf_listen_key);
+	__type(value, struct tf_owner);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct tf_tuple);
+	__type(value, struct tf_synack);
+} synacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TF_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static const struct tf_conn zero_conn;
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+/* Batch wake-ups: user space also drains on a short poll timeout. */
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* Protocol, family and namespace: the checks every event pays first. */
+static __always_inline bool sk_wanted(const struct sock *sk, __u16 *family)
+{
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+		return false;
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (*family != AF_INET && *family != AF_INET6)
+		return false;
+	if (filter_family && *family != filter_family)
+		return false;
+	if (filter_netns && sk_netns(sk) != filter_netns)
+		return false;
+	return true;
+}
+
+static __always_inline void read_endpoints(const struct sock *sk, __u16 family,
+					   __u8 *saddr, __u8 *daddr, __u16 *sport, __u16 *dport)
+{
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)daddr, sk, __sk_common.skc_v6_daddr);
+	}
+	*sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+static __always_inline bool port_wanted(__u16 sport, __u16 dport)
+{
+	if (!n_port_filters)
+		return true;
+	return bpf_map_lookup_elem(&port_filter, &sport) ||
+	       bpf_map_lookup_elem(&port_filter, &dport);
+}
+
+static __always_inline bool pid_wanted(__u32 pid)
+{
+	return !n_pid_filters || bpf_map_lookup_elem(&pid_filter, &pid);
+}
+
+static __always_inline void set_current_owner(struct tf_conn *c)
+{
+	c->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(c->comm, sizeof(c->comm));
+}
+
+static __always_inline bool set_listener_owner(struct tf_conn *c)
+{
+	struct tf_listen_key key = { .netns = c->netns, .port = c->sport };
+	struct tf_owner *o = bpf_map_lookup_elem(&listeners, &key);
+
+	if (!o)
+		return false;
+	c->pid = o->pid;
+	__builtin_memcpy(c->comm, o->comm, sizeof(c->comm));
+	c->flags |= TF_F_PID_LISTENER;
+	return true;
+}
+
+/* Send a finished connection to user space and forget it. */
+static __always_inline void emit_conn(__u64 key, struct tf_conn *c)
+{
+	if (bpf_ringbuf_output(&rb, c, sizeof(*c), rb_flags()))
+		stat_inc(TF_STAT_RB_LOST_CONN);
+	bpf_map_delete_elem(&conns, &key);
+}
+
+/*
+ * A socket not in the table yet: decide whether to trace it (filters) and
+ * create its record. Returns NULL when the connection is not wanted.
+ */
+static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key,
+						__u16 family, int oldstate, int newstate)
+{
+	int role = tf_start_role(oldstate, newstate);
+	struct tf_conn *c;
+	__u16 sport, dport;
+	__u8 saddr[16] = {}, daddr[16] = {};
+	__u16 flags = 0;
+
+	read_endpoints(sk, family, saddr, daddr, &sport, &dport);
+	if (!port_wanted(sport, dport)) {
+		/* connect(): the ephemeral port is chosen after CLOSE -> SYN_SENT */
+		if (role != TF_ROLE_CLIENT || sport)
+			return NULL;
+		flags |= TF_F_FILTER_PENDING;
+	}
+
+	if (bpf_map_update_elem(&conns, &key, &zero_conn, BPF_NOEXIST)) {
+		stat_inc(TF_STAT_TABLE_FULL);
+		return NULL;
+	}
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return NULL;
+
+	c->type = TF_REC_CONN;
+	c->flags = flags | (role ? 0 : TF_F_MIDLIFE);
+	c->family = family;
+	c->role = role;
+	c->first_old = oldstate;
+	c->skaddr = key;
+	c->netns = sk_netns(sk);
+	__builtin_memcpy(c->saddr, saddr, 16);
+	__builtin_memcpy(c->daddr, daddr, 16);
+	c->sport = sport;
+	c->dport = dport;
+
+	/*
+	 * Owner: connect() runs in the caller's context. Accepted children
+	 * change state in softirq, where the current task is whoever was
+	 * interrupted: they belong to the owner of the listening socket.
+	 * close()/shutdown() (-> FIN_WAIT1, -> LAST_ACK) run in the owner's
+	 * context too, which names mid-life connections.
+	 */
+	if (role == TF_ROLE_CLIENT) {
+		set_current_owner(c);
+	} else if (set_listener_owner(c)) {
+		if (!role)
+			c->role = TF_ROLE_SERVER;
+	} else if (newstate == TF_FIN_WAIT1 || newstate == TF_LAST_ACK) {
+		set_current_owner(c);
+	}
+	if (!pid_wanted(c->pid)) {
+		bpf_map_delete_elem(&conns, &key);
+		return NULL;
+	}
+	return c;
+}
+
+static __always_inline void server_child_start(const struct sock *sk, struct tf_conn *c)
+{
+	struct tf_tuple t = { .netns = c->netns, .sport = c->sport, .dport = c->dport };
+	struct tf_synack *s;
+
+	if (c->family == AF_INET) {
+		/* IPv4 in IPv6 form, as the request-socket key has it */
+		t.saddr[10] = t.saddr[11] = 0xff;
+		t.daddr[10] = t.daddr[11] = 0xff;
+		__builtin_memcpy(&t.saddr[12], c->saddr, 4);
+		__builtin_memcpy(&t.daddr[12], c->daddr, 4);
+	} else {
+		__builtin_memcpy(t.saddr, c->saddr, 16);
+		__builtin_memcpy(t.daddr, c->daddr, 16);
+	}
+	s = bpf_map_lookup_elem(&synacks, &t);
+	if (!s)
+		return;
+	tf_fold_synack(c, s);
+	bpf_map_delete_elem(&synacks, &t);
+}
+
+static __always_inline void server_established(const struct sock *sk, struct tf_conn *c)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+	/* First RTT sample, taken from the SYN-ACK by tcp_synack_rtt_meas(). */
+	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	/* tcp_create_openreq_child() copies req->num_retrans here. */
+	c->synack_kernel = BPF_CORE_READ(tp, total_retrans);
+}
+
+static __always_inline void emit_state_event(const struct sock *sk, __u16 family,
+					     struct tf_conn *c, __u64 ts,
+					     int oldstate, int newstate)
+{
+	struct tf_state_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(TF_STAT_RB_LOST_STATE);
+		return;
+	}
+	e->type = TF_REC_STATE;
+	e->family = family;
+	e->oldstate = oldstate;
+	e->newstate = newstate;
+	e->_pad0 = 0;
+	e->_pad1 = 0;
+	e->ts_ns = ts;
+	e->skaddr = (__u64)sk;
+	e->netns = sk_netns(sk);
+	read_endpoints(sk, family, e->saddr, e->daddr, &e->sport, &e->dport);
+	if (c) {
+		e->role = c->role;
+		e->pid = c->pid;
+		__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
+		e->prev_ns = c->nstates ? c->state_ns[(c->nstates - 1) & (TF_MAX_STATES - 1)] : 0;
+	} else {
+		e->role = TF_ROLE_UNKNOWN;
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		e->prev_ns = 0;
+	}
+	bpf_ringbuf_submit(e, rb_flags());
+}
+
+static __always_inline void on_listener_change(const struct sock *sk, int newstate)
+{
+	struct tf_listen_key key = {
+		.netns = sk_netns(sk),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+
+	if (newstate == TF_LISTEN) {
+		/* listen() runs in the owner's context */
+		struct tf_owner o = { .pid = bpf_get_current_pid_tgid() >> 32 };
+
+		bpf_get_current_comm(o.comm, sizeof(o.comm));
+		bpf_map_update_elem(&listeners, &key, &o, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(&listeners, &key);
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk, ts;
+	struct tf_conn *c;
+	__u16 family;
+
+	if (!sk_wanted(sk, &family))
+		return 0;
+	ts = bpf_ktime_get_ns();
+
+	if (tf_is_listener_change(oldstate, newstate)) {
+		on_listener_change(sk, newstate);
+		if (emit_events)
+			emit_state_event(sk, family, NULL, ts, oldstate, newstate);
+		return 0;
+	}
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && tf_start_role(oldstate, newstate)) {
+		/* skaddr recycled before we saw CLOSE: report what we had */
+		c->flags |= TF_F_REPLACED;
+		stat_inc(TF_STAT_REPLACED);
+		emit_conn(key, c);
+		c = NULL;
+	}
+	if (!c) {
+		c = conn_new(sk, key, family, oldstate, newstate);
+		if (!c)
+			return 0;
+		if (c->role == TF_ROLE_SERVER && !(c->flags & TF_F_MIDLIFE))
+			server_child_start(sk, c);
+	} else if (c->flags & TF_F_FILTER_PENDING) {
+		__u16 sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+		c->sport = sport;
+		if (!port_wanted(sport, c->dport)) {
+			bpf_map_delete_elem(&conns, &key);
+			return 0;
+		}
+		c->flags &= ~TF_F_FILTER_PENDING;
+	}
+
+	stat_inc(TF_STAT_EVENTS);
+	if (emit_events)
+		emit_state_event(sk, family, c, ts, oldstate, newstate);
+	tf_fold_state(c, ts, newstate);
+
+	if (newstate == TF_ESTABLISHED) {
+		if (c->role == TF_ROLE_SERVER)
+			server_established(sk, c);
+		else if (!c->sport)
+			c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	}
+	if (newstate == TF_CLOSE)
+		emit_conn(key, c);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u64 key = (__u64)sk;
+	struct tf_conn *c = bpf_map_lookup_elem(&conns, &key);
+	struct tcp_skb_cb *cb;
+	__u16 flags;
+
+	if (!c)
+		return 0;
+	/*
+	 * Since Linux 6.17 ("tcp: add err to tcp_retransmit_skb tracepoint")
+	 * the tracepoint also fires for attempts that failed (err != 0):
+	 * those are not retransmitted segments. Older kernels have no such
+	 * argument and fire only on success.
+	 */
+	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err)) {
+		int err = (int)ctx[2];
+
+		if (err) {
+			c->retrans_failed++;
+			stat_inc(TF_STAT_RETRANS_FAILED);
+			return 0;
+		}
+	}
+	/* No TCP header is built yet: the flags live in TCP_SKB_CB(skb). */
+	cb = (struct tcp_skb_cb *)&skb->cb[0];
+	flags = BPF_CORE_READ_BITFIELD_PROBED(cb, tcp_flags);
+	tf_fold_retrans(c, bpf_ktime_get_ns(),
+			BPF_CORE_READ(sk, __sk_common.skc_state), flags);
+	return 0;
+}
+
+/*
+ * SYN-ACK retransmits are reported on the LISTENER with the request socket;
+ * the child socket does not exist yet. Park them by 4-tuple until it does.
+ */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+{
+	const struct tcp_request_sock *treq = (const struct tcp_request_sock *)req;
+	struct tf_tuple t = {};
+	struct tf_synack *s, fresh = {};
+	__u16 family = BPF_CORE_READ(req, __req_common.skc_family);
+	__u64 ts = bpf_ktime_get_ns();
+
+	if (filter_netns && sk_netns(sk) != filter_netns)
+		return 0;
+	t.netns = BPF_CORE_READ(req, __req_common.skc_net.net, ns.inum);
+	t.sport = BPF_CORE_READ(req, __req_common.skc_num);
+	t.dport = bpf_ntohs(BPF_CORE_READ(req, __req_common.skc_dport));
+	if (!port_wanted(t.sport, t.dport))
+		return 0;
+	if (family == AF_INET) {
+		t.saddr[10] = t.saddr[11] = 0xff;
+		t.daddr[10] = t.daddr[11] = 0xff;
+		BPF_CORE_READ_INTO((__u32 *)&t.saddr[12], req, __req_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)&t.daddr[12], req, __req_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)t.saddr, req, __req_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)t.daddr, req, __req_common.skc_v6_daddr);
+	}
+
+	s = bpf_map_lookup_elem(&synacks, &t);
+	if (!s) {
+		/* snt_synack: first SYN-ACK, tcp_clock_us() (CLOCK_MONOTONIC) */
+		fresh.first_ns = BPF_CORE_READ(treq, snt_synack) * 1000;
+		bpf_map_update_elem(&synacks, &t, &fresh, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&synacks, &t);
+		if (!s)
+			return 0;
+	}
+	stat_inc(TF_STAT_SYNACK_RETRANS);
+	if (s->count < 4)
+		s->retrans_ns[s->count & 3] = ts;
+	s->count++;
+	return 0;
+}
+
+static __always_inline void on_reset(const struct sock *sk, int sent)
+{
+	__u64 key = (__u64)sk;
+	struct tf_conn *c;
+
+	if (!sk)
+		return;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c)
+		tf_note_reset(c, bpf_ktime_get_ns(),
+			      BPF_CORE_READ(sk, __sk_common.skc_state), sent);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_send_reset, const struct sock *sk)
+{
+	on_reset(sk, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(on_receive_reset, const struct sock *sk)
+{
+	on_reset(sk, 0);
+	return 0;
+}

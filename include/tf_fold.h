@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Folding of kernel events into one struct tf_conn per connection.
+ *
+ * Compiled into the BPF programs and into the unit tests, so the tests run
+ * the very code the kernel runs. Pure functions on the record: no helpers,
+ * no maps, every array index bounds-checked for the verifier.
+ */
+#ifndef TF_FOLD_H
+#define TF_FOLD_H
+
+#include "tcpflow.h"
+
+#ifndef TF_INLINE
+#define TF_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* Which kind of event begins a new lifecycle on a (possibly recycled) skaddr. */
+TF_INLINE int tf_start_role(int oldstate, int newstate)
+{
+	if (oldstate == TF_CLOSE && newstate == TF_SYN_SENT)
+		return TF_ROLE_CLIENT;
+	if (oldstate == TF_LISTEN && newstate == TF_SYN_RECV)
+		return TF_ROLE_SERVER;
+	return TF_ROLE_UNKNOWN;
+}
+
+/* Listening sockets are not connections: they get no record. */
+TF_INLINE int tf_is_listener_change(int oldstate, int newstate)
+{
+	return newstate == TF_LISTEN || (oldstate == TF_LISTEN && newstate == TF_CLOSE);
+}
+
+TF_INLINE void tf_fold_state(struct tf_conn *c, __u64 ts, int newstate)
+{
+	__u32 i = c->nstates;
+
+	if (i >= TF_MAX_STATES) {
+		/* Keep the last change (usually -> CLOSE) in the last slot. */
+		c->flags |= TF_F_STATES_TRUNC;
+		i = TF_MAX_STATES - 1;
+	} else {
+		c->nstates = i + 1;
+	}
+	if (i < TF_MAX_STATES) {	/* for the verifier */
+		c->state_ns[i] = ts;
+		c->state[i] = (__u8)newstate;
+	}
+}
+
+TF_INLINE int tf_retrans_kind(__u16 tcp_flags)
+{
+	if (tcp_flags & TF_TCPHDR_SYN)
+		return (tcp_flags & TF_TCPHDR_ACK) ? TF_RETRANS_SYNACK : TF_RETRANS_SYN;
+	if (tcp_flags & TF_TCPHDR_FIN)
+		return TF_RETRANS_FIN;
+	return TF_RETRANS_DATA;
+}
+
+TF_INLINE int tf_fin_slot(int state)
+{
+	switch (state) {
+	case TF_FIN_WAIT1:
+		return TF_FIN_IN_FIN_WAIT1;
+	case TF_LAST_ACK:
+		return TF_FIN_IN_LAST_ACK;
+	case TF_CLOSING:
+		return TF_FIN_IN_CLOSING;
+	default:
+		return TF_FIN_IN_OTHER;
+	}
+}
+
+TF_INLINE void tf_fold_retrans_at(struct tf_conn *c, __u64 ts, int state, int kind)
+{
+	__u32 i = c->nretrans;
+
+	c->retrans++;
+	if (kind == TF_RETRANS_SYN)
+		c->syn_retrans++;
+	else if (kind == TF_RETRANS_SYNACK)
+		c->synack_retrans++;
+	else if (kind == TF_RETRANS_FIN) {
+		int slot = tf_fin_slot(state);
+
+		c->fin_retrans++;
+		if (slot >= 0 && slot < 4 && c->fin_retrans_by_state[slot] < 255)
+			c->fin_retrans_by_state[slot]++;
+	}
+	if (i >= TF_MAX_RETRANS) {
+		c->flags |= TF_F_RETRANS_TRUNC;
+		return;
+	}
+	c->retrans_ns[i] = ts;
+	c->retrans_state[i] = (__u8)state;
+	c->retrans_kind[i] = (__u8)kind;
+	c->nretrans = i + 1;
+}
+
+/* A retransmitted segment of this socket (tcp:tcp_retransmit_skb). */
+TF_INLINE void tf_fold_retrans(struct tf_conn *c, __u64 ts, int state, __u16 tcp_flags)
+{
+	tf_fold_retrans_at(c, ts, state, tf_retrans_kind(tcp_flags));
+}
+
+/*
+ * SYN-ACK retransmissions seen on the listener before the child existed
+ * (tcp:tcp_retransmit_synack), handed to the child when it appears.
+ */
+TF_INLINE void tf_fold_synack(struct tf_conn *c, const struct tf_synack *s)
+{
+	__u32 n = s->count;
+
+	if (s->first_ns) {
+		c->synack_first_ns = s->first_ns;
+		c->flags |= TF_F_SYNACK_TS;
+	}
+	for (__u32 i = 0; i < 4; i++) {
+		if (i >= n)
+			break;
+		tf_fold_retrans_at(c, s->retrans_ns[i], TF_SYN_RECV, TF_RETRANS_SYNACK);
+	}
+	if (n > 4) {	/* counted beyond the times we kept */
+		c->synack_retrans += n - 4;
+		c->retrans += n - 4;
+		c->flags |= TF_F_RETRANS_TRUNC;
+	}
+}
+
+TF_INLINE void tf_note_reset(struct tf_conn *c, __u64 ts, int state, int sent)
+{
+	/* The first reset is the one that matters for the close. */
+	if (!(c->flags & (TF_F_RST_SENT | TF_F_RST_RECV))) {
+		c->rst_ns = ts;
+		c->rst_state = (__u16)state;
+	}
+	c->flags |= sent ? TF_F_RST_SENT : TF_F_RST_RECV;
+}
+
+#endif /* TF_FOLD_H */

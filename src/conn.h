@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The heart: a folded kernel record (struct tf_conn) turned into what a
+ * person asks of a connection -- role, handshake time, who closed first,
+ * how it ended, TIME-WAIT, retransmissions on a timeline. Pure C, no I/O.
+ */
+#ifndef TF_CONN_H
+#define TF_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "tcpflow.h"
+
+/* Who started the close, or what ended the connection without one. */
+enum tf_close_kind {
+	TF_CK_OPEN = 0,		/* still open when tracing stopped */
+	TF_CK_ACTIVE,		/* we sent the first FIN (ESTABLISHED -> FIN_WAIT1) */
+	TF_CK_PASSIVE,		/* the peer's FIN came first (ESTABLISHED -> CLOSE_WAIT) */
+	TF_CK_SIMULTANEOUS,	/* both FINs crossed (FIN_WAIT1 -> CLOSING) */
+	TF_CK_RESET,		/* a reset ended it before any FIN (abort, peer reset) */
+	TF_CK_REFUSED,		/* connect() answered by RST (SYN_SENT -> CLOSE + reset) */
+	TF_CK_CONNECT_FAILED,	/* SYN_SENT -> CLOSE without reset: timeout, unreachable, cancelled */
+	TF_CK_TIMEOUT,		/* established and gone without FIN or reset: retransmission/keepalive timeout */
+	TF_CK_HANDSHAKE_FAILED,	/* server child that never reached ESTABLISHED */
+	TF_CK_MAX,
+};
+
+/* How the socket's last state change (-> CLOSE) came about. */
+enum tf_close_end {
+	TF_CE_OPEN = 0,		/* not closed yet */
+	TF_CE_TIME_WAIT,	/* FIN_WAIT2/CLOSING -> CLOSE: handed to a timewait socket */
+	TF_CE_ORDERLY,		/* LAST_ACK -> CLOSE: our FIN was acknowledged */
+	TF_CE_RESET,		/* a reset was sent or received */
+	TF_CE_TIMEOUT,		/* no reset, no FIN handshake: gave up (timers) */
+	TF_CE_MAX,
+};
+
+enum tf_reset_dir {
+	TF_RST_NONE = 0,
+	TF_RST_SENT = 1,
+	TF_RST_RECEIVED = 2,
+};
+
+/* How handshake_ns was measured. */
+enum tf_hs_method {
+	TF_HS_NONE = 0,
+	TF_HS_SYN_SENT,		/* client: SYN_SENT -> ESTABLISHED, both from the tracepoint */
+	TF_HS_SYNACK_RTT,	/* server: first RTT sample = first SYN-ACK -> final ACK */
+	TF_HS_SYNACK_TS,	/* server: kernel's first SYN-ACK timestamp -> ESTABLISHED */
+};
+
+struct tf_state_point {
+	int state;		/* enum tf_tcp_state */
+	int64_t t_ns;		/* since tf_summary.t0_ns */
+	bool derived;		/* not a tracepoint event: computed from kernel timestamps */
+};
+
+struct tf_retrans_point {
+	int64_t t_ns;		/* since tf_summary.t0_ns (negative is possible only for bad input) */
+	int state;		/* socket state when it was sent */
+	int kind;		/* enum tf_retrans_kind */
+};
+
+struct tf_summary {
+	const struct tf_conn *rec;	/* the raw record (addresses, pid, comm, counters) */
+	uint64_t t0_ns;			/* CLOCK_MONOTONIC origin of every t_ns */
+	int role;			/* enum tf_role */
+	int close_kind;			/* enum tf_close_kind */
+	int close_end;			/* enum tf_close_end */
+	int reset;			/* enum tf_reset_dir */
+	int hs_method;			/* enum tf_hs_method */
+	bool complete;			/* whole lifecycle seen (start and CLOSE) */
+	bool time_wait;			/* handed to a timewait socket */
+	int64_t handshake_ns;		/* -1: none */
+	int64_t close_ns;		/* first FIN sent or received -> CLOSE; -1: none */
+	int64_t fin_ack_ns;		/* our first FIN -> its ACK (FIN_WAIT1->FIN_WAIT2/CLOSING->, LAST_ACK->CLOSE); -1 */
+	int64_t time_wait_at_ns;	/* hand-over to the timewait socket; -1 */
+	int64_t lifetime_ns;		/* t0 -> last event */
+	int nstates;
+	struct tf_state_point states[TF_MAX_STATES + 1];
+	int nretrans;
+	struct tf_retrans_point retrans[TF_MAX_RETRANS];
+};
+
+/* Fill *s from *c. Never fails: odd records give odd but bounded summaries. */
+void tf_summarize(const struct tf_conn *c, struct tf_summary *s);
+
+/* Names, as in shared/reference/tcp-connect-lifecycle.zh.md and the JSON. */
+const char *tf_state_name(int state);
+const char *tf_role_name(int role);
+const char *tf_close_kind_name(int kind);
+const char *tf_close_end_name(int end);
+const char *tf_reset_name(int dir);
+const char *tf_retrans_kind_name(int kind);
+const char *tf_hs_method_name(int method);
+
+#endif /* TF_CONN_H */

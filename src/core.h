@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Ring-buffer bytes -> checked records -> summaries -> every sink.
+ * No BPF, no I/O of its own: unit tests and fuzzers drive it directly.
+ */
+#ifndef TF_CORE_H
+#define TF_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sink.h"
+
+#define TF_MAX_SINKS 8
+
+struct tf_core {
+	struct tf_sink *sinks[TF_MAX_SINKS];
+	int nsinks;
+	struct tf_run_stats stats;
+	uint64_t malformed;	/* records of unknown type or wrong size */
+};
+
+void tf_core_init(struct tf_core *core);
+/* Takes ownership of sk (freed by tf_core_free). -1 when full. */
+int tf_core_add_sink(struct tf_core *core, struct tf_sink *sk);
+/* One ring-buffer record of any type. Returns 0, or -1 if malformed (counted). */
+int tf_core_record(struct tf_core *core, const void *data, size_t len);
+void tf_core_tick(struct tf_core *core, uint64_t now_ns);
+void tf_core_finish(struct tf_core *core);
+void tf_core_free(struct tf_core *core);
+
+#endif /* TF_CORE_H */

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include "fmt.h"
+
+const char *tf_fmt_addr(int family, const uint8_t addr[16], char *buf, size_t len)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *tf_fmt_endpoint(int family, const uint8_t addr[16], uint16_t port,
+			    char *buf, size_t len)
+{
+	char a[TF_ADDR_LEN];
+
+	tf_fmt_addr(family, addr, a, sizeof(a));
+	if (family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", a, port);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+	return buf;
+}
+
+const char *tf_fmt_rfc3339(int64_t real_ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(real_ns / 1000000000);
+	long us = (long)((real_ns % 1000000000) / 1000);
+	struct tm tm;
+
+	if (real_ns < 0 || !gmtime_r(&sec, &tm)) {
+		snprintf(buf, len, "1970-01-01T00:00:00.000000Z");
+		return buf;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+	return buf;
+}
+
+const char *tf_fmt_dur(int64_t ns, char *buf, size_t len)
+{
+	if (ns < 0)
+		snprintf(buf, len, "-");
+	else if (ns < 10000000)			/* < 10 ms: microseconds */
+		snprintf(buf, len, "%" PRId64 "us", ns / 1000);
+	else if (ns < 1000000000)		/* < 1 s: milliseconds */
+		snprintf(buf, len, "%.1fms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.3fs", ns / 1e9);
+	return buf;
+}
+
+void tf_json_str(FILE *out, const char *s, size_t maxlen)
+{
+	for (size_t i = 0; i < maxlen && s[i]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t tf_mono_to_real_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t tf_now_mono_ns(void)
+{
+	return (uint64_t)clock_ns(CLOCK_MONOTONIC);
+}

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "loader.h"
+#include "tcpflow.skel.h"
+#include "listeners.skel.h"
+
+#define DEFAULT_BTF "/sys/kernel/btf/vmlinux"
+
+struct tf_loader {
+	struct tcpflow_bpf *skel;
+	struct ring_buffer *rb;
+	tf_record_fn fn;
+	void *ctx;
+	int ncpus;
+	const char *notice;
+	bool detached;
+};
+
+static bool verbose;
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (!verbose)
+		return 0;	/* warnings too: our own message says what to do */
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int on_sample(void *ctx, void *data, size_t len)
+{
+	struct tf_loader *l = ctx;
+
+	l->fn(l->ctx, data, len);
+	return 0;
+}
+
+/* Errors of bpf() that mean "not allowed", not "not supported". */
+static int classify(int err, char *buf, size_t len, const char *what)
+{
+	err = err < 0 ? -err : err;
+	if (err == EPERM || err == EACCES) {
+		snprintf(buf, len, "%s: not permitted (%s): run as root, or grant CAP_BPF, "
+			 "CAP_PERFMON and CAP_NET_ADMIN", what, strerror(err));
+		return TF_EXIT_PERM;
+	}
+	snprintf(buf, len, "%s failed: %s (run with --verbose for libbpf's log)", what, strerror(err));
+	return TF_EXIT_KERNEL;
+}
+
+static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
+{
+	struct tcpflow_bpf__rodata *ro = skel->rodata;
+	int err;
+
+	ro->filter_netns = cfg->netns;
+	ro->filter_family = (__u8)cfg->family;
+	ro->n_port_filters = (__u32)cfg->nports;
+	ro->n_pid_filters = (__u32)cfg->npids;
+	ro->emit_events = cfg->events;
+	/* wake user space once a quarter of the buffer is waiting */
+	ro->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	err = bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.conns, cfg->max_conns);
+	return err;
+}
+
+static int fill_filters(struct tcpflow_bpf *skel, const struct tf_config *cfg)
+{
+	__u8 one = 1;
+	int err = 0;
+
+	for (int i = 0; i < cfg->nports && !err; i++) {
+		__u16 port = cfg->ports[i];
+
+		err = bpf_map__update_elem(skel->maps.port_filter, &port, sizeof(port), &one,
+					   sizeof(one), BPF_ANY);
+	}
+	for (int i = 0; i < cfg->npids && !err; i++) {
+		__u32 pid = cfg->pids[i];
+
+		err = bpf_map__update_elem(skel->maps.pid_filter, &pid, sizeof(pid), &one,
+					   sizeof(one), BPF_ANY);
+	}
+	return err;
+}
+
+/*
+ * Listening sockets that existed before we attached: their owners from the
+ * task_file iterator. New listeners are learnt at listen() by the tracepoint,
+ * which wins (BPF_NOEXIST). Optional: needs bpf_sock_from_file (Linux 5.11).
+ */
+static void resolve_listeners(struct tf_loader *l, const char *btf_path)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
+	struct listeners_bpf *it = listeners_bpf__open_opts(&oo);
+	struct bpf_link *link = NULL;
+	struct tf_listener_rec rec;
+	int fd = -1;
+	ssize_t n;
+
+	if (!it || listeners_bpf__load(it))
+		goto fail;
+	link = bpf_program__attach_iter(it->progs.dump_listeners, NULL);
+	if (!link)
+		goto fail;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		goto fail;
+	while ((n = read(fd, &rec, sizeof(rec))) == (ssize_t)sizeof(rec)) {
+		struct tf_listen_key key = { .netns = rec.netns, .port = rec.port };
+		struct tf_owner owner = { .pid = rec.pid };
+
+		memcpy(owner.comm, rec.comm, sizeof(owner.comm));
+		bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key), &owner,
+				     sizeof(owner), BPF_NOEXIST);
+	}
+	if (n < 0)
+		goto fail;
+	goto out;
+fail:
+	l->notice = "owners of sockets listening before start-up are unknown on this kernel "
+		    "(needs Linux >= 5.11); their accepted connections show pid 0";
+out:
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	listeners_bpf__destroy(it);
+}
+
+int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
+		    tf_record_fn fn, void *ctx, char *err, size_t errlen)
+{
+	const char *btf = cfg->btf_path ? cfg->btf_path : DEFAULT_BTF;
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path);
+	struct tf_loader *l;
+	int rc = TF_EXIT_RUNTIME, e;
+
+	*out = NULL;
+	verbose = cfg->verbose;
+	libbpf_set_print(print_libbpf);
+
+	if (access(btf, R_OK)) {
+		snprintf(err, errlen, "kernel BTF not readable at %s (%s): need a kernel built "
+			 "with CONFIG_DEBUG_INFO_BTF=y, or give its BTF with --btf FILE",
+			 btf, strerror(errno));
+		return errno == EACCES ? TF_EXIT_PERM : TF_EXIT_KERNEL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return TF_EXIT_RUNTIME;
+	}
+	l->fn = fn;
+	l->ctx = ctx;
+	l->ncpus = libbpf_num_possible_cpus();
+
+	l->skel = tcpflow_bpf__open_opts(&oo);
+	if (!l->skel) {
+		rc = classify(errno, err, errlen, "opening the BPF object");
+		goto cleanup;
+	}
+	e = configure(l->skel, cfg);
+	if (e) {
+		rc = classify(e, err, errlen, "configuring the BPF maps");
+		goto cleanup;
+	}
+	e = tcpflow_bpf__load(l->skel);
+	if (e) {
+		rc = classify(e, err, errlen, "loading the BPF programs (kernel >= 5.8 with BTF needed)");
+		goto cleanup;
+	}
+	e = fill_filters(l->skel, cfg);
+	if (e) {
+		rc = classify(e, err, errlen, "filling the filter maps");
+		goto cleanup;
+	}
+	e = tcpflow_bpf__attach(l->skel);
+	if (e) {
+		rc = classify(e, err, errlen, "attaching to the tcp/sock tracepoints");
+		if (e == -ENOENT)
+			snprintf(err, errlen, "a tracepoint is missing on this kernel (%s): "
+				 "need sock:inet_sock_set_state and tcp:tcp_retransmit_* "
+				 "(Linux >= 5.8); --verbose shows which", strerror(-e));
+		goto cleanup;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.rb), on_sample, l, NULL);
+	if (!l->rb) {
+		rc = classify(errno, err, errlen, "opening the ring buffer");
+		goto cleanup;
+	}
+	resolve_listeners(l, cfg->btf_path);
+	*out = l;
+	return TF_EXIT_OK;
+
+cleanup:
+	tf_loader_free(l);
+	return rc;
+}
+
+int tf_loader_poll(struct tf_loader *l, int timeout_ms)
+{
+	int n = ring_buffer__poll(l->rb, timeout_ms);
+
+	if (n < 0)
+		return n == -EINTR ? 0 : n;
+	/* Wake-ups are batched in the kernel: also take what did not wake us. */
+	return ring_buffer__consume(l->rb);
+}
+
+void tf_loader_detach(struct tf_loader *l)
+{
+	if (!l || l->detached)
+		return;
+	tcpflow_bpf__detach(l->skel);
+	l->detached = true;
+	if (l->rb)
+		ring_buffer__consume(l->rb);
+}
+
+int tf_loader_flush_open(struct tf_loader *l)
+{
+	int fd = bpf_map__fd(l->skel->maps.conns);
+	__u64 key, next, *prev = NULL;
+	struct tf_conn c;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &c))
+			continue;
+		c.flags |= TF_F_OPEN;
+		l->fn(l->ctx, &c, sizeof(c));
+		n++;
+	}
+	return n;
+}
+
+int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX])
+{
+	int fd = bpf_map__fd(l->skel->maps.conns);
+	__u64 key, next, *prev = NULL;
+	struct tf_conn c;
+	int n = 0;
+
+	memset(counts, 0, sizeof(uint64_t) * TF_STATE_MAX);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &c) || !c.nstates)
+			continue;
+		counts[c.state[(c.nstates - 1) % TF_MAX_STATES] % TF_STATE_MAX]++;
+		n++;
+	}
+	return n;
+}
+
+static uint64_t prog_recursion_misses(const struct bpf_program *p)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st)
+{
+	int fd = bpf_map__fd(l->skel->maps.stats);
+	__u64 *vals = calloc(l->ncpus > 0 ? l->ncpus : 1, sizeof(__u64));
+	struct bpf_program *p;
+
+	for (__u32 i = 0; vals && i < TF_STAT_MAX; i++) {
+		st->bpf[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < l->ncpus; c++)
+			st->bpf[i] += vals[c];
+	}
+	free(vals);
+	st->recursion_misses = 0;
+	bpf_object__for_each_program(p, l->skel->obj)
+		st->recursion_misses += prog_recursion_misses(p);
+	st->events = st->bpf[TF_STAT_EVENTS];
+}
+
+const char *tf_loader_notice(const struct tf_loader *l)
+{
+	return l ? l->notice : NULL;
+}
+
+void tf_loader_free(struct tf_loader *l)
+{
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	tcpflow_bpf__destroy(l->skel);
+	free(l);
+}

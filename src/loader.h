@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Open, configure, load and attach the BPF programs; drain the ring buffer;
+ * read the kernel's counters. Nothing else touches libbpf objects, and the
+ * loader knows no output format.
+ */
+#ifndef TF_LOADER_H
+#define TF_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "options.h"
+#include "sink.h"
+
+struct tf_loader;
+
+/* Called for every ring-buffer record (and for open connections at flush). */
+typedef void (*tf_record_fn)(void *ctx, const void *data, size_t len);
+
+/*
+ * Open, configure (filters, sizes) and load; attach the tracepoints; resolve
+ * owners of sockets that were listening before we started. On failure
+ * returns an enum tf_exit status and puts one line (what went wrong, what to
+ * do) in err.
+ */
+int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
+		    tf_record_fn fn, void *ctx, char *err, size_t errlen);
+
+/* Wait up to timeout_ms for records, then drain. Returns records or -errno. */
+int tf_loader_poll(struct tf_loader *l, int timeout_ms);
+
+/* Stop the tracepoints, drain what is left in the ring buffer. */
+void tf_loader_detach(struct tf_loader *l);
+
+/* Hand every connection still in the kernel table to fn, marked TF_F_OPEN. */
+int tf_loader_flush_open(struct tf_loader *l);
+
+/* Connections the kernel tracks now, by current state (last state change). */
+int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX]);
+
+/* Sum the kernel's per-CPU counters and the programs' recursion misses. */
+void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st);
+
+/* A line about what this kernel could not do (e.g. listener owners), or NULL. */
+const char *tf_loader_notice(const struct tf_loader *l);
+
+void tf_loader_free(struct tf_loader *l);
+
+#endif /* TF_LOADER_H */

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tcpflow-trace: wire options -> loader -> core -> sinks, run the loop,
+ * stop cleanly. Data flows one way: kernel -> ring buffer -> core -> sinks.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "core.h"
+#include "fmt.h"
+#include "loader.h"
+#include "options.h"
+
+#define POLL_MS 100
+#define TICK_NS 1000000000ull
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	if (stop_requested)	/* second Ctrl-C: leave now */
+		_exit(128 + sig);
+	stop_requested = 1;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* A closed stdout shows up as EPIPE on write: we stop quietly then. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void on_record(void *ctx, const void *data, size_t len)
+{
+	tf_core_record(ctx, data, len);
+}
+
+/* The sinks the options ask for. Returns 0 or -1 (message printed). */
+static int add_sinks(struct tf_core *core, const struct tf_config *cfg, int64_t off)
+{
+	struct tf_sink *sk = NULL;
+
+	switch (cfg->output) {
+	case TF_OUT_LINE: sk = tf_sink_line_new(stdout, off); break;
+	case TF_OUT_TIMELINE: sk = tf_sink_timeline_new(stdout, off); break;
+	case TF_OUT_EVENTS: sk = tf_sink_events_new(stdout, off); break;
+	case TF_OUT_JSON: sk = tf_sink_json_new(stdout, off); break;
+	case TF_OUT_NONE: return 0;
+	}
+	if (tf_core_add_sink(core, sk)) {
+		tf_sink_free(sk);
+		fprintf(stderr, "tcpflow-trace: out of memory setting up the output\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void describe_filters(const struct tf_config *cfg, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < cfg->nports && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%u", i ? "," : " port ", cfg->ports[i]);
+	for (int i = 0; i < cfg->npids && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%u", i ? "," : " pid ", cfg->pids[i]);
+	if (cfg->family && n < len)
+		n += snprintf(buf + n, len - n, " %s", cfg->family == 2 ? "IPv4" : "IPv6");
+	if (cfg->netns && n < len)
+		snprintf(buf + n, len - n, " netns %u", cfg->netns);
+}
+
+/* stdout closed under us (e.g. `| head -1`)? */
+static bool output_gone(void)
+{
+	if (fflush(stdout) == 0)
+		return false;
+	return errno == EPIPE;
+}
+
+static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_config *cfg)
+{
+	uint64_t start = tf_now_mono_ns(), next_tick = start + TICK_NS;
+	uint64_t end = cfg->duration_s > 0 ? start + (uint64_t)(cfg->duration_s * 1e9) : 0;
+
+	while (!stop_requested) {
+		uint64_t now;
+		int n = tf_loader_poll(l, POLL_MS);
+
+		if (n < 0) {
+			fprintf(stderr, "tcpflow-trace: reading the ring buffer failed: %s\n",
+				strerror(-n));
+			return TF_EXIT_RUNTIME;
+		}
+		if (n > 0 && output_gone())
+			return TF_EXIT_OK;
+		now = tf_now_mono_ns();
+		if (now >= next_tick) {
+			tf_loader_read_stats(l, &core->stats);
+			if (cfg->metrics)
+				core->stats.live_total = (uint64_t)tf_loader_count_live(l, core->stats.live);
+			core->stats.malformed = core->malformed;
+			tf_core_tick(core, now);
+			next_tick = now + TICK_NS;
+			if (output_gone())
+				return TF_EXIT_OK;
+		}
+		if (end && now >= end)
+			break;
+	}
+	return TF_EXIT_OK;
+}
+
+static void print_summary(const struct tf_run_stats *st)
+{
+	uint64_t lost = tf_run_lost(st);
+
+	fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections (%" PRIu64 " still open), %" PRIu64
+		" state changes, %" PRIu64 " lost events\n",
+		st->conns, st->flushed_open, st->events, lost);
+	if (st->bpf[TF_STAT_RB_LOST_CONN] || st->bpf[TF_STAT_RB_LOST_STATE])
+		fprintf(stderr, "tcpflow-trace: ring buffer full %" PRIu64 " times: raise --ringbuf-size\n",
+			st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE]);
+	if (st->bpf[TF_STAT_TABLE_FULL])
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections not traced, table full: "
+			"raise --max-conns\n", st->bpf[TF_STAT_TABLE_FULL]);
+	if (st->recursion_misses)
+		fprintf(stderr, "tcpflow-trace: the kernel skipped our programs %" PRIu64
+			" times (another BPF program was running on that CPU)\n", st->recursion_misses);
+}
+
+int main(int argc, char **argv)
+{
+	struct tf_loader *loader = NULL;
+	struct tf_config cfg;
+	struct tf_core core;
+	char msg[512], filt[256];
+	int rc;
+
+	rc = tf_options_parse(argc, argv, &cfg, stdout, stderr);
+	if (rc >= 0)
+		return rc;
+	setup_signals();
+	tf_core_init(&core);
+	if (add_sinks(&core, &cfg, tf_mono_to_real_ns())) {
+		rc = TF_EXIT_RUNTIME;
+		goto cleanup;
+	}
+	rc = tf_loader_start(&loader, &cfg, on_record, &core, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "tcpflow-trace: %s\n", msg);
+		goto cleanup;
+	}
+	if (tf_loader_notice(loader))
+		fprintf(stderr, "tcpflow-trace: note: %s\n", tf_loader_notice(loader));
+	describe_filters(&cfg, filt, sizeof(filt));
+	fprintf(stderr, "tcpflow-trace: tracing TCP connections%s (Ctrl-C to stop)\n", filt);
+
+	rc = run_loop(loader, &core, &cfg);
+
+	tf_loader_detach(loader);
+	tf_loader_flush_open(loader);
+	tf_loader_read_stats(loader, &core.stats);
+	core.stats.malformed = core.malformed;
+	tf_core_finish(&core);
+	if (!output_gone())
+		fflush(stdout);
+	print_summary(&core.stats);
+cleanup:
+	tf_loader_free(loader);
+	tf_core_free(&core);
+	return rc;
+}
