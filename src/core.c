@@ -70,6 +70,29 @@ void tf_core_tick(struct tf_core *core, uint64_t now_ns)
 			core->sinks[i]->ops->tick(core->sinks[i], now_ns, &core->stats);
 }
 
+/* Call ops->fn(sink, arg) on every sink that has it. */
+#define FOR_SINKS(core, fn, ...)                                              \
+	do {                                                                  \
+		for (int i_ = 0; i_ < (core)->nsinks; i_++)                   \
+			if ((core)->sinks[i_]->ops->fn)                        \
+				(core)->sinks[i_]->ops->fn((core)->sinks[i_], __VA_ARGS__); \
+	} while (0)
+
+void tf_core_tw_sweep(struct tf_core *core, const struct tf_tw_snapshot *snap)
+{
+	FOR_SINKS(core, tw_sweep, snap);
+}
+
+void tf_core_tw_end(struct tf_core *core, const struct tf_tw_end *end)
+{
+	FOR_SINKS(core, tw_end, end);
+}
+
+void tf_core_stuck(struct tf_core *core, const struct tf_stuck *st)
+{
+	FOR_SINKS(core, stuck, st);
+}
+
 void tf_core_finish(struct tf_core *core)
 {
 	for (int i = 0; i < core->nsinks; i++)

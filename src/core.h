@@ -25,6 +25,10 @@ int tf_core_add_sink(struct tf_core *core, struct tf_sink *sk);
 /* One ring-buffer record of any type. Returns 0, or -1 if malformed (counted). */
 int tf_core_record(struct tf_core *core, const void *data, size_t len);
 void tf_core_tick(struct tf_core *core, uint64_t now_ns);
+/* Close-side reports, handed to every sink that takes them. */
+void tf_core_tw_sweep(struct tf_core *core, const struct tf_tw_snapshot *snap);
+void tf_core_tw_end(struct tf_core *core, const struct tf_tw_end *end);
+void tf_core_stuck(struct tf_core *core, const struct tf_stuck *st);
 void tf_core_finish(struct tf_core *core);
 void tf_core_free(struct tf_core *core);
 

@@ -32,6 +32,65 @@ static inline uint64_t tf_run_lost(const struct tf_run_stats *st)
 	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses;
 }
 
+/* ---- close side: TIME-WAIT population and stuck half-closed connections ---- */
+
+#define TF_TW_TOP 10
+
+/* TIME-WAIT sockets grouped by one endpoint (local port, or remote addr:port). */
+struct tf_tw_group {
+	int family;
+	uint8_t addr[16];		/* remote address (by_remote), zero for by_lport */
+	uint16_t port;			/* local port (by_lport) or remote port (by_remote) */
+	uint64_t count;
+	int64_t oldest_age_ns;		/* since the oldest one's hand-over (as far as known) */
+	int64_t newest_age_ns;
+	int64_t min_remaining_ns;	/* timer left, from tw_timer.expires */
+	int64_t max_remaining_ns;
+};
+
+/* Why a timewait socket went away. */
+enum tf_tw_end_reason {
+	TF_TWE_EXPIRED = 0,	/* its 2MSL timer ran out (60 s on Linux) */
+	TF_TWE_REUSED,		/* a new connect() took over the 4-tuple (tcp_tw_reuse) */
+	TF_TWE_RESET,		/* killed by an incoming RST */
+	TF_TWE_NETNS_GONE,	/* its network namespace was torn down */
+	TF_TWE_UNKNOWN,
+	TF_TWE_MAX,
+};
+
+/* One sweep of the TIME-WAIT population (every --tw-interval). */
+struct tf_tw_snapshot {
+	uint64_t now_ns;			/* CLOCK_MONOTONIC of the sweep */
+	uint64_t total;				/* timewait sockets seen (after --netns/--port filters) */
+	uint64_t fin_wait2_substate;		/* of which still waiting for the peer's FIN */
+	uint64_t overflow;			/* TcpExt TCPTimeWaitOverflow (host), cumulative */
+	uint64_t ended[TF_TWE_MAX];		/* cumulative, by reason */
+	int n_by_lport, n_by_remote;
+	struct tf_tw_group by_lport[TF_TW_TOP];		/* biggest first */
+	struct tf_tw_group by_remote[TF_TW_TOP];
+};
+
+/* A TIME-WAIT that ended, tied to the connection that handed over to it. */
+struct tf_tw_end {
+	int family;
+	uint32_t netns, pid;
+	char comm[TF_COMM_LEN];
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	uint64_t handover_ns;		/* CLOCK_MONOTONIC; 0 when it began before tracing */
+	uint64_t end_ns;		/* first sweep (or event) that saw it gone */
+	int64_t precision_ns;		/* end_ns is late by at most this (sweep interval) */
+	int reason;			/* enum tf_tw_end_reason */
+};
+
+/* A half-closed connection older than --stuck. */
+struct tf_stuck {
+	const struct tf_conn *rec;	/* the kernel's live record (state = last change) */
+	int state;			/* TF_CLOSE_WAIT or TF_FIN_WAIT2 */
+	int64_t age_ns;			/* time in that state */
+	bool orphaned;			/* FIN_WAIT2 with no owner: the kernel times it out */
+};
+
 struct tf_sink;
 
 struct tf_sink_ops {
@@ -42,6 +101,12 @@ struct tf_sink_ops {
 	void (*state)(struct tf_sink *sk, const struct tf_state_event *e);
 	/* called about every --interval (now: CLOCK_MONOTONIC ns) */
 	void (*tick)(struct tf_sink *sk, uint64_t now_ns, const struct tf_run_stats *st);
+	/* a TIME-WAIT sweep (only with the TIME-WAIT tracker running) */
+	void (*tw_sweep)(struct tf_sink *sk, const struct tf_tw_snapshot *snap);
+	/* a TIME-WAIT ended */
+	void (*tw_end)(struct tf_sink *sk, const struct tf_tw_end *end);
+	/* a half-closed connection crossed --stuck (once per connection and state) */
+	void (*stuck)(struct tf_sink *sk, const struct tf_stuck *st);
 	/* end of the run */
 	void (*finish)(struct tf_sink *sk, const struct tf_run_stats *st);
 	void (*free)(struct tf_sink *sk);
