@@ -79,7 +79,7 @@ $(BIN): $(BUILD)/obj/main.o $(BUILD)/libtf.a
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h $(BUILD)/libtf.a | $(SKELS) $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Isrc -Itests/unit $< $(BUILD)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
 	$(call msg,CC,$@)

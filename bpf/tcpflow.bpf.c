@@ -197,11 +197,9 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 	if (!c)
 		return NULL;
 
-	c->type = TF_REC_CONN;
-	c->flags = flags | (role ? 0 : TF_F_MIDLIFE);
+	c->flags = flags;
+	tf_fold_begin(c, oldstate, newstate);
 	c->family = family;
-	c->role = role;
-	c->first_old = oldstate;
 	c->skaddr = key;
 	c->netns = sk_netns(sk);
 	__builtin_memcpy(c->saddr, saddr, 16);
@@ -321,20 +319,21 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	__u64 key = (__u64)sk, ts;
 	struct tf_conn *c;
 	__u16 family;
+	int act;
 
 	if (!sk_wanted(sk, &family))
 		return 0;
 	ts = bpf_ktime_get_ns();
+	c = bpf_map_lookup_elem(&conns, &key);
+	act = tf_state_action(c != NULL, oldstate, newstate);
 
-	if (tf_is_listener_change(oldstate, newstate)) {
+	if (act & TF_ACT_LISTENER) {
 		on_listener_change(sk, newstate);
 		if (emit_events)
 			emit_state_event(sk, family, NULL, ts, oldstate, newstate);
 		return 0;
 	}
-
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (c && tf_start_role(oldstate, newstate)) {
+	if (c && (act & TF_ACT_REPLACE)) {
 		/* skaddr recycled before we saw CLOSE: report what we had */
 		c->flags |= TF_F_REPLACED;
 		stat_inc(TF_STAT_REPLACED);
@@ -369,7 +368,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		else if (!c->sport)
 			c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	}
-	if (newstate == TF_CLOSE)
+	if (act & TF_ACT_EMIT)
 		emit_conn(key, c);
 	return 0;
 }

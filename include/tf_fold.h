@@ -31,6 +31,44 @@ TF_INLINE int tf_is_listener_change(int oldstate, int newstate)
 	return newstate == TF_LISTEN || (oldstate == TF_LISTEN && newstate == TF_CLOSE);
 }
 
+/* What the state-change program does for one event (see tf_state_action). */
+#define TF_ACT_LISTENER	0x1	/* listener bookkeeping only: no connection record */
+#define TF_ACT_REPLACE	0x2	/* the record on this skaddr is stale: emit it first */
+#define TF_ACT_CREATE	0x4	/* start a new record (subject to the filters) */
+#define TF_ACT_EMIT	0x8	/* after folding: send the record and forget it */
+
+/*
+ * skaddr values are recycled at once (kernel-facts 11): a lifecycle starts
+ * at old=CLOSE or old=LISTEN and ends at new=CLOSE. `exists`: a record is
+ * held for this skaddr.
+ */
+TF_INLINE int tf_state_action(int exists, int oldstate, int newstate)
+{
+	int act = 0;
+
+	if (tf_is_listener_change(oldstate, newstate))
+		return TF_ACT_LISTENER;
+	if (!exists)
+		act |= TF_ACT_CREATE;
+	else if (tf_start_role(oldstate, newstate))
+		act |= TF_ACT_REPLACE | TF_ACT_CREATE;
+	if (newstate == TF_CLOSE)
+		act |= TF_ACT_EMIT;
+	return act;
+}
+
+/* Start a record: the first event seen for this socket. */
+TF_INLINE void tf_fold_begin(struct tf_conn *c, int oldstate, int newstate)
+{
+	int role = tf_start_role(oldstate, newstate);
+
+	c->type = TF_REC_CONN;
+	c->role = (__u8)role;
+	c->first_old = (__u8)oldstate;
+	if (!role)
+		c->flags |= TF_F_MIDLIFE;	/* began before tracing started */
+}
+
 TF_INLINE void tf_fold_state(struct tf_conn *c, __u64 ts, int newstate)
 {
 	__u32 i = c->nstates;

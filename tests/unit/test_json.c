@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Exact --json output for fixed records: the documented schema, byte for byte. */
+#include <stdlib.h>
+#include "tf_test.h"
+#include "tf_fold.h"
+#include "core.h"
+#include "sink.h"
+
+#define US 1000ull
+#define BASE 1000000000000ull	/* CLOCK_MONOTONIC 1000 s */
+/* 2026-11-28T22:40:00Z - 1000 s, so BASE prints as 22:40:00 */
+#define OFFSET (1795905600ll * 1000000000ll - (int64_t)BASE)
+
+static char *run_json(const struct tf_conn *c, const struct tf_run_stats *st)
+{
+	struct tf_core core;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	tf_core_init(&core);
+	tf_core_add_sink(&core, tf_sink_json_new(f, OFFSET));
+	if (c)
+		tf_core_record(&core, c, sizeof(*c));
+	if (st) {
+		core.stats = *st;
+		tf_core_finish(&core);
+	}
+	tf_core_free(&core);
+	fclose(f);
+	return buf;
+}
+
+static void client_record(void)
+{
+	struct tf_conn c = {};
+	char *out;
+
+	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
+	c.family = 2;
+	c.pid = 4242;
+	c.netns = 4026531840u;
+	memcpy(c.comm, "cu\"rl", 6);
+	memcpy(c.saddr, (__u8[]){ 127, 0, 0, 1 }, 4);
+	memcpy(c.daddr, (__u8[]){ 127, 0, 0, 2 }, 4);
+	c.sport = 40000;
+	c.dport = 8080;
+	tf_fold_state(&c, BASE, TF_SYN_SENT);
+	tf_fold_retrans(&c, BASE + 1000000 * US, TF_SYN_SENT, TF_TCPHDR_SYN);
+	tf_fold_state(&c, BASE + 1000123 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 2000000 * US, TF_FIN_WAIT1);
+	tf_fold_state(&c, BASE + 2000040 * US, TF_FIN_WAIT2);
+	tf_fold_state(&c, BASE + 2000080 * US, TF_CLOSE);
+	out = run_json(&c, NULL);
+	CHECK_STR(out,
+		  "{\"type\":\"conn\",\"start_time\":\"2026-11-28T22:40:00.000000Z\",\"family\":\"ipv4\","
+		  "\"saddr\":\"127.0.0.1\",\"sport\":40000,\"daddr\":\"127.0.0.2\",\"dport\":8080,"
+		  "\"netns\":4026531840,\"pid\":4242,\"comm\":\"cu\\\"rl\",\"role\":\"client\","
+		  "\"states\":[{\"state\":\"SYN_SENT\",\"t_us\":0},{\"state\":\"ESTABLISHED\",\"t_us\":1000123},"
+		  "{\"state\":\"FIN_WAIT1\",\"t_us\":2000000},{\"state\":\"FIN_WAIT2\",\"t_us\":2000040},"
+		  "{\"state\":\"CLOSE\",\"t_us\":2000080}],"
+		  "\"retransmits\":[{\"t_us\":1000000,\"state\":\"SYN_SENT\",\"kind\":\"SYN\"}],"
+		  "\"handshake_us\":1000123,\"handshake_method\":\"syn_sent\",\"syn_retrans\":1,"
+		  "\"synack_retrans\":0,\"fin_retrans\":0,\"fin_retrans_fin_wait1\":0,"
+		  "\"fin_retrans_last_ack\":0,\"fin_retrans_closing\":0,\"retrans\":1,\"retrans_failed\":0,"
+		  "\"close\":\"active\",\"close_end\":\"time_wait\",\"reset\":null,\"close_us\":80,"
+		  "\"fin_ack_us\":40,\"time_wait\":true,\"time_wait_at_us\":2000080,"
+		  "\"lifetime_us\":2000080,\"complete\":true,\"flags\":[]}\n");
+	free(out);
+}
+
+static void ipv6_open_record(void)
+{
+	struct tf_conn c = {};
+	char *out;
+
+	tf_fold_begin(&c, TF_ESTABLISHED, TF_CLOSE_WAIT);
+	c.family = 10;
+	c.saddr[15] = 1;
+	c.daddr[15] = 1;
+	c.sport = 443;
+	c.dport = 50000;
+	c.flags |= TF_F_OPEN;
+	tf_fold_state(&c, BASE, TF_CLOSE_WAIT);
+	out = run_json(&c, NULL);
+	CHECK(strstr(out, "\"family\":\"ipv6\",\"saddr\":\"::1\",\"sport\":443,\"daddr\":\"::1\""));
+	CHECK(strstr(out, "\"role\":\"unknown\""));
+	CHECK(strstr(out, "\"handshake_us\":null,\"handshake_method\":null"));
+	CHECK(strstr(out, "\"close\":\"passive\",\"close_end\":\"open\""));
+	CHECK(strstr(out, "\"complete\":false,\"flags\":[\"began_before_trace\",\"open_at_exit\"]}"));
+	free(out);
+}
+
+static void stats_line(void)
+{
+	struct tf_run_stats st = { .conns = 3, .events = 15, .recursion_misses = 2 };
+	char *out;
+
+	st.bpf[TF_STAT_RB_LOST_CONN] = 1;
+	st.bpf[TF_STAT_TABLE_FULL] = 4;
+	out = run_json(NULL, &st);
+	CHECK_STR(out, "{\"type\":\"stats\",\"conns\":3,\"events\":15,\"open_at_exit\":0,\"lost\":7,"
+		       "\"lost_ringbuf\":1,\"lost_ringbuf_events\":0,\"lost_table_full\":4,"
+		       "\"recursion_misses\":2,\"replaced\":0,\"retrans_failed\":0,"
+		       "\"synack_retrans_listeners\":0,\"malformed\":0}\n");
+	free(out);
+}
+
+static void malformed_records_counted(void)
+{
+	struct tf_core core;
+	char junk[64] = { 1 };	/* type 1 (conn) but the wrong size */
+
+	tf_core_init(&core);
+	CHECK_INT(tf_core_record(&core, junk, sizeof(junk)), -1);
+	CHECK_INT(tf_core_record(&core, junk, 1), -1);
+	CHECK_INT(tf_core_record(&core, NULL, 0), -1);
+	junk[0] = 99;
+	CHECK_INT(tf_core_record(&core, junk, sizeof(struct tf_conn) > 64 ? 64 : 8), -1);
+	CHECK_INT(core.malformed, 4);
+	CHECK_INT(core.stats.conns, 0);
+	tf_core_free(&core);
+}
+
+TF_TEST_MAIN("test_json", T(client_record), T(ipv6_open_record), T(stats_line),
+	     T(malformed_records_counted))
