@@ -231,6 +231,31 @@ void tf_options_defaults(struct tf_config *cfg)
 	cfg->ringbuf_bytes = 8u << 20;
 }
 
+/* Help text from column 27, wrapped at word boundaries to fit 80 columns. */
+static void print_wrapped(FILE *out, const char *text)
+{
+	const int col = 27, width = 79 - col;
+	const char *p = text;
+
+	while (*p) {
+		int n = (int)strlen(p);
+
+		if (n > width) {
+			n = width;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = width;
+		}
+		fprintf(out, "%.*s\n", n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			fprintf(out, "%*s", col, "");
+	}
+}
+
 void tf_options_help(FILE *out)
 {
 	const char *group = NULL;
@@ -254,9 +279,10 @@ void tf_options_help(FILE *out)
 			snprintf(left, sizeof(left), "    --%s%s%s", o->name,
 				 o->arg ? " " : "", o->arg ? o->arg : "");
 		if (strlen(left) > 24)
-			fprintf(out, "  %s\n  %-24s %s\n", left, "", o->help);
+			fprintf(out, "  %s\n  %-24s ", left, "");
 		else
-			fprintf(out, "  %-24s %s\n", left, o->help);
+			fprintf(out, "  %-24s ", left);
+		print_wrapped(out, o->help);
 	}
 	fprintf(out, "\nExit status: 0 ok, 1 runtime failure, 2 usage error, 3 not permitted,\n"
 		     "4 kernel lacks a feature, 5 --metrics address unusable.\n");
