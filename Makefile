@@ -25,7 +25,7 @@ WARN     := -Wall -Wextra -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP \
 	    -DTF_VERSION='"$(VERSION)"'
-LDLIBS   += -lbpf -lelf -lz -lmicrohttpd -lm
+LDLIBS   += -lbpf -lelf -lz -lmicrohttpd -lcap -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 	      -Iinclude -Ivmlinux -MMD -MP
 
@@ -91,7 +91,7 @@ $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests:
 # ---- setup -----------------------------------------------------------------
 
 # Debian packages the build, the tool and the tests need.
-DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev \
+DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libcap-dev \
 	     make gcc pkg-config git
 DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)

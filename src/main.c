@@ -13,6 +13,7 @@
 #include "fmt.h"
 #include "loader.h"
 #include "options.h"
+#include "privs.h"
 
 #define POLL_MS 100
 #define TICK_NS 1000000000ull
@@ -149,13 +150,19 @@ int main(int argc, char **argv)
 		return rc;
 	setup_signals();
 	tf_core_init(&core);
-	if (add_sinks(&core, &cfg, tf_mono_to_real_ns())) {
-		rc = TF_EXIT_RUNTIME;
-		goto cleanup;
-	}
 	rc = tf_loader_start(&loader, &cfg, on_record, &core, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
+		goto cleanup;
+	}
+	/* Before any thread starts (the metrics server): capabilities are per thread. */
+	rc = tf_drop_privileges(cfg.user, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "tcpflow-trace: %s\n", msg);
+		goto cleanup;
+	}
+	if (add_sinks(&core, &cfg, tf_mono_to_real_ns())) {
+		rc = TF_EXIT_RUNTIME;
 		goto cleanup;
 	}
 	if (tf_loader_notice(loader))
