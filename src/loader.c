@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
+#include "privs.h"
 #include "tcpflow.skel.h"
 #include "listeners.skel.h"
 
@@ -136,6 +138,47 @@ out:
 	listeners_bpf__destroy(it);
 }
 
+/* The tracepoints the core attaches to, as BTF knows them (btf_trace_<name>). */
+static const char *const required_tps[][2] = {
+	{ "btf_trace_inet_sock_set_state", "sock:inet_sock_set_state (Linux >= 4.16)" },
+	{ "btf_trace_tcp_retransmit_skb", "tcp:tcp_retransmit_skb" },
+	{ "btf_trace_tcp_retransmit_synack", "tcp:tcp_retransmit_synack (Linux >= 4.15)" },
+	{ "btf_trace_tcp_send_reset", "tcp:tcp_send_reset" },
+	{ "btf_trace_tcp_receive_reset", "tcp:tcp_receive_reset" },
+};
+
+/*
+ * Before loading: does this kernel (as its BTF describes it) have our
+ * tracepoints and ring buffers? A clear message beats a verifier log.
+ */
+static int preflight(const char *btf_path, char *err, size_t errlen)
+{
+	struct btf *btf = btf__parse(btf_path, NULL);
+	int rc = TF_EXIT_OK;
+
+	if (!btf) {
+		snprintf(err, errlen, "cannot read kernel BTF from %s: %s (need "
+			 "CONFIG_DEBUG_INFO_BTF=y, or give its BTF with --btf FILE)",
+			 btf_path, strerror(errno));
+		return TF_EXIT_KERNEL;
+	}
+	for (size_t i = 0; i < sizeof(required_tps) / sizeof(required_tps[0]); i++) {
+		if (btf__find_by_name_kind(btf, required_tps[i][0], BTF_KIND_TYPEDEF) < 0) {
+			snprintf(err, errlen, "this kernel has no tracepoint %s (per %s); "
+				 "tcpflow-trace needs it", required_tps[i][1], btf_path);
+			rc = TF_EXIT_KERNEL;
+			goto out;
+		}
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 0) {
+		snprintf(err, errlen, "this kernel has no BPF ring buffer (needs Linux >= 5.8)");
+		rc = TF_EXIT_KERNEL;
+	}
+out:
+	btf__free(btf);
+	return rc;
+}
+
 int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 		    tf_record_fn fn, void *ctx, char *err, size_t errlen)
 {
@@ -148,12 +191,20 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 	verbose = cfg->verbose;
 	libbpf_set_print(print_libbpf);
 
+	if (!tf_can_load_bpf()) {
+		snprintf(err, errlen, "not permitted to load BPF tracing programs: run as root, "
+			 "or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8)");
+		return TF_EXIT_PERM;
+	}
 	if (access(btf, R_OK)) {
 		snprintf(err, errlen, "kernel BTF not readable at %s (%s): need a kernel built "
 			 "with CONFIG_DEBUG_INFO_BTF=y, or give its BTF with --btf FILE",
 			 btf, strerror(errno));
 		return errno == EACCES ? TF_EXIT_PERM : TF_EXIT_KERNEL;
 	}
+	rc = preflight(btf, err, errlen);
+	if (rc)
+		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		snprintf(err, errlen, "out of memory");

@@ -58,6 +58,22 @@ static int held(cap_value_t *out)
 	return n;
 }
 
+static bool has_cap(cap_t caps, cap_value_t cap)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+
+	return caps && !cap_get_flag(caps, cap, CAP_EFFECTIVE, &v) && v == CAP_SET;
+}
+
+bool tf_can_load_bpf(void)
+{
+	cap_t cur = cap_get_proc();
+	bool ok = has_cap(cur, CAP_SYS_ADMIN) || (has_cap(cur, CAP_BPF) && has_cap(cur, CAP_PERFMON));
+
+	cap_free(cur);
+	return ok;
+}
+
 int tf_drop_privileges(const char *user, char *err, size_t errlen)
 {
 	cap_value_t keep[sizeof(kept) / sizeof(kept[0])];

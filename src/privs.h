@@ -6,6 +6,7 @@
 #ifndef TF_PRIVS_H
 #define TF_PRIVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -14,6 +15,9 @@
  * before any thread starts: capabilities are per thread. Returns 0, or an
  * enum tf_exit status with one line in err.
  */
+/* May this process load tracing programs (CAP_BPF+CAP_PERFMON, or CAP_SYS_ADMIN)? */
+bool tf_can_load_bpf(void);
+
 int tf_drop_privileges(const char *user, char *err, size_t errlen);
 
 #endif /* TF_PRIVS_H */
