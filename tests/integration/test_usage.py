@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Usage errors: exit status 2, exactly one line on stderr, nothing on stdout,
+and no root needed (when run as root, the tracer is run as `nobody`)."""
+
+import os
+import pwd
+import subprocess
+
+import pytest
+
+import tfenv
+
+
+def _as_nobody():
+    if os.geteuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    return drop
+
+
+@pytest.mark.parametrize("args", [
+    ["--port", "70000"],
+    ["--port", "abc"],
+    ["--port", "0"],
+    ["--pid", "-3"],
+    ["--no-such-flag"],
+    ["--json", "--netns", "not-a-number"],
+    ["--port"],                       # missing value
+], ids=lambda a: " ".join(a))
+def test_usage_error(args):
+    tfenv.require_bin(tfenv.TRACER_BIN, "build it with `make`")
+    p = subprocess.run([str(tfenv.TRACER_BIN), *args], capture_output=True, text=True, timeout=10,
+                       preexec_fn=_as_nobody(), cwd="/")
+    assert p.returncode == 2, f"exit {p.returncode}, stderr {p.stderr!r}"
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), f"want one stderr line, got {lines!r}"
+    assert lines[0].startswith("tcpflow-trace"), lines
+    assert p.stdout == "", p.stdout
