@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,12 +80,15 @@ static void describe_filters(const struct tf_config *cfg, char *buf, size_t len)
 		snprintf(buf + n, len - n, " netns %u", cfg->netns);
 }
 
-/* stdout closed under us (e.g. `| head -1`)? */
+/* stdout closed under us (e.g. `| head -1`)? Also noticed without writing. */
 static bool output_gone(void)
 {
-	if (fflush(stdout) == 0)
-		return false;
-	return errno == EPIPE;
+	struct pollfd p = { .fd = STDOUT_FILENO };
+
+	if (fflush(stdout) && errno == EPIPE)
+		return true;
+	/* a pipe whose reader has gone reports POLLERR on its write end */
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
 static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_config *cfg)
