@@ -48,7 +48,8 @@ TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 BIN       := $(BUILD)/tcpflow-trace
 
-.PHONY: all clean run test check check-unit check-integration deps vmlinux tools
+.PHONY: all clean run test check check-unit check-integration deps vmlinux tools \
+	check-asan check-fuzz check-leaks
 
 all: $(BIN) tools
 
@@ -88,12 +89,70 @@ $(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
 $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
+# ---- sanitizers and fuzzers (clang) -----------------------------------------
+#
+# One more build of src/ with AddressSanitizer + UndefinedBehaviorSanitizer
+# (and coverage for libFuzzer): unit tests, fuzz targets and a tracer binary
+# for a leak-checked integration run all link it.
+
+SAN_DIR    := $(BUILD)/asan
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer-no-link
+SAN_OBJS   := $(patsubst src/%.c,$(SAN_DIR)/obj/%.o,$(LIB_SRCS))
+SAN_UNIT   := $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(SAN_DIR)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+
+$(SAN_DIR)/obj/%.o: src/%.c | $(SKELS)
+	$(call msg,ASAN-CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(SAN_CFLAGS) -c $< -o $@
+
+$(SAN_DIR)/libtf.a: $(SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SAN_DIR)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h $(SAN_DIR)/libtf.a
+	$(call msg,ASAN-CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(SAN_CFLAGS) -Isrc -Itests/unit $< $(SAN_DIR)/libtf.a \
+		$(LDFLAGS) $(LDLIBS) -o $@
+
+$(SAN_DIR)/fuzz/%: tests/fuzz/%.c $(SAN_DIR)/libtf.a
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(filter-out -fsanitize=fuzzer-no-link,$(SAN_CFLAGS)) \
+		-fsanitize=fuzzer -Isrc $< $(SAN_DIR)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
+
+$(SAN_DIR)/tcpflow-trace: src/main.c $(SAN_DIR)/libtf.a | $(SKELS)
+	$(call msg,ASAN-LD,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(SAN_CFLAGS) $< $(SAN_DIR)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
+
+check-asan: $(SAN_UNIT)
+	@fail=0; for t in $(SAN_UNIT); do $$t || fail=1; done; \
+	[ $$fail -eq 0 ] && echo "unit tests under ASan+UBSan: clean" || { echo "unit tests under ASan+UBSan: FAILED"; exit 1; }
+
+# Each fuzzer for FUZZ_SECONDS from the seed corpus (copied: the repo stays clean).
+check-fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		name=$$(basename $$f); seeds=tests/fuzz/corpus/$${name#fuzz_}; \
+		work=$$(mktemp -d); cp -r $$seeds/. $$work/ 2>/dev/null; \
+		echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \
+			-timeout=10 -print_final_stats=1 $$work > $(BUILD)/$$name.log 2>&1 || \
+			{ tail -40 $(BUILD)/$$name.log; rm -rf $$work; exit 1; }; \
+		grep -E 'stat::number_of_executed_units' $(BUILD)/$$name.log; rm -rf $$work; \
+	done
+
+# Root integration tests once more with the ASan/LSan tracer: leaks fail the run.
+check-leaks: $(SAN_DIR)/tcpflow-trace tools
+	TCPFLOW_BIN=$(SAN_DIR)/tcpflow-trace ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
+		$(PYTHON) -m pytest -q -x tests/integration/test_hardening.py -k 'not not_permitted'
+
 # ---- setup -----------------------------------------------------------------
 
 # Debian packages the build, the tool and the tests need.
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libcap-dev \
 	     make gcc pkg-config git
-DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps
+DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps libclang-rt-14-dev
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 deps:
@@ -119,7 +178,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 
-check: check-unit check-integration
+check: check-unit check-asan check-fuzz check-leaks check-integration
 
 check-unit: $(UNIT_BINS)
 	@pass=0; fail=0; \
@@ -137,4 +196,5 @@ vmlinux:
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/bpf/*.d $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/bpf/*.d $(BUILD)/obj/*.d $(BUILD)/tests/*.d \
+	$(SAN_DIR)/obj/*.d $(SAN_DIR)/tests/*.d $(SAN_DIR)/fuzz/*.d)
