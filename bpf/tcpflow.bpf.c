@@ -114,6 +114,16 @@ static __always_inline bool sk_wanted(const struct sock *sk, __u16 *family)
 	return true;
 }
 
+/*
+ * Local port. Not skc_num: tcp_set_state(TCP_CLOSE) calls inet_put_port(),
+ * which zeroes skc_num before the tracepoint fires, so a refused connect
+ * (SYN_SENT -> CLOSE, no other event) would show port 0. inet_sport keeps it.
+ */
+static __always_inline __u16 sk_sport(const struct sock *sk)
+{
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
 static __always_inline void read_endpoints(const struct sock *sk, __u16 family,
 					   __u8 *saddr, __u8 *daddr, __u16 *sport, __u16 *dport)
 {
@@ -124,7 +134,7 @@ static __always_inline void read_endpoints(const struct sock *sk, __u16 family,
 		BPF_CORE_READ_INTO((struct in6_addr *)saddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO((struct in6_addr *)daddr, sk, __sk_common.skc_v6_daddr);
 	}
-	*sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*sport = sk_sport(sk);
 	*dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
@@ -299,7 +309,7 @@ static __always_inline void on_listener_change(const struct sock *sk, int newsta
 {
 	struct tf_listen_key key = {
 		.netns = sk_netns(sk),
-		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+		.port = sk_sport(sk),	/* skc_num is zeroed at LISTEN -> CLOSE */
 	};
 
 	if (newstate == TF_LISTEN) {
@@ -347,7 +357,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		if (c->role == TF_ROLE_SERVER && !(c->flags & TF_F_MIDLIFE))
 			server_child_start(sk, c);
 	} else if (c->flags & TF_F_FILTER_PENDING) {
-		__u16 sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		__u16 sport = sk_sport(sk);
 
 		c->sport = sport;
 		if (!port_wanted(sport, c->dport)) {
@@ -362,12 +372,11 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		emit_state_event(sk, family, c, ts, oldstate, newstate);
 	tf_fold_state(c, ts, newstate);
 
-	if (newstate == TF_ESTABLISHED) {
-		if (c->role == TF_ROLE_SERVER)
-			server_established(sk, c);
-		else if (!c->sport)
-			c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	}
+	/* connect() picks the ephemeral port after CLOSE -> SYN_SENT */
+	if (!c->sport)
+		c->sport = sk_sport(sk);
+	if (newstate == TF_ESTABLISHED && c->role == TF_ROLE_SERVER)
+		server_established(sk, c);
 	if (act & TF_ACT_EMIT)
 		emit_conn(key, c);
 	return 0;
@@ -452,17 +461,36 @@ int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_s
 	return 0;
 }
 
+/* A reset sent by a socket already reported at CLOSE (aborts): tell user space. */
+static __always_inline void late_reset(const struct sock *sk, __u64 ts)
+{
+	struct tf_reset_event e = { .type = TF_REC_RESET, .sent = 1, .state = TF_CLOSE };
+	__u16 family;
+
+	if (!sk_wanted(sk, &family) ||
+	    !port_wanted(sk_sport(sk), bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
+		return;
+	e.netns = sk_netns(sk);
+	e.ts_ns = ts;
+	e.skaddr = (__u64)sk;
+	if (bpf_ringbuf_output(&rb, &e, sizeof(e), rb_flags()))
+		stat_inc(TF_STAT_RB_LOST_STATE);
+}
+
 static __always_inline void on_reset(const struct sock *sk, int sent)
 {
-	__u64 key = (__u64)sk;
+	__u64 key = (__u64)sk, ts = bpf_ktime_get_ns();
 	struct tf_conn *c;
+	int state;
 
 	if (!sk)
 		return;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c)
-		tf_note_reset(c, bpf_ktime_get_ns(),
-			      BPF_CORE_READ(sk, __sk_common.skc_state), sent);
+		tf_note_reset(c, ts, state, sent);
+	else if (sent && state == TF_CLOSE)
+		late_reset(sk, ts);
 }
 
 SEC("tp_btf/tcp_send_reset")

@@ -45,6 +45,7 @@ enum tf_tcp_state {
 enum tf_rec_type {
 	TF_REC_CONN = 1,	/* struct tf_conn: one finished (or flushed) connection */
 	TF_REC_STATE = 2,	/* struct tf_state_event: one state change (--events) */
+	TF_REC_RESET = 3,	/* struct tf_reset_event: a reset sent after CLOSE was emitted */
 };
 
 enum tf_role {
@@ -142,6 +143,21 @@ struct tf_state_event {
 	__u32 _pad1;
 };
 
+/*
+ * An abort (SO_LINGER {1,0}, close() with unread data, tcp_disconnect())
+ * sets the state to CLOSE *before* tcp_send_active_reset(): the connection
+ * record is already on its way when the reset tracepoint fires. This record
+ * lets user space attach the reset to it.
+ */
+struct tf_reset_event {
+	__u16 type;		/* TF_REC_RESET */
+	__u8 sent;		/* 1: we sent it */
+	__u8 state;		/* socket state at the reset (TF_CLOSE) */
+	__u32 netns;
+	__u64 ts_ns;
+	__u64 skaddr;
+};
+
 /* Per-CPU counters kept by the BPF programs (map `stats`). */
 enum tf_stat {
 	TF_STAT_EVENTS = 0,		/* state changes of traced connections */
@@ -204,6 +220,7 @@ struct tf_listener_rec {
 _Static_assert(sizeof(struct tf_conn) == 400, "tf_conn ABI size");
 _Static_assert(sizeof(struct tf_state_event) == 96, "tf_state_event ABI size");
 _Static_assert(sizeof(struct tf_tuple) == 44, "tf_tuple ABI size");
+_Static_assert(sizeof(struct tf_reset_event) == 24, "tf_reset_event ABI size");
 _Static_assert(sizeof(struct tf_synack) == 48, "tf_synack ABI size");
 _Static_assert(sizeof(struct tf_listener_rec) == 32, "tf_listener_rec ABI size");
 #endif

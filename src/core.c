@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdbool.h>
 #include <string.h>
 #include "core.h"
+#include "tf_fold.h"
 
 void tf_core_init(struct tf_core *core)
 {
@@ -15,7 +17,7 @@ int tf_core_add_sink(struct tf_core *core, struct tf_sink *sk)
 	return 0;
 }
 
-static void on_conn(struct tf_core *core, const struct tf_conn *c)
+static void to_sinks(struct tf_core *core, const struct tf_conn *c)
 {
 	struct tf_summary s;
 
@@ -26,6 +28,65 @@ static void on_conn(struct tf_core *core, const struct tf_conn *c)
 	for (int i = 0; i < core->nsinks; i++)
 		if (core->sinks[i]->ops->conn)
 			core->sinks[i]->ops->conn(core->sinks[i], &s);
+}
+
+/* Ended X -> CLOSE from a state where tcp_disconnect()/an abort sends a reset after CLOSE. */
+static bool may_get_late_reset(const struct tf_conn *c)
+{
+	int n = c->nstates, prev;
+
+	if (n < 1 || n > TF_MAX_STATES || c->state[n - 1] != TF_CLOSE ||
+	    (c->flags & (TF_F_OPEN | TF_F_RST_SENT | TF_F_RST_RECV)))
+		return false;
+	prev = n > 1 ? c->state[n - 2] : c->first_old;
+	/* not FIN_WAIT2: that is the everyday TIME-WAIT hand-over, never held back */
+	return prev == TF_ESTABLISHED || prev == TF_CLOSE_WAIT || prev == TF_FIN_WAIT1 ||
+	       prev == TF_SYN_RECV;
+}
+
+static void pending_send(struct tf_core *core, int i)
+{
+	struct tf_conn c = core->pending[i].rec;
+
+	core->pending[i] = core->pending[--core->npending];
+	to_sinks(core, &c);
+}
+
+static void on_conn(struct tf_core *core, const struct tf_conn *c)
+{
+	if (!may_get_late_reset(c)) {
+		to_sinks(core, c);
+		return;
+	}
+	if (core->npending == TF_PENDING_MAX)
+		pending_send(core, 0);
+	core->pending[core->npending++] = (struct tf_pending){
+		.rec = *c, .close_ns = c->state_ns[c->nstates - 1],
+	};
+}
+
+static void on_late_reset(struct tf_core *core, const struct tf_reset_event *e)
+{
+	for (int i = 0; i < core->npending; i++) {
+		struct tf_conn *c = &core->pending[i].rec;
+
+		if (c->skaddr == e->skaddr && c->netns == e->netns) {
+			tf_note_reset(c, e->ts_ns, e->state, e->sent);
+			core->late_resets++;
+			pending_send(core, i);
+			return;
+		}
+	}
+}
+
+void tf_core_flush_pending(struct tf_core *core, uint64_t now_ns, uint64_t min_age_ns)
+{
+	for (int i = 0; i < core->npending;) {
+		if (!min_age_ns || now_ns - core->pending[i].close_ns >= min_age_ns)
+			pending_send(core, i);	/* moves the last entry into i */
+		else
+			i++;
+	}
 }
 
 static void on_state(struct tf_core *core, const struct tf_state_event *e)
@@ -49,6 +110,13 @@ int tf_core_record(struct tf_core *core, const void *data, size_t len)
 
 		memcpy(&c, data, sizeof(c));
 		on_conn(core, &c);
+		return 0;
+	}
+	if (type == TF_REC_RESET && len == sizeof(struct tf_reset_event)) {
+		struct tf_reset_event e;
+
+		memcpy(&e, data, sizeof(e));
+		on_late_reset(core, &e);
 		return 0;
 	}
 	if (type == TF_REC_STATE && len == sizeof(struct tf_state_event)) {
@@ -95,6 +163,7 @@ void tf_core_stuck(struct tf_core *core, const struct tf_stuck *st)
 
 void tf_core_finish(struct tf_core *core)
 {
+	tf_core_flush_pending(core, 0, 0);
 	for (int i = 0; i < core->nsinks; i++)
 		if (core->sinks[i]->ops->finish)
 			core->sinks[i]->ops->finish(core->sinks[i], &core->stats);

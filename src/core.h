@@ -11,12 +11,26 @@
 #include "sink.h"
 
 #define TF_MAX_SINKS 8
+#define TF_PENDING_MAX 64
+
+/*
+ * A connection that ended X -> CLOSE without a reset from a state where an
+ * abort sends one: the reset may still follow (struct tf_reset_event), so
+ * the record waits a moment before it goes to the sinks.
+ */
+struct tf_pending {
+	struct tf_conn rec;
+	uint64_t close_ns;
+};
 
 struct tf_core {
 	struct tf_sink *sinks[TF_MAX_SINKS];
 	int nsinks;
 	struct tf_run_stats stats;
 	uint64_t malformed;	/* records of unknown type or wrong size */
+	uint64_t late_resets;	/* resets attached to a connection after its CLOSE */
+	int npending;
+	struct tf_pending pending[TF_PENDING_MAX];
 };
 
 void tf_core_init(struct tf_core *core);
@@ -24,6 +38,11 @@ void tf_core_init(struct tf_core *core);
 int tf_core_add_sink(struct tf_core *core, struct tf_sink *sk);
 /* One ring-buffer record of any type. Returns 0, or -1 if malformed (counted). */
 int tf_core_record(struct tf_core *core, const void *data, size_t len);
+/*
+ * Send held connections whose CLOSE is older than min_age_ns (call after the
+ * ring buffer was drained; 0 sends all).
+ */
+void tf_core_flush_pending(struct tf_core *core, uint64_t now_ns, uint64_t min_age_ns);
 void tf_core_tick(struct tf_core *core, uint64_t now_ns);
 /* Close-side reports, handed to every sink that takes them. */
 void tf_core_tw_sweep(struct tf_core *core, const struct tf_tw_snapshot *snap);

@@ -19,6 +19,7 @@
 
 #define POLL_MS 100
 #define TICK_NS 1000000000ull
+#define PENDING_NS 10000000ull	/* 10 ms */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -105,9 +106,11 @@ static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_c
 				strerror(-n));
 			return TF_EXIT_RUNTIME;
 		}
+		now = tf_now_mono_ns();
+		/* drained: a reset that follows an abort's CLOSE has arrived by now */
+		tf_core_flush_pending(core, now, PENDING_NS);
 		if (n > 0 && output_gone())
 			return TF_EXIT_OK;
-		now = tf_now_mono_ns();
 		if (now >= next_tick) {
 			tf_loader_read_stats(l, &core->stats);
 			if (cfg->metrics)

@@ -122,5 +122,55 @@ static void malformed_records_counted(void)
 	tf_core_free(&core);
 }
 
+/* An abort reports CLOSE before its reset: the record waits for it. */
+static void late_reset_merged(void)
+{
+	struct tf_core core;
+	struct tf_conn c = {};
+	struct tf_reset_event r = { .type = TF_REC_RESET, .sent = 1, .state = TF_CLOSE,
+				     .netns = 7, .ts_ns = BASE + 30 * US, .skaddr = 0xabc };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
+	c.family = 2;
+	c.netns = 7;
+	c.skaddr = 0xabc;
+	tf_fold_state(&c, BASE, TF_SYN_SENT);
+	tf_fold_state(&c, BASE + 10 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 29 * US, TF_CLOSE);
+	tf_core_init(&core);
+	tf_core_add_sink(&core, tf_sink_json_new(f, OFFSET));
+
+	CHECK_INT(tf_core_record(&core, &c, sizeof(c)), 0);
+	fflush(f);
+	CHECK_INT(len, 0);			/* held back */
+	CHECK_INT(core.npending, 1);
+	r.skaddr = 0xdef;			/* another socket's reset: no match */
+	tf_core_record(&core, &r, sizeof(r));
+	CHECK_INT(core.npending, 1);
+	r.skaddr = 0xabc;
+	tf_core_record(&core, &r, sizeof(r));
+	CHECK_INT(core.npending, 0);
+	fflush(f);
+	CHECK(strstr(buf, "\"close\":\"reset\",\"close_end\":\"reset\",\"reset\":\"sent\""));
+	CHECK_INT(core.late_resets, 1);
+
+	/* no reset follows: sent as it is once old enough */
+	c.skaddr = 0x123;
+	tf_core_record(&core, &c, sizeof(c));
+	tf_core_flush_pending(&core, BASE + 29 * US + 1000, 10000000);
+	CHECK_INT(core.npending, 1);
+	tf_core_flush_pending(&core, BASE + 29 * US + 10000000, 10000000);
+	CHECK_INT(core.npending, 0);
+	fflush(f);
+	CHECK(strstr(buf, "\"close\":\"timeout\",\"close_end\":\"timeout\",\"reset\":null"));
+	CHECK_INT(core.stats.conns, 2);
+	tf_core_free(&core);
+	fclose(f);
+	free(buf);
+}
+
 TF_TEST_MAIN("test_json", T(client_record), T(ipv6_open_record), T(stats_line),
-	     T(malformed_records_counted))
+	     T(malformed_records_counted), T(late_reset_merged))
