@@ -28,7 +28,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TRACER_BIN = ROOT / "build" / "tcpflow-trace"
+# TCPFLOW_BIN: run the tests against another build (e.g. the ASan/LSan one)
+TRACER_BIN = Path(os.environ.get("TCPFLOW_BIN") or ROOT / "build" / "tcpflow-trace")
 TCPGEN_BIN = ROOT / "build" / "tests" / "tcpgen"
 NS_PREFIX = "tft"
 
