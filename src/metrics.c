@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The metrics registry: feeding. Rendering is in metrics_text.c. See metrics.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics.h"
+
+/* Half-closed connections reported stuck and not finished yet (open addressing). */
+#define STUCK_SLOTS 4096u		/* power of two */
+#define STUCK_MAX (STUCK_SLOTS / 4 * 3)	/* documented cap of the stuck gauge */
+
+struct stuck_slot {
+	uint64_t skaddr;
+	uint32_t netns;
+	uint16_t sport, dport;
+	uint8_t used, state;		/* state: 0 CLOSE_WAIT, 1 FIN_WAIT2 */
+};
+
+struct tf_metrics {
+	struct tf_metrics_values v;
+	uint32_t nstuck;
+	struct stuck_slot stuck[STUCK_SLOTS];
+};
+
+static const int mstates[TF_MSTATES] = {
+	TF_SYN_SENT, TF_SYN_RECV, TF_ESTABLISHED, TF_FIN_WAIT1,
+	TF_FIN_WAIT2, TF_CLOSE_WAIT, TF_LAST_ACK, TF_CLOSING,
+};
+
+int tf_metrics_state(int i)
+{
+	return i >= 0 && i < TF_MSTATES ? mstates[i] : -1;
+}
+
+static int mstate_index(int state)
+{
+	for (int i = 0; i < TF_MSTATES; i++)
+		if (mstates[i] == state)
+			return i;
+	return -1;
+}
+
+struct tf_metrics *tf_metrics_new(const uint16_t *ports, int nports, const char *version)
+{
+	struct tf_metrics *m = calloc(1, sizeof(*m));
+	struct tf_metrics_values *v;
+
+	if (!m)
+		return NULL;
+	v = &m->v;
+	snprintf(v->version, sizeof(v->version), "%s", version ? version : "unknown");
+	if (nports > TF_METRICS_PORTS)
+		nports = TF_METRICS_PORTS;
+	for (int i = 0; i < nports; i++)
+		v->ports[v->nports++] = ports[i];
+	v->learn_ports = nports <= 0;
+	return m;
+}
+
+void tf_metrics_free(struct tf_metrics *m)
+{
+	free(m);
+}
+
+const struct tf_metrics_values *tf_metrics_values(const struct tf_metrics *m)
+{
+	return &m->v;
+}
+
+struct tf_metrics_values *tf_metrics_copy(const struct tf_metrics *m)
+{
+	struct tf_metrics_values *v = malloc(sizeof(*v));
+
+	if (v)
+		memcpy(v, &m->v, sizeof(*v));
+	return v;
+}
+
+/* ---- the port label ---- */
+
+static int find_port(const struct tf_metrics_values *v, uint16_t port)
+{
+	for (int i = 0; i < v->nports; i++)
+		if (v->ports[i] == port)
+			return i;
+	return -1;
+}
+
+/* A server's local port is a listening port: learn it while there is room. */
+static int learn_port(struct tf_metrics_values *v, uint16_t port)
+{
+	int i = find_port(v, port);
+
+	if (i >= 0 || !v->learn_ports || !port || v->nports >= TF_METRICS_LEARN_PORTS)
+		return i;
+	v->ports[v->nports] = port;
+	return v->nports++;
+}
+
+/* Slot of the service port: the server's local port, the client's remote port. */
+static int port_slot(struct tf_metrics_values *v, const struct tf_summary *s)
+{
+	const struct tf_conn *c = s->rec;
+	int i;
+
+	if (s->role == TF_ROLE_SERVER)
+		i = learn_port(v, c->sport);
+	else if (s->role == TF_ROLE_CLIENT)
+		i = find_port(v, c->dport);
+	else if ((i = find_port(v, c->sport)) < 0)
+		i = find_port(v, c->dport);
+	return i < 0 ? TF_METRICS_OTHER : i;
+}
+
+/* ---- connections ---- */
+
+static int role_index(int role)
+{
+	return role == TF_ROLE_CLIENT || role == TF_ROLE_SERVER ? role : TF_ROLE_UNKNOWN;
+}
+
+static void count_state_times(struct tf_metrics_values *v, const struct tf_summary *s)
+{
+	for (int i = 0; i + 1 < s->nstates; i++) {
+		int k = mstate_index(s->states[i].state);
+
+		if (k >= 0)
+			tf_hist_add(&v->state_time[k], s->states[i + 1].t_ns - s->states[i].t_ns);
+	}
+}
+
+static void count_durations(struct tf_metrics_values *v, const struct tf_summary *s, int slot)
+{
+	int side = -1;
+
+	if (s->handshake_ns >= 0 && (s->role == TF_ROLE_CLIENT || s->role == TF_ROLE_SERVER))
+		tf_hist_add(&v->handshake[s->role - 1][slot], s->handshake_ns);
+	if (s->close_kind == TF_CK_ACTIVE)
+		side = 0;
+	else if (s->close_kind == TF_CK_PASSIVE)
+		side = 1;
+	else if (s->close_kind == TF_CK_SIMULTANEOUS)
+		side = 2;
+	if (side >= 0 && s->close_ns >= 0)
+		tf_hist_add(&v->close[side], s->close_ns);
+	if (s->complete && (s->role == TF_ROLE_CLIENT || s->role == TF_ROLE_SERVER))
+		tf_hist_add(&v->lifetime[s->role - 1], s->lifetime_ns);
+	count_state_times(v, s);
+}
+
+static void count_events(struct tf_metrics_values *v, const struct tf_summary *s, int role)
+{
+	const struct tf_conn *c = s->rec;
+
+	v->closes[role][s->close_kind >= 0 && s->close_kind < TF_CK_MAX ? s->close_kind : TF_CK_OPEN]++;
+	v->syn_retrans += c->syn_retrans;
+	v->synack_retrans += c->synack_retrans;
+	v->retrans += c->retrans;
+	for (int i = 0; i < 4; i++)
+		v->fin_retrans[i] += c->fin_retrans_by_state[i];
+	if (c->flags & TF_F_RST_SENT)
+		v->resets[0]++;
+	if (c->flags & TF_F_RST_RECV)
+		v->resets[1]++;
+	if (s->time_wait)
+		v->tw_handovers[role]++;
+	if (s->close_kind == TF_CK_REFUSED)
+		v->refused++;
+}
+
+/* ---- stuck half-closed connections ---- */
+
+static uint32_t stuck_hash(uint64_t skaddr, uint32_t netns, uint16_t sport, uint16_t dport)
+{
+	uint64_t h = (skaddr >> 4) ^ ((uint64_t)netns << 32) ^ ((uint32_t)sport << 16 | dport);
+
+	h *= 0x9E3779B97F4A7C15ull;
+	return (uint32_t)(h >> 40) & (STUCK_SLOTS - 1);
+}
+
+static bool stuck_match(const struct stuck_slot *e, const struct tf_conn *c)
+{
+	return e->used && e->skaddr == c->skaddr && e->netns == c->netns &&
+	       e->sport == c->sport && e->dport == c->dport;
+}
+
+/* Slot holding c, or the empty slot where it would go. */
+static uint32_t stuck_find(const struct tf_metrics *m, const struct tf_conn *c)
+{
+	uint32_t i = stuck_hash(c->skaddr, c->netns, c->sport, c->dport);
+
+	while (m->stuck[i].used && !stuck_match(&m->stuck[i], c))
+		i = (i + 1) & (STUCK_SLOTS - 1);
+	return i;
+}
+
+/* Linear probing delete: pull later entries of the cluster back into the hole. */
+static void stuck_delete(struct tf_metrics *m, uint32_t hole)
+{
+	uint32_t i = hole;
+
+	m->stuck[hole].used = 0;
+	for (;;) {
+		struct stuck_slot *e;
+		uint32_t home;
+
+		i = (i + 1) & (STUCK_SLOTS - 1);
+		e = &m->stuck[i];
+		if (!e->used)
+			return;
+		home = stuck_hash(e->skaddr, e->netns, e->sport, e->dport);
+		/* e may move to the hole only if its home is not in (hole, i] */
+		if (((i - home) & (STUCK_SLOTS - 1)) >= ((i - hole) & (STUCK_SLOTS - 1))) {
+			m->stuck[hole] = *e;
+			e->used = 0;
+			hole = i;
+		}
+	}
+}
+
+static void stuck_finished(struct tf_metrics *m, const struct tf_conn *c)
+{
+	uint32_t i;
+
+	if (!m->nstuck)
+		return;
+	i = stuck_find(m, c);
+	if (!m->stuck[i].used)
+		return;
+	m->v.stuck_now[m->stuck[i].state]--;
+	m->nstuck--;
+	stuck_delete(m, i);
+}
+
+void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st)
+{
+	int k = st->state == TF_CLOSE_WAIT ? 0 : st->state == TF_FIN_WAIT2 ? 1 : -1;
+	const struct tf_conn *c = st->rec;
+	struct stuck_slot *e;
+
+	if (k < 0 || !c)
+		return;
+	m->v.stuck_total[k]++;
+	e = &m->stuck[stuck_find(m, c)];
+	if (e->used) {			/* known: it moved on to the other state */
+		m->v.stuck_now[e->state]--;
+	} else {
+		if (m->nstuck >= STUCK_MAX)
+			return;		/* counted, but beyond the gauge's cap */
+		*e = (struct stuck_slot){ .skaddr = c->skaddr, .netns = c->netns,
+					  .sport = c->sport, .dport = c->dport, .used = 1 };
+		m->nstuck++;
+	}
+	e->state = (uint8_t)k;
+	m->v.stuck_now[k]++;
+}
+
+void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s)
+{
+	struct tf_metrics_values *v = &m->v;
+	int role = role_index(s->role), slot = port_slot(v, s);
+
+	v->conns[role][slot]++;
+	count_durations(v, s, slot);
+	count_events(v, s, role);
+	stuck_finished(m, s->rec);
+}
+
+/* ---- run stats and TIME-WAIT sweeps: cumulative numbers, kept monotonic ---- */
+
+static void raise_to(uint64_t *counter, uint64_t value)
+{
+	if (value > *counter)
+		*counter = value;
+}
+
+void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
+{
+	struct tf_metrics_values *v = &m->v;
+
+	raise_to(&v->lost[0], st->bpf[TF_STAT_RB_LOST_CONN]);
+	raise_to(&v->lost[1], st->bpf[TF_STAT_RB_LOST_STATE]);
+	raise_to(&v->lost[2], st->bpf[TF_STAT_TABLE_FULL]);
+	raise_to(&v->lost[3], st->recursion_misses);
+	raise_to(&v->state_changes, st->events);
+	raise_to(&v->malformed, st->malformed);
+	for (int i = 0; i < TF_MSTATES; i++)
+		v->live[i] = st->live[mstates[i]];
+}
+
+void tf_metrics_tw(struct tf_metrics *m, const struct tf_tw_snapshot *snap)
+{
+	struct tf_metrics_values *v = &m->v;
+
+	v->have_tw = true;
+	v->tw_sockets = snap->total;
+	v->tw_fin_wait2 = snap->fin_wait2_substate <= snap->total ? snap->fin_wait2_substate : snap->total;
+	raise_to(&v->tw_overflow, snap->overflow);
+	for (int i = 0; i < TF_TWE_MAX; i++)
+		raise_to(&v->tw_ended[i], snap->ended[i]);
+}
