@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "options.h"
 #include "privs.h"
+#include "sink_metrics.h"
 
 #define POLL_MS 100
 #define TICK_NS 1000000000ull
@@ -63,6 +64,36 @@ static int add_sinks(struct tf_core *core, const struct tf_config *cfg, int64_t 
 		fprintf(stderr, "tcpflow-trace: out of memory setting up the output\n");
 		return -1;
 	}
+	return 0;
+}
+
+/* --hist and --metrics. Returns 0 or an exit status (message printed). */
+static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, int64_t off)
+{
+	struct tf_sink *sk;
+	char msg[512];
+
+	if (cfg->hist) {
+		sk = tf_sink_hist_new(stdout, off, cfg->json, cfg->interval_s);
+		if (tf_core_add_sink(core, sk)) {
+			tf_sink_free(sk);
+			fprintf(stderr, "tcpflow-trace: out of memory setting up --hist\n");
+			return TF_EXIT_RUNTIME;
+		}
+	}
+	if (!cfg->metrics)
+		return 0;
+	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, msg, sizeof(msg));
+	if (!sk) {
+		fprintf(stderr, "tcpflow-trace: %s\n", msg);
+		return errno == ENOMEM ? TF_EXIT_RUNTIME : TF_EXIT_METRICS;
+	}
+	if (tf_core_add_sink(core, sk)) {
+		tf_sink_free(sk);
+		fprintf(stderr, "tcpflow-trace: too many outputs for --metrics\n");
+		return TF_EXIT_RUNTIME;
+	}
+	fprintf(stderr, "tcpflow-trace: %s\n", msg);
 	return 0;
 }
 
@@ -173,6 +204,9 @@ int main(int argc, char **argv)
 		rc = TF_EXIT_RUNTIME;
 		goto cleanup;
 	}
+	rc = add_metric_sinks(&core, &cfg, tf_mono_to_real_ns());
+	if (rc)
+		goto cleanup;
 	if (tf_loader_notice(loader))
 		fprintf(stderr, "tcpflow-trace: note: %s\n", tf_loader_notice(loader));
 	describe_filters(&cfg, filt, sizeof(filt));
