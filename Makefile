@@ -152,7 +152,7 @@ check-leaks: $(SAN_DIR)/tcpflow-trace tools
 # Debian packages the build, the tool and the tests need.
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libcap-dev \
 	     make gcc pkg-config git
-DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps libclang-rt-14-dev
+DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps prometheus libclang-rt-14-dev
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 deps:
