@@ -279,6 +279,8 @@ static __always_inline void emit_state_event(const struct sock *sk, __u16 family
 
 	if (!e) {
 		stat_inc(TF_STAT_RB_LOST_STATE);
+		if (c)
+			c->flags |= TF_F_LOST_EVENTS;	/* its --events lines are incomplete */
 		return;
 	}
 	e->type = TF_REC_STATE;
