@@ -35,8 +35,13 @@ struct {
 	__uint(max_entries, 8 << 20);	/* resized by user space (--ringbuf-size) */
 } rb SEC(".maps");
 
+/*
+ * LRU: when --max-conns is reached, the connection idle the longest is
+ * evicted (counted in user space, see TF_STAT_CREATED) rather than new
+ * connections going untraced.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);	/* resized by user space (--max-conns) */
 	__type(key, __u64);
 	__type(value, struct tf_conn);
@@ -175,6 +180,8 @@ static __always_inline void emit_conn(__u64 key, struct tf_conn *c)
 {
 	if (bpf_ringbuf_output(&rb, c, sizeof(*c), rb_flags()))
 		stat_inc(TF_STAT_RB_LOST_CONN);
+	else
+		stat_inc(TF_STAT_EMITTED);
 	bpf_map_delete_elem(&conns, &key);
 }
 
@@ -236,6 +243,7 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 		bpf_map_delete_elem(&conns, &key);
 		return NULL;
 	}
+	stat_inc(TF_STAT_CREATED);
 	return c;
 }
 
@@ -364,6 +372,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		c->sport = sport;
 		if (!port_wanted(sport, c->dport)) {
 			bpf_map_delete_elem(&conns, &key);
+			stat_inc(TF_STAT_UNWANTED);
 			return 0;
 		}
 		c->flags &= ~TF_F_FILTER_PENDING;

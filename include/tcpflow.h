@@ -163,10 +163,18 @@ enum tf_stat {
 	TF_STAT_EVENTS = 0,		/* state changes of traced connections */
 	TF_STAT_RB_LOST_CONN,		/* connection records lost: ring buffer full */
 	TF_STAT_RB_LOST_STATE,		/* --events records lost: ring buffer full */
-	TF_STAT_TABLE_FULL,		/* connections not traced: conns map full */
+	TF_STAT_TABLE_FULL,		/* connections not traced: conns map update failed */
 	TF_STAT_REPLACED,		/* lifecycles cut short by skaddr reuse (CLOSE missed) */
 	TF_STAT_RETRANS_FAILED,		/* failed retransmit attempts (err != 0), not segments */
 	TF_STAT_SYNACK_RETRANS,	/* SYN-ACK retransmits seen on listeners (all handshakes) */
+	TF_STAT_CREATED,		/* connection records started */
+	TF_STAT_EMITTED,		/* connection records sent to user space */
+	TF_STAT_UNWANTED,		/* records dropped when a filter decided late (sport) */
+	/*
+	 * The table is an LRU map: when full, the least recently active
+	 * connection is evicted silently. Evicted = created - emitted -
+	 * lost (ring buffer) - unwanted - still in the table.
+	 */
 	TF_STAT_MAX,
 };
 
