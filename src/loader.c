@@ -277,42 +277,50 @@ void tf_loader_detach(struct tf_loader *l)
 		ring_buffer__consume(l->rb);
 }
 
-int tf_loader_flush_open(struct tf_loader *l)
+/* The one walk over the kernel's connection table (copies, in hash order). */
+int tf_loader_scan_live(struct tf_loader *l, tf_live_fn fn, void *ctx)
 {
 	int fd = bpf_map__fd(l->skel->maps.conns);
 	__u64 key, next, *prev = NULL;
 	struct tf_conn c;
 	int n = 0;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &c))
-			continue;
-		c.flags |= TF_F_OPEN;
-		l->fn(l->ctx, &c, sizeof(c));
-		n++;
-	}
-	return n;
-}
-
-int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX])
-{
-	int fd = bpf_map__fd(l->skel->maps.conns);
-	__u64 key, next, *prev = NULL;
-	struct tf_conn c;
-	int n = 0;
-
-	memset(counts, 0, sizeof(uint64_t) * TF_STATE_MAX);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &c) || !c.nstates)
 			continue;
-		counts[c.state[(c.nstates - 1) % TF_MAX_STATES] % TF_STATE_MAX]++;
+		fn(ctx, &c);
 		n++;
 	}
 	return n;
+}
+
+static void flush_one(void *ctx, const struct tf_conn *c)
+{
+	struct tf_loader *l = ctx;
+	struct tf_conn open = *c;
+
+	open.flags |= TF_F_OPEN;
+	l->fn(l->ctx, &open, sizeof(open));
+}
+
+int tf_loader_flush_open(struct tf_loader *l)
+{
+	return tf_loader_scan_live(l, flush_one, l);
+}
+
+static void count_one(void *ctx, const struct tf_conn *c)
+{
+	uint64_t *counts = ctx;
+
+	counts[c->state[(c->nstates - 1) % TF_MAX_STATES] % TF_STATE_MAX]++;
+}
+
+int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX])
+{
+	memset(counts, 0, sizeof(uint64_t) * TF_STATE_MAX);
+	return tf_loader_scan_live(l, count_one, counts);
 }
 
 static uint64_t prog_recursion_misses(const struct bpf_program *p)

@@ -35,6 +35,12 @@ void tf_loader_detach(struct tf_loader *l);
 /* Hand every connection still in the kernel table to fn, marked TF_F_OPEN. */
 int tf_loader_flush_open(struct tf_loader *l);
 
+/* Called for each connection the kernel tracks now (c is a copy, valid during the call). */
+typedef void (*tf_live_fn)(void *ctx, const struct tf_conn *c);
+
+/* Hand every live connection record to fn. Returns how many. */
+int tf_loader_scan_live(struct tf_loader *l, tf_live_fn fn, void *ctx);
+
 /* Connections the kernel tracks now, by current state (last state change). */
 int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX]);
 
