@@ -68,6 +68,20 @@ struct tf_tw_snapshot {
 	int n_by_lport, n_by_remote;
 	struct tf_tw_group by_lport[TF_TW_TOP];		/* biggest first */
 	struct tf_tw_group by_remote[TF_TW_TOP];
+	/* the same sweep's full sockets, any owner (traced or not) */
+	uint64_t close_wait;			/* sockets in CLOSE_WAIT */
+	uint64_t fin_wait2;			/* full sockets in FIN_WAIT2 (after shutdown(SHUT_WR), ...) */
+	uint64_t fin_wait2_orphaned;		/* of which closed by the application */
+	uint64_t untracked;			/* timewait sockets beyond the tracker's cap: no end reported */
+	int64_t interval_ns;			/* sweep period */
+	int64_t sweep_cost_ns;			/* wall time of this sweep (iterator walk + bookkeeping) */
+};
+
+/* Where tf_tw_end.handover_ns comes from. */
+enum tf_tw_handover_src {
+	TF_TWH_UNKNOWN = 0,	/* began before tracing, kernel without tw_entry_stamp: 0 */
+	TF_TWH_KERNEL_STAMP,	/* the timewait socket's tw_entry_stamp (ms resolution) */
+	TF_TWH_TRACED,		/* the hand-over state change (FIN_WAIT2/CLOSING -> CLOSE) */
 };
 
 /* A TIME-WAIT that ended, tied to the connection that handed over to it. */
@@ -81,6 +95,8 @@ struct tf_tw_end {
 	uint64_t end_ns;		/* first sweep (or event) that saw it gone */
 	int64_t precision_ns;		/* end_ns is late by at most this (sweep interval) */
 	int reason;			/* enum tf_tw_end_reason */
+	int substate;			/* last seen: TF_TIME_WAIT, or TF_FIN_WAIT2 (peer's FIN never came) */
+	int handover_src;		/* enum tf_tw_handover_src */
 };
 
 /* A half-closed connection older than --stuck. */
