@@ -252,6 +252,7 @@ static struct MHD_Daemon *start_daemon(unsigned flags, int fd, struct tf_http *h
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TF_HTTP_MAX_PER_IP,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TF_HTTP_TIMEOUT_S,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TF_HTTP_MEM_LIMIT,
+			     MHD_OPTION_STRICT_FOR_CLIENT, (int)1,	/* malformed -> 400 */
 			     MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return d;
