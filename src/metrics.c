@@ -298,4 +298,7 @@ void tf_metrics_tw(struct tf_metrics *m, const struct tf_tw_snapshot *snap)
 	raise_to(&v->tw_overflow, snap->overflow);
 	for (int i = 0; i < TF_TWE_MAX; i++)
 		raise_to(&v->tw_ended[i], snap->ended[i]);
+	v->half_closed[0] = snap->close_wait;
+	v->half_closed[1] = snap->fin_wait2;
+	v->fin_wait2_orphaned = snap->fin_wait2_orphaned;
 }

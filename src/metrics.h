@@ -57,6 +57,8 @@ struct tf_metrics_values {
 	uint64_t tw_sockets, tw_fin_wait2;
 	uint64_t tw_overflow;					/* counter */
 	uint64_t tw_ended[TF_TWE_MAX];				/* counters */
+	uint64_t half_closed[2];				/* sockets in CLOSE_WAIT, FIN_WAIT2 */
+	uint64_t fin_wait2_orphaned;
 };
 
 struct tf_metrics;

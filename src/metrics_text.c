@@ -292,6 +292,7 @@ static void render_gauges(struct tf_text *t, const struct tf_metrics_values *v)
 static void render_tw(struct tf_text *t, const struct tf_metrics_values *v)
 {
 	static const char *const sub[2] = { "time_wait", "fin_wait2" };
+	static const char *const half[2] = { "CLOSE_WAIT", "FIN_WAIT2" };
 	static const char *const reasons[TF_TWE_MAX] = {
 		[TF_TWE_EXPIRED] = "expired", [TF_TWE_REUSED] = "reused", [TF_TWE_RESET] = "reset",
 		[TF_TWE_NETNS_GONE] = "netns_gone", [TF_TWE_UNKNOWN] = "unknown",
@@ -309,6 +310,12 @@ static void render_tw(struct tf_text *t, const struct tf_metrics_values *v)
 	one_label(t, "tcpflow_time_wait_ended_total", "counter",
 		  "TIME-WAIT sockets that went away, by reason.", "reason", reasons, v->tw_ended,
 		  TF_TWE_MAX);
+	one_label(t, "tcpflow_half_closed_sockets", "gauge",
+		  "Sockets in CLOSE_WAIT or FIN_WAIT2 at the last sweep, traced or not.",
+		  "state", half, v->half_closed, 2);
+	scalar(t, "tcpflow_orphaned_fin_wait2_sockets", "gauge",
+	       "FIN_WAIT2 sockets at the last sweep that the application already closed "
+	       "(the kernel ends them after net.ipv4.tcp_fin_timeout).", v->fin_wait2_orphaned);
 }
 
 /* ---- histograms ---- */

@@ -327,12 +327,15 @@ static void time_wait_sweep(void)
 	snap.overflow = 9;
 	snap.ended[TF_TWE_EXPIRED] = 30;
 	snap.ended[TF_TWE_REUSED] = 4;
+	snap.close_wait = 5;
+	snap.fin_wait2 = 3;
+	snap.fin_wait2_orphaned = 1;
 	tf_metrics_tw(m, &snap);
 	snap.overflow = 3;	/* never lowers the counter */
 	snap.total = 11;
 	tf_metrics_tw(m, &snap);
 	out = render(m);
-	CHECK_STR(lines(out, "# HELP tcpflow_time_wait_sockets", 14),
+	CHECK_STR(lines(out, "# HELP tcpflow_time_wait_sockets", 21),
 		  "# HELP tcpflow_time_wait_sockets TIME-WAIT sockets at the last sweep; fin_wait2: still "
 		  "waiting for the peer's FIN.\n"
 		  "# TYPE tcpflow_time_wait_sockets gauge\n"
@@ -348,7 +351,16 @@ static void time_wait_sweep(void)
 		  "tcpflow_time_wait_ended_total{reason=\"reused\"} 4\n"
 		  "tcpflow_time_wait_ended_total{reason=\"reset\"} 0\n"
 		  "tcpflow_time_wait_ended_total{reason=\"netns_gone\"} 0\n"
-		  "tcpflow_time_wait_ended_total{reason=\"unknown\"} 0\n");
+		  "tcpflow_time_wait_ended_total{reason=\"unknown\"} 0\n"
+		  "# HELP tcpflow_half_closed_sockets Sockets in CLOSE_WAIT or FIN_WAIT2 at the last sweep, "
+		  "traced or not.\n"
+		  "# TYPE tcpflow_half_closed_sockets gauge\n"
+		  "tcpflow_half_closed_sockets{state=\"CLOSE_WAIT\"} 5\n"
+		  "tcpflow_half_closed_sockets{state=\"FIN_WAIT2\"} 3\n"
+		  "# HELP tcpflow_orphaned_fin_wait2_sockets FIN_WAIT2 sockets at the last sweep that the "
+		  "application already closed (the kernel ends them after net.ipv4.tcp_fin_timeout).\n"
+		  "# TYPE tcpflow_orphaned_fin_wait2_sockets gauge\n"
+		  "tcpflow_orphaned_fin_wait2_sockets 1\n");
 	free(out);
 	tf_metrics_free(m);
 }
@@ -437,8 +449,8 @@ static void structure(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	/* README's worst case: 59 * P + 431 series for P port label values (here 3 + other) */
-	CHECK_INT(samples, 59 * 4 + 431);
+	/* README's worst case: 59 * P + 434 series for P port label values (here 3 + other) */
+	CHECK_INT(samples, 59 * 4 + 434);
 	free(out);
 	tf_metrics_free(m);
 }
