@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The close side the tracepoints cannot see: a walk over every TCP socket
+ * (iter/tcp, Linux 5.9) run periodically by src/timewait.c.
+ *
+ * - timewait mini-sockets: no tracepoint fires for them at all (not on
+ *   creation, re-ACK or expiry), so their population and timers are read
+ *   here: substate, time left on tw_timer, and when they were created.
+ * - full sockets in CLOSE_WAIT / FIN_WAIT2: how many, orphaned or not,
+ *   with their owner's uid and inode.
+ *
+ * Filters (netns, family, ports) come from .rodata like tcpflow.bpf.c.
+ * Records go to the iterator's seq_file: struct tf_sweep_rec, END last.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcpflow.h"
+#include "tf_timewait.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 filter_netns = 0;		/* 0: every namespace */
+const volatile __u8 filter_family = 0;		/* 0: both */
+const volatile __u32 n_port_filters = 0;
+const volatile __u16 filter_ports[64] = {};	/* local or remote port */
+
+/*
+ * Jiffies -> time needs HZ. libbpf reads it from the kernel config
+ * (/proc/config.gz or /boot/config-*); __weak leaves 0 when neither exists
+ * and user space then measures HZ from two sweeps' END records.
+ */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+struct inet_timewait_sock___entry {
+	__u32 tw_entry_stamp;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool port_wanted(__u16 sport, __u16 dport)
+{
+	if (!n_port_filters)
+		return true;
+	for (__u32 i = 0; i < 64; i++) {
+		if (i >= n_port_filters)
+			break;
+		if (filter_ports[i] == sport || filter_ports[i] == dport)
+			return true;
+	}
+	return false;
+}
+
+/* Family, namespace and ports of any socket (full, timewait) into *r. */
+static __always_inline bool fill_common(const struct sock_common *skc, struct tf_sweep_rec *r)
+{
+	r->family = BPF_CORE_READ(skc, skc_family);
+	if (r->family != AF_INET && r->family != AF_INET6)
+		return false;
+	if (filter_family && r->family != filter_family)
+		return false;
+	r->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	if (filter_netns && r->netns != filter_netns)
+		return false;
+	r->sport = BPF_CORE_READ(skc, skc_num);
+	r->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (!port_wanted(r->sport, r->dport))
+		return false;
+	if (r->family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)r->saddr, skc, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)r->daddr, skc, skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)r->saddr, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)r->daddr, skc, skc_v6_daddr);
+	}
+	return true;
+}
+
+static __always_inline void emit_timewait(struct seq_file *seq, struct sock_common *skc,
+					  __u64 now_jiffies)
+{
+	struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
+	struct inet_timewait_sock___entry *e;
+	struct tf_sweep_rec r = { .kind = TF_SWR_TW };
+	unsigned long expires;
+
+	if (!tw || !fill_common(skc, &r))
+		return;
+	r.state = BPF_CORE_READ(tw, tw_sk.tw_substate);
+	/* 64-bit kernels: timer_list.expires is jiffies_64, as bpf_jiffies64() */
+	expires = BPF_CORE_READ(tw, tw_sk.tw_timer.expires);
+	r.jiffies = (__s64)(expires - now_jiffies);
+	/*
+	 * tw_entry_stamp (tcp_clock_ms() at entry, re-stamped when the peer's
+	 * FIN moves a FIN_WAIT2 substate to TIME_WAIT) came with the
+	 * millisecond tcp_tw_reuse_delay work (Linux 6.13); older kernels have
+	 * only the timer and we date the socket by the sweep that first saw it.
+	 */
+	e = (void *)&tw->tw_sk;
+	if (bpf_core_field_exists(e->tw_entry_stamp)) {
+		r.entry_ms = BPF_CORE_READ(e, tw_entry_stamp);
+		r.flags |= TF_SWF_ENTRY_STAMP;
+	}
+	bpf_seq_write(seq, &r, sizeof(r));
+}
+
+static __always_inline void emit_half_closed(struct seq_file *seq, struct sock_common *skc,
+					     __u32 uid, __u64 now_jiffies)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	struct tf_sweep_rec r = { .kind = TF_SWR_HALF };
+	struct socket *so;
+
+	if (!tp || !fill_common(skc, &r))
+		return;
+	r.state = BPF_CORE_READ(skc, skc_state);
+	r.skaddr = (__u64)tp;
+	r.uid = uid;
+	/* tcp_jiffies32 of the last ACK the peer sent: its FIN, if idle since */
+	r.jiffies = (__s64)(__s32)((__u32)now_jiffies - BPF_CORE_READ(tp, rcv_tstamp));
+	so = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_socket);
+	if (so)
+		r.ino = BPF_CORE_READ(so, file, f_inode, i_ino);
+	else
+		r.flags |= TF_SWF_ORPHAN;
+	bpf_seq_write(seq, &r, sizeof(r));
+}
+
+SEC("iter/tcp")
+int sweep(struct bpf_iter__tcp *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct sock_common *skc = ctx->sk_common;
+	__u64 now = bpf_jiffies64();
+	int state;
+
+	if (!skc) {	/* end of the walk */
+		struct tf_sweep_rec r = {
+			.kind = TF_SWR_END,
+			.jiffies = (__s64)now,
+			.skaddr = bpf_ktime_get_ns(),
+			.entry_ms = CONFIG_HZ,
+		};
+
+		bpf_seq_write(seq, &r, sizeof(r));
+		return 0;
+	}
+	state = BPF_CORE_READ(skc, skc_state);
+	if (state == TF_TIME_WAIT)
+		emit_timewait(seq, skc, now);
+	else if (state == TF_CLOSE_WAIT || state == TF_FIN_WAIT2)
+		emit_half_closed(seq, skc, ctx->uid, now);
+	return 0;
+}
+
+/*
+ * The network namespace of every process (thread-group leaders), to tell
+ * whether a namespace still exists when its timewait sockets vanish early.
+ * Needs no ptrace rights, unlike stat(/proc/PID/ns/net) after we drop them.
+ */
+SEC("iter/task")
+int netns_of_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	__u32 inum;
+
+	if (!task || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+		return 0;
+	inum = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	if (inum)
+		bpf_seq_write(ctx->meta->seq, &inum, sizeof(inum));
+	return 0;
+}
