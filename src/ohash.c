@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Open-addressing hash table. See ohash.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "ohash.h"
+
+#define KEY_OFF 8u	/* slot: used flag, padding, key, value */
+
+static uint32_t hash_key(const struct tf_ohash *h, const void *key)
+{
+	const uint8_t *b = key;
+	uint32_t x = 2166136261u;	/* FNV-1a */
+
+	for (uint32_t i = 0; i < h->ksize; i++)
+		x = (x ^ b[i]) * 16777619u;
+	return (x ^ (x >> 15)) & (h->nslots - 1);
+}
+
+static uint8_t *slot(const struct tf_ohash *h, uint32_t i)
+{
+	return h->mem + (size_t)i * h->ssize;
+}
+
+static bool used(const struct tf_ohash *h, uint32_t i)
+{
+	return slot(h, i)[0] != 0;
+}
+
+/* Slot holding key, or the empty slot where it would go. */
+static uint32_t find(const struct tf_ohash *h, const void *key)
+{
+	uint32_t i = hash_key(h, key);
+
+	while (used(h, i) && memcmp(slot(h, i) + KEY_OFF, key, h->ksize))
+		i = (i + 1) & (h->nslots - 1);
+	return i;
+}
+
+static int alloc_slots(struct tf_ohash *h, uint32_t nslots)
+{
+	h->mem = calloc(nslots, h->ssize);
+	if (!h->mem)
+		return -1;
+	h->nslots = nslots;
+	return 0;
+}
+
+int tf_ohash_init(struct tf_ohash *h, size_t ksize, size_t vsize, uint32_t cap)
+{
+	memset(h, 0, sizeof(*h));
+	h->ksize = (uint32_t)ksize;
+	h->vsize = (uint32_t)vsize;
+	h->ssize = (uint32_t)((KEY_OFF + ksize + vsize + 7) & ~(size_t)7);
+	h->cap = cap;
+	return alloc_slots(h, 64);
+}
+
+void tf_ohash_free(struct tf_ohash *h)
+{
+	free(h->mem);
+	h->mem = NULL;
+	h->nslots = h->n = 0;
+}
+
+void tf_ohash_clear(struct tf_ohash *h)
+{
+	memset(h->mem, 0, (size_t)h->nslots * h->ssize);
+	h->n = 0;
+}
+
+static int grow(struct tf_ohash *h)
+{
+	struct tf_ohash old = *h;
+
+	if (h->nslots >= (1u << 30) || alloc_slots(h, h->nslots * 2))
+		return -1;
+	for (uint32_t i = 0; i < old.nslots; i++)
+		if (used(&old, i))
+			memcpy(slot(h, find(h, slot(&old, i) + KEY_OFF)), slot(&old, i), h->ssize);
+	free(old.mem);
+	return 0;
+}
+
+void *tf_ohash_get(const struct tf_ohash *h, const void *key)
+{
+	uint32_t i = find(h, key);
+
+	return used(h, i) ? slot(h, i) + KEY_OFF + h->ksize : NULL;
+}
+
+void *tf_ohash_put(struct tf_ohash *h, const void *key, bool *fresh)
+{
+	uint32_t i = find(h, key);
+	uint8_t *s;
+
+	if (fresh)
+		*fresh = false;
+	if (used(h, i))
+		return slot(h, i) + KEY_OFF + h->ksize;
+	if (h->n >= h->cap)
+		return NULL;
+	if ((uint64_t)(h->n + 1) * 4 > (uint64_t)h->nslots * 3) {
+		if (grow(h))
+			return NULL;
+		i = find(h, key);
+	}
+	s = slot(h, i);
+	memset(s, 0, h->ssize);
+	s[0] = 1;
+	memcpy(s + KEY_OFF, key, h->ksize);
+	h->n++;
+	if (fresh)
+		*fresh = true;
+	return s + KEY_OFF + h->ksize;
+}
+
+void *tf_ohash_at(const struct tf_ohash *h, uint32_t i)
+{
+	return i < h->nslots && used(h, i) ? slot(h, i) + KEY_OFF + h->ksize : NULL;
+}
+
+const void *tf_ohash_key_at(const struct tf_ohash *h, uint32_t i)
+{
+	return i < h->nslots && used(h, i) ? slot(h, i) + KEY_OFF : NULL;
+}
+
+uint32_t tf_ohash_index(const struct tf_ohash *h, const void *val)
+{
+	return (uint32_t)(((const uint8_t *)val - KEY_OFF - h->ksize - h->mem) / h->ssize);
+}
+
+/* Is `home` cyclically in the half-open range (i, j]? */
+static bool between(uint32_t i, uint32_t home, uint32_t j)
+{
+	return i <= j ? (home > i && home <= j) : (home > i || home <= j);
+}
+
+void tf_ohash_del_at(struct tf_ohash *h, uint32_t i)
+{
+	uint32_t mask = h->nslots - 1, j = i;
+
+	if (!used(h, i))
+		return;
+	slot(h, i)[0] = 0;
+	h->n--;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!used(h, j))
+			return;
+		/* an entry whose home lies in (i, j] stays; others fill the hole */
+		if (between(i, hash_key(h, slot(h, j) + KEY_OFF), j))
+			continue;
+		memcpy(slot(h, i), slot(h, j), h->ssize);
+		slot(h, j)[0] = 0;
+		i = j;
+	}
+}

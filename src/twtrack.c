@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* TIME-WAIT bookkeeping between sweeps. See twtrack.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "ohash.h"
+#include "twtrack.h"
+
+/* A connection's 4-tuple in its network namespace (IPv4 in the first 4 bytes). */
+struct tw_key {
+	uint32_t netns;
+	uint16_t sport, dport;
+	uint8_t family, _pad[3];
+	uint8_t saddr[16], daddr[16];
+};
+
+/* What we know of one timewait socket (value under its tw_key). */
+struct tw_ent {
+	uint8_t hsrc;		/* enum tf_tw_handover_src */
+	uint8_t substate;
+	uint32_t gen;		/* sweep that last saw it */
+	uint32_t gone_gen;	/* sweep that first missed it before its timer; 0: not gone */
+	uint32_t pid;
+	uint64_t handover_ns;	/* 0: unknown */
+	uint64_t first_seen_ns;	/* 0: no sweep saw it yet */
+	uint64_t last_seen_ns;
+	uint64_t expires_ns;	/* armed timer, as last seen; 0: unknown */
+	uint64_t gone_ns;	/* the sweep that missed it (after the walk) */
+	char comm[TF_COMM_LEN];
+};
+
+/* A group of one sweep: local port (family 0, addr 0), or remote address and port. */
+struct grp_key {
+	uint8_t family, _pad;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+struct grp {
+	uint64_t count;
+	uint64_t min_h, max_h;		/* hand-over (or first-seen) times */
+	int64_t min_rem, max_rem;	/* jiffies left */
+};
+
+struct tf_twt {
+	struct tf_twt_params p;
+	struct tf_twt_ops ops;
+	struct tf_ohash ents;		/* tw_key -> tw_ent */
+	uint32_t gen;
+	uint64_t t_begin;
+	uint64_t untracked;		/* timewait sockets of the last sweep that did not fit */
+	uint64_t ended[TF_TWE_MAX];
+	bool prev_ok;			/* no events lost in the previous sweep period */
+	/* this sweep's census */
+	uint64_t total, fw2;
+	struct tf_ohash by_lport, by_remote;	/* grp_key -> grp */
+};
+
+static const char *const end_names[TF_TWE_MAX] = {
+	[TF_TWE_EXPIRED] = "expired",	  [TF_TWE_REUSED] = "reused",
+	[TF_TWE_RESET] = "reset",	  [TF_TWE_NETNS_GONE] = "netns_gone",
+	[TF_TWE_UNKNOWN] = "unknown",
+};
+
+const char *tf_tw_end_name(int reason)
+{
+	return reason >= 0 && reason < TF_TWE_MAX ? end_names[reason] : "unknown";
+}
+
+/* ---- groups (per sweep) ----------------------------------------------------- */
+
+static void grp_add(struct tf_ohash *g, uint8_t family, const uint8_t *addr, uint16_t port,
+		    uint64_t h, int64_t rem)
+{
+	struct grp_key k = { .family = family, .port = port };
+	struct grp *x;
+	bool fresh;
+
+	memcpy(k.addr, addr, 16);
+	x = tf_ohash_put(g, &k, &fresh);
+	if (!x)
+		return;	/* out of memory: the census misses this group */
+	if (fresh)
+		*x = (struct grp){ .min_h = h, .max_h = h, .min_rem = rem, .max_rem = rem };
+	x->count++;
+	if (h < x->min_h)
+		x->min_h = h;
+	if (h > x->max_h)
+		x->max_h = h;
+	if (rem < x->min_rem)
+		x->min_rem = rem;
+	if (rem > x->max_rem)
+		x->max_rem = rem;
+}
+
+struct grp_ref {
+	const struct grp_key *k;
+	const struct grp *g;
+};
+
+/* Bigger count first; ties by port then address, so the order is stable. */
+static bool grp_before(struct grp_ref a, struct grp_ref b)
+{
+	if (a.g->count != b.g->count)
+		return a.g->count > b.g->count;
+	if (a.k->port != b.k->port)
+		return a.k->port < b.k->port;
+	return memcmp(a.k->addr, b.k->addr, 16) < 0;
+}
+
+static int64_t jiffies_ns(const struct tf_twt *t, int64_t j)
+{
+	return t->p.hz ? j * (1000000000ll / t->p.hz) : 0;
+}
+
+static void grp_export(const struct tf_twt *t, struct grp_ref r, uint64_t now, struct tf_tw_group *out)
+{
+	*out = (struct tf_tw_group){
+		.family = r.k->family, .port = r.k->port, .count = r.g->count,
+		.oldest_age_ns = now > r.g->min_h ? (int64_t)(now - r.g->min_h) : 0,
+		.newest_age_ns = now > r.g->max_h ? (int64_t)(now - r.g->max_h) : 0,
+		.min_remaining_ns = jiffies_ns(t, r.g->min_rem),
+		.max_remaining_ns = jiffies_ns(t, r.g->max_rem),
+	};
+	memcpy(out->addr, r.k->addr, 16);
+}
+
+/* The TF_TW_TOP biggest groups, biggest first. */
+static void grp_top(const struct tf_twt *t, const struct tf_ohash *g, uint64_t now,
+		    struct tf_tw_group *out, int *nout)
+{
+	struct grp_ref top[TF_TW_TOP];
+	int n = 0;
+
+	for (uint32_t i = 0; i < g->nslots; i++) {
+		struct grp_ref x = { tf_ohash_key_at(g, i), tf_ohash_at(g, i) };
+		int k;
+
+		if (!x.g || (n == TF_TW_TOP && !grp_before(x, top[n - 1])))
+			continue;
+		k = n < TF_TW_TOP ? n++ : n - 1;
+		while (k > 0 && grp_before(x, top[k - 1])) {
+			top[k] = top[k - 1];
+			k--;
+		}
+		top[k] = x;
+	}
+	for (int i = 0; i < n; i++)
+		grp_export(t, top[i], now, &out[i]);
+	*nout = n;
+}
+
+/* ---- life cycle --------------------------------------------------------------- */
+
+struct tf_twt *tf_twt_new(const struct tf_twt_params *p, const struct tf_twt_ops *ops)
+{
+	struct tf_twt *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t)
+		return NULL;
+	t->p = *p;
+	if (!t->p.cap)
+		t->p.cap = TF_TWT_DEFAULT_CAP;
+	t->ops = *ops;
+	t->prev_ok = true;
+	err = tf_ohash_init(&t->ents, sizeof(struct tw_key), sizeof(struct tw_ent), t->p.cap);
+	if (!err)
+		err = tf_ohash_init(&t->by_lport, sizeof(struct grp_key), sizeof(struct grp), UINT32_MAX);
+	if (!err)
+		err = tf_ohash_init(&t->by_remote, sizeof(struct grp_key), sizeof(struct grp), UINT32_MAX);
+	if (err) {
+		tf_twt_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void tf_twt_free(struct tf_twt *t)
+{
+	if (!t)
+		return;
+	tf_ohash_free(&t->ents);
+	tf_ohash_free(&t->by_lport);
+	tf_ohash_free(&t->by_remote);
+	free(t);
+}
+
+void tf_twt_set_hz(struct tf_twt *t, uint32_t hz)
+{
+	t->p.hz = hz;
+}
+
+uint64_t tf_twt_tracked(const struct tf_twt *t)
+{
+	return t->ents.n;
+}
+
+uint64_t tf_twt_untracked(const struct tf_twt *t)
+{
+	return t->untracked;
+}
+
+/* ---- ends --------------------------------------------------------------------- */
+
+static void report_end(struct tf_twt *t, const struct tw_key *k, const struct tw_ent *e,
+		       int reason, uint64_t end_ns, int64_t precision_ns)
+{
+	struct tf_tw_end x = {
+		.family = k->family, .netns = k->netns, .pid = e->pid,
+		.sport = k->sport, .dport = k->dport,
+		.handover_ns = e->hsrc == TF_TWH_UNKNOWN ? 0 : e->handover_ns,
+		.end_ns = end_ns, .precision_ns = precision_ns < 0 ? 0 : precision_ns,
+		.reason = reason, .substate = e->substate ? e->substate : TF_TIME_WAIT,
+		.handover_src = e->hsrc,
+	};
+
+	memcpy(x.comm, e->comm, sizeof(x.comm));
+	memcpy(x.saddr, k->saddr, 16);
+	memcpy(x.daddr, k->daddr, 16);
+	t->ended[reason]++;
+	if (t->ops.end)
+		t->ops.end(t->ops.ctx, &x);
+}
+
+/* When it was last known alive: the last sweep that saw it, or its hand-over. */
+static uint64_t last_alive(const struct tw_ent *e)
+{
+	return e->last_seen_ns > e->handover_ns ? e->last_seen_ns : e->handover_ns;
+}
+
+/*
+ * A time the timewait socket surely existed, for reuse checks: the first
+ * sweep that saw it, else its traced hand-over. (Not the kernel's stamp: it
+ * is truncated to the millisecond, and the connection that handed over
+ * must never look like one that started after it.)
+ */
+static uint64_t began(const struct tw_ent *e)
+{
+	return e->first_seen_ns ? e->first_seen_ns : e->handover_ns;
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+static bool key_from_conn(const struct tf_conn *c, struct tw_key *k)
+{
+	if (!c->sport || !c->dport)
+		return false;
+	memset(k, 0, sizeof(*k));
+	k->netns = c->netns;
+	k->family = c->family;
+	k->sport = c->sport;
+	k->dport = c->dport;
+	memcpy(k->saddr, c->saddr, c->family == 2 ? 4 : 16);
+	memcpy(k->daddr, c->daddr, c->family == 2 ? 4 : 16);
+	return true;
+}
+
+/*
+ * A connection that started on the tuple after the timewait socket began
+ * took it over: connect() with tcp_tw_reuse kills it in the same call that
+ * moves the new socket to SYN_SENT; a SYN from the peer kills it before the
+ * accepted child's first event (by about one round trip).
+ */
+static void check_reuse(struct tf_twt *t, const struct tf_conn *c, const struct tw_key *k)
+{
+	struct tw_ent *e = tf_ohash_get(&t->ents, k);
+	uint64_t start;
+	int64_t prec;
+
+	if (!e || (c->flags & TF_F_MIDLIFE) || !c->nstates || c->role == TF_ROLE_UNKNOWN)
+		return;
+	start = c->state_ns[0];
+	if (start <= began(e) || (e->gone_gen && start > e->gone_ns))
+		return;
+	if (c->role == TF_ROLE_CLIENT)
+		prec = 0;
+	else
+		prec = c->srtt_us ? (int64_t)c->srtt_us * 1000 : (int64_t)(start - last_alive(e));
+	report_end(t, k, e, TF_TWE_REUSED, start, prec);
+	tf_ohash_del_at(&t->ents, tf_ohash_index(&t->ents, e));
+}
+
+static void note_handover(struct tf_twt *t, const struct tf_conn *c, const struct tw_key *k)
+{
+	uint64_t h = c->state_ns[(c->nstates - 1) % TF_MAX_STATES];
+	struct tw_ent *e = tf_ohash_put(&t->ents, k, NULL);
+
+	if (!e)
+		return;		/* over the cap: the census still counts it */
+	e->handover_ns = h;
+	e->hsrc = TF_TWH_TRACED;
+	e->pid = c->pid;
+	memcpy(e->comm, c->comm, sizeof(e->comm));
+}
+
+void tf_twt_conn(struct tf_twt *t, const struct tf_conn *c, const struct tf_summary *s)
+{
+	struct tw_key k;
+
+	if (!key_from_conn(c, &k))
+		return;
+	check_reuse(t, c, &k);
+	if (s && s->time_wait && c->nstates)
+		note_handover(t, c, &k);
+}
+
+/* ---- sweeps ------------------------------------------------------------------------ */
+
+void tf_twt_begin(struct tf_twt *t, uint64_t t_ns)
+{
+	t->gen++;
+	if (!t->gen)	/* 0 means "never": skip it on wrap */
+		t->gen = 1;
+	t->t_begin = t_ns;
+	t->total = t->fw2 = t->untracked = 0;
+	tf_ohash_clear(&t->by_lport);
+	tf_ohash_clear(&t->by_remote);
+}
+
+static uint64_t stamp_to_mono(uint64_t now_ns, uint32_t entry_ms)
+{
+	uint32_t now_ms = (uint32_t)(now_ns / 1000000);
+	uint64_t age_ns = (uint64_t)(uint32_t)(now_ms - entry_ms) * 1000000;
+
+	return age_ns < now_ns ? now_ns - age_ns : 0;
+}
+
+static void see_entry(struct tf_twt *t, struct tw_ent *e, const struct tf_sweep_rec *r)
+{
+	if (!e->first_seen_ns)
+		e->first_seen_ns = t->t_begin;
+	e->last_seen_ns = t->t_begin;
+	e->gen = t->gen;
+	e->gone_gen = 0;	/* the walk can miss a socket; it was not gone */
+	e->substate = r->state;
+	e->expires_ns = (uint64_t)((int64_t)t->t_begin + jiffies_ns(t, r->jiffies));
+	if (e->hsrc == TF_TWH_UNKNOWN && (r->flags & TF_SWF_ENTRY_STAMP)) {
+		e->handover_ns = stamp_to_mono(t->t_begin, r->entry_ms);
+		e->hsrc = TF_TWH_KERNEL_STAMP;
+	}
+}
+
+void tf_twt_record(struct tf_twt *t, const struct tf_sweep_rec *r)
+{
+	struct tw_key k = { .netns = r->netns, .family = r->family, .sport = r->sport,
+			    .dport = r->dport };
+	struct tw_ent *e;
+	uint64_t h;
+
+	if (r->kind != TF_SWR_TW)
+		return;
+	memcpy(k.saddr, r->saddr, 16);
+	memcpy(k.daddr, r->daddr, 16);
+	t->total++;
+	if (r->state == TF_FIN_WAIT2)
+		t->fw2++;
+	e = tf_ohash_put(&t->ents, &k, NULL);
+	if (e) {
+		see_entry(t, e, r);
+		h = e->hsrc == TF_TWH_UNKNOWN ? e->first_seen_ns : e->handover_ns;
+	} else {
+		t->untracked++;
+		h = (r->flags & TF_SWF_ENTRY_STAMP) ? stamp_to_mono(t->t_begin, r->entry_ms) : t->t_begin;
+	}
+	grp_add(&t->by_lport, 0, (const uint8_t[16]){ 0 }, r->sport, h, r->jiffies);
+	grp_add(&t->by_remote, r->family, r->daddr, r->dport, h, r->jiffies);
+}
+
+/*
+ * Not seen by this sweep. Returns true when the entry was reported and
+ * must be deleted. Idempotent within one sweep.
+ */
+static bool judge(struct tf_twt *t, const struct tw_key *k, struct tw_ent *e,
+		  uint64_t t_after, bool ok)
+{
+	int64_t tick = jiffies_ns(t, 1);
+	uint64_t expires = e->expires_ns;
+	int reason;
+
+	if (e->gen == t->gen || (e->gone_gen == t->gen))
+		return false;
+	if (!e->gone_gen) {
+		if (!expires && e->hsrc == TF_TWH_TRACED)
+			expires = e->handover_ns + TF_TW_LEN_NS;	/* armed at hand-over */
+		if (expires && (int64_t)(expires - t_after) <= tick) {
+			uint64_t from = expires > last_alive(e) ? expires : last_alive(e);
+
+			report_end(t, k, e, TF_TWE_EXPIRED, t_after, (int64_t)(t_after - from));
+			return true;
+		}
+		/* gone before its timer: wait one sweep for the evidence */
+		e->gone_gen = t->gen;
+		e->gone_ns = t_after;
+		return false;
+	}
+	if (t->ops.netns_alive && !t->ops.netns_alive(t->ops.ctx, k->netns))
+		reason = TF_TWE_NETNS_GONE;
+	else if (!ok || !t->prev_ok || t->p.owners_filtered)
+		reason = TF_TWE_UNKNOWN;
+	else
+		reason = TF_TWE_RESET;
+	report_end(t, k, e, reason, e->gone_ns, (int64_t)(e->gone_ns - last_alive(e)));
+	return true;
+}
+
+static void judge_all(struct tf_twt *t, uint64_t t_after, bool ok)
+{
+	uint32_t i = 0;
+
+	while (i < t->ents.nslots) {
+		struct tw_ent *e = tf_ohash_at(&t->ents, i);
+
+		if (!e || e->handover_ns > t->t_begin ||
+		    !judge(t, tf_ohash_key_at(&t->ents, i), e, t_after, ok)) {
+			i++;
+			continue;
+		}
+		tf_ohash_del_at(&t->ents, i);	/* a later entry may move into slot i */
+	}
+}
+
+void tf_twt_end(struct tf_twt *t, uint64_t t_after, bool evidence_ok, struct tf_tw_snapshot *snap)
+{
+	judge_all(t, t_after, evidence_ok);
+	t->prev_ok = evidence_ok;
+	snap->now_ns = t->t_begin;
+	snap->total = t->total;
+	snap->fin_wait2_substate = t->fw2;
+	snap->untracked = t->untracked;
+	memcpy(snap->ended, t->ended, sizeof(snap->ended));
+	grp_top(t, &t->by_lport, t->t_begin, snap->by_lport, &snap->n_by_lport);
+	grp_top(t, &t->by_remote, t->t_begin, snap->by_remote, &snap->n_by_remote);
+}
