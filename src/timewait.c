@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* TIME-WAIT census, ends and stuck half-closed connections. See timewait.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "fmt.h"
+#include "nsiter.h"
+#include "ohash.h"
+#include "stuck.h"
+#include "timewait.h"
+#include "twtrack.h"
+#include "tf_timewait.h"
+#include "timewait.skel.h"
+
+#define SWEEP_BATCH 256		/* records per read() */
+#define HALF_CAP (1u << 20)	/* half-closed sockets remembered per sweep */
+#define NETNS_CAP (1u << 16)
+
+/* What the walk tells about a full socket in CLOSE_WAIT / FIN_WAIT2. */
+struct half_info {
+	uint32_t flags;		/* TF_SWF_ORPHAN */
+	uint32_t uid;
+};
+
+struct tf_tw {
+	struct timewait_bpf *skel;
+	struct bpf_link *tcp_link, *task_link;
+	struct tf_nsiter *ns;		/* opens iter/tcp in the swept namespace */
+	struct tf_loader *loader;
+	struct tf_core *core;
+	struct tf_twt *twt;
+	struct tf_stuckt *stuck;
+	struct tf_ohash half;		/* skaddr -> half_info, this sweep */
+	struct tf_ohash netns;		/* live namespaces, filled on demand per sweep */
+	bool netns_known;
+	uint32_t hz;
+	uint64_t interval_ns, next_ns;
+	uint64_t lost_before;		/* tf_run_lost() at the previous sweep */
+	uint64_t scan_ns;		/* time of the live-table scan in progress */
+	struct tf_tw_snapshot snap;
+	struct tf_sweep_rec buf[SWEEP_BATCH];
+};
+
+/* ---- the iterators ------------------------------------------------------------- */
+
+static void configure(struct timewait_bpf *skel, const struct tf_config *cfg)
+{
+	struct timewait_bpf__rodata *ro = skel->rodata;
+
+	ro->filter_netns = cfg->netns;
+	ro->filter_family = (__u8)cfg->family;
+	ro->n_port_filters = (__u32)cfg->nports;
+	for (int i = 0; i < cfg->nports && i < 64; i++)
+		ro->filter_ports[i] = cfg->ports[i];
+}
+
+/* One walk over every TCP socket: fn(ctx, rec) for each record. */
+static int walk(struct tf_tw *tw, void (*fn)(struct tf_tw *, const struct tf_sweep_rec *))
+{
+	int fd = tf_nsiter_open(tw->ns, bpf_link__fd(tw->tcp_link));
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	while ((n = read(fd, tw->buf, sizeof(tw->buf))) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof(tw->buf[0]); i++)
+			fn(tw, &tw->buf[i]);
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+static void keep_end(struct tf_tw *tw, const struct tf_sweep_rec *r)
+{
+	if (r->kind == TF_SWR_END)
+		tw->buf[SWEEP_BATCH - 1] = *r;	/* read back by measure_hz */
+}
+
+/*
+ * Jiffies -> time. CONFIG_HZ from the kernel config when libbpf found it;
+ * otherwise two walks 100 ms apart, rounded to the HZ values Linux offers.
+ */
+static uint32_t measure_hz(struct tf_tw *tw)
+{
+	static const uint32_t choices[] = { 100, 250, 300, 1000 };
+	struct tf_sweep_rec a, b;
+	double hz, best = 1e18;
+	uint32_t pick = 0;
+
+	if (walk(tw, keep_end))
+		return 0;
+	a = tw->buf[SWEEP_BATCH - 1];
+	if (a.kind == TF_SWR_END && a.entry_ms)
+		return a.entry_ms;
+	usleep(100000);
+	if (walk(tw, keep_end))
+		return 0;
+	b = tw->buf[SWEEP_BATCH - 1];
+	if (b.skaddr <= a.skaddr)
+		return 0;
+	hz = (double)(b.jiffies - a.jiffies) * 1e9 / (double)(b.skaddr - a.skaddr);
+	for (size_t i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
+		double d = hz > choices[i] ? hz - choices[i] : choices[i] - hz;
+
+		if (d < best) {
+			best = d;
+			pick = choices[i];
+		}
+	}
+	return pick;
+}
+
+/* ---- network namespaces that still exist -------------------------------------- */
+
+static void netns_add(struct tf_tw *tw, uint32_t inum)
+{
+	tf_ohash_put(&tw->netns, &inum, NULL);
+}
+
+/* Namespaces kept by a bind mount (ip netns, container runtimes). */
+static void netns_from_dir(struct tf_tw *tw, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!stat(path, &st))
+			netns_add(tw, (uint32_t)st.st_ino);
+	}
+	closedir(d);
+}
+
+static int netns_collect(struct tf_tw *tw)
+{
+	int fd = bpf_iter_create(bpf_link__fd(tw->task_link));
+	uint32_t inum[256];
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, inum, sizeof(inum))) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof(inum[0]); i++)
+			netns_add(tw, inum[i]);
+	close(fd);
+	netns_from_dir(tw, "/run/netns");
+	netns_from_dir(tw, "/var/run/docker/netns");
+	return n < 0 ? -errno : 0;
+}
+
+/*
+ * Does this namespace still exist? A process lives in it or a bind mount
+ * keeps it. One namespace held only by an open file descriptor elsewhere
+ * looks gone: a documented limit. When we cannot tell, say it exists.
+ */
+static bool netns_alive(void *ctx, uint32_t inum)
+{
+	struct tf_tw *tw = ctx;
+
+	if (!tw->netns_known) {
+		tf_ohash_clear(&tw->netns);
+		if (netns_collect(tw))
+			return true;
+		tw->netns_known = true;
+	}
+	return tf_ohash_get(&tw->netns, &inum) != NULL;
+}
+
+/* ---- TcpExt TCPTimeWaitOverflow ------------------------------------------------ */
+
+/* A TcpExt counter of the swept network namespace (/proc/.../net/netstat). */
+static uint64_t tcpext_counter(const struct tf_tw *tw, const char *name)
+{
+	char names[8192], vals[8192];
+	uint64_t v = 0;
+	FILE *f;
+
+	snprintf(names, sizeof(names), "%s/netstat", tf_nsiter_proc_net(tw->ns));
+	f = fopen(names, "r");
+	if (!f)
+		return 0;
+	while (fgets(names, sizeof(names), f) && fgets(vals, sizeof(vals), f)) {
+		char *sn, *sv, *n, *x;
+
+		if (strncmp(names, "TcpExt:", 7))
+			continue;
+		n = strtok_r(names, " \n", &sn);
+		x = strtok_r(vals, " \n", &sv);
+		while (n && x) {
+			if (!strcmp(n, name)) {
+				v = strtoull(x, NULL, 10);
+				break;
+			}
+			n = strtok_r(NULL, " \n", &sn);
+			x = strtok_r(NULL, " \n", &sv);
+		}
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* ---- one sweep -------------------------------------------------------------------- */
+
+static void on_sweep_rec(struct tf_tw *tw, const struct tf_sweep_rec *r)
+{
+	struct half_info *h;
+
+	switch (r->kind) {
+	case TF_SWR_TW:
+		tf_twt_record(tw->twt, r);
+		break;
+	case TF_SWR_HALF:
+		if (r->state == TF_CLOSE_WAIT)
+			tw->snap.close_wait++;
+		else if (r->state == TF_FIN_WAIT2)
+			tw->snap.fin_wait2++;
+		if (r->state == TF_FIN_WAIT2 && (r->flags & TF_SWF_ORPHAN))
+			tw->snap.fin_wait2_orphaned++;
+		h = tf_ohash_put(&tw->half, &r->skaddr, NULL);
+		if (h)
+			*h = (struct half_info){ .flags = r->flags, .uid = r->uid };
+		break;
+	}
+}
+
+static void on_live(void *ctx, const struct tf_conn *c)
+{
+	struct tf_tw *tw = ctx;
+	struct tf_stuck st;
+
+	tf_twt_conn(tw->twt, c, NULL);
+	if (tf_stuckt_check(tw->stuck, c, tw->scan_ns, &st)) {
+		const struct half_info *h = tf_ohash_get(&tw->half, &c->skaddr);
+
+		st.orphaned = h && (h->flags & TF_SWF_ORPHAN);
+		tf_core_stuck(tw->core, &st);
+	}
+}
+
+static void on_tw_end(void *ctx, const struct tf_tw_end *end)
+{
+	struct tf_tw *tw = ctx;
+
+	tf_core_tw_end(tw->core, end);
+}
+
+static int sweep_now(struct tf_tw *tw)
+{
+	uint64_t t0 = tf_now_mono_ns(), t1, lost;
+	int err;
+
+	memset(&tw->snap, 0, sizeof(tw->snap));
+	tf_ohash_clear(&tw->half);
+	tw->netns_known = false;
+	tf_twt_begin(tw->twt, t0);
+	err = walk(tw, on_sweep_rec);
+	if (err)
+		return err;
+	t1 = tf_now_mono_ns();
+	/* live connections: reuse evidence first, then stuck ones */
+	tw->scan_ns = t1;
+	tf_stuckt_begin(tw->stuck);
+	tf_loader_scan_live(tw->loader, on_live, tw);
+	tf_stuckt_end(tw->stuck);
+	lost = tf_run_lost(&tw->core->stats);
+	tf_twt_end(tw->twt, t1, lost == tw->lost_before, &tw->snap);
+	tw->lost_before = lost;
+	tw->snap.overflow = tcpext_counter(tw, "TCPTimeWaitOverflow");
+	tw->snap.interval_ns = (int64_t)tw->interval_ns;
+	tw->snap.sweep_cost_ns = (int64_t)(tf_now_mono_ns() - t0);
+	tf_core_tw_sweep(tw->core, &tw->snap);
+	return 0;
+}
+
+int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns)
+{
+	int err;
+
+	if (now_ns < tw->next_ns)
+		return 0;
+	tw->next_ns = now_ns + tw->interval_ns;
+	err = sweep_now(tw);
+	return err ? err : 1;
+}
+
+/* ---- finished connections, through the core ------------------------------------- */
+
+static void feed_conn(struct tf_sink *sk, const struct tf_summary *s)
+{
+	tf_twt_conn(sk->priv, s->rec, s);
+}
+
+/* An observer, not an output: it shows nothing and frees nothing. */
+static const struct tf_sink_ops feed_ops = { .name = "time-wait tracker", .conn = feed_conn };
+
+static int attach_feed(struct tf_tw *tw)
+{
+	struct tf_sink *sk = tf_sink_alloc(&feed_ops, NULL, 0);
+
+	if (!sk)
+		return -ENOMEM;
+	sk->priv = tw->twt;
+	if (tf_core_add_sink(tw->core, sk)) {
+		tf_sink_free(sk);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path);
+	int e;
+
+	tw->skel = timewait_bpf__open_opts(&oo);
+	if (!tw->skel) {
+		snprintf(err, errlen, "TIME-WAIT tracker: opening its BPF object failed: %s",
+			 strerror(errno));
+		return TF_EXIT_RUNTIME;
+	}
+	configure(tw->skel, cfg);
+	e = tf_nsiter_new(&tw->ns, cfg->netns, err, errlen);
+	if (e)
+		return e;
+	e = timewait_bpf__load(tw->skel);
+	if (e) {
+		snprintf(err, errlen, "TIME-WAIT tracker: loading the TCP socket iterator failed: %s "
+			 "(needs iter/tcp, Linux >= 5.9; --verbose shows why)", strerror(-e));
+		return TF_EXIT_KERNEL;
+	}
+	tw->tcp_link = bpf_program__attach_iter(tw->skel->progs.sweep, NULL);
+	tw->task_link = bpf_program__attach_iter(tw->skel->progs.netns_of_tasks, NULL);
+	if (!tw->tcp_link || !tw->task_link) {
+		snprintf(err, errlen, "TIME-WAIT tracker: attaching the socket iterator failed: %s",
+			 strerror(errno));
+		return TF_EXIT_KERNEL;
+	}
+	return TF_EXIT_OK;
+}
+
+static int make_trackers(struct tf_tw *tw, const struct tf_config *cfg)
+{
+	struct tf_twt_params p = { .hz = tw->hz, .owners_filtered = cfg->npids > 0 };
+	struct tf_twt_ops ops = { .end = on_tw_end, .netns_alive = netns_alive, .ctx = tw };
+
+	tw->twt = tf_twt_new(&p, &ops);
+	tw->stuck = tf_stuckt_new((uint64_t)(cfg->stuck_s * 1e9));
+	if (!tw->twt || !tw->stuck ||
+	    tf_ohash_init(&tw->half, sizeof(uint64_t), sizeof(struct half_info), HALF_CAP) ||
+	    tf_ohash_init(&tw->netns, sizeof(uint32_t), 0, NETNS_CAP))
+		return -ENOMEM;
+	return 0;
+}
+
+int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader *l,
+	      struct tf_core *core, char *err, size_t errlen)
+{
+	struct tf_tw *tw = calloc(1, sizeof(*tw));
+	int rc = TF_EXIT_RUNTIME;
+
+	*out = NULL;
+	if (!tw) {
+		snprintf(err, errlen, "TIME-WAIT tracker: out of memory");
+		return TF_EXIT_RUNTIME;
+	}
+	tw->loader = l;
+	tw->core = core;
+	tw->interval_ns = (uint64_t)(cfg->tw_interval_s * 1e9);
+	rc = load(tw, cfg, err, errlen);
+	if (rc)
+		goto cleanup;
+	tw->hz = measure_hz(tw);
+	if (!tw->hz) {
+		snprintf(err, errlen, "TIME-WAIT tracker: could not tell the kernel's HZ "
+			 "(no kernel config found, jiffies unreadable)");
+		rc = TF_EXIT_KERNEL;
+		goto cleanup;
+	}
+	rc = TF_EXIT_RUNTIME;
+	if (make_trackers(tw, cfg) || attach_feed(tw)) {
+		snprintf(err, errlen, "TIME-WAIT tracker: out of memory (or too many outputs)");
+		goto cleanup;
+	}
+	*out = tw;
+	return TF_EXIT_OK;
+cleanup:
+	tf_tw_free(tw);
+	return rc;
+}
+
+void tf_tw_free(struct tf_tw *tw)
+{
+	if (!tw)
+		return;
+	bpf_link__destroy(tw->tcp_link);
+	bpf_link__destroy(tw->task_link);
+	tf_nsiter_free(tw->ns);
+	timewait_bpf__destroy(tw->skel);
+	tf_twt_free(tw->twt);
+	tf_stuckt_free(tw->stuck);
+	tf_ohash_free(&tw->half);
+	tf_ohash_free(&tw->netns);
+	free(tw);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The close side that needs more than the tracepoints: every --tw-interval
+ * a walk over the kernel's TCP sockets (iter/tcp, bpf/timewait.bpf.c) gives
+ * the TIME-WAIT population and the half-closed sockets; a walk over the
+ * tracer's live connection table finds stuck CLOSE_WAIT / FIN_WAIT2 and
+ * connections that reuse a TIME-WAIT 4-tuple. Results go to the sinks
+ * through the core (tw_sweep, tw_end, stuck). Owns its own BPF skeleton.
+ */
+#ifndef TF_TW_MODULE_H
+#define TF_TW_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core.h"
+#include "loader.h"
+#include "options.h"
+
+struct tf_tw;
+
+/*
+ * Load the iterator, measure HZ if the kernel config does not say, and
+ * register with the core to see finished connections. The census covers one
+ * network namespace: ours, or --netns (entered now: call it before dropping
+ * privileges).
+ * Returns TF_EXIT_OK, or an enum tf_exit status with one line in err.
+ */
+int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader *l,
+	      struct tf_core *core, char *err, size_t errlen);
+
+/*
+ * Sweep if one is due (every --tw-interval; call often, e.g. every loop).
+ * Returns 1 after a sweep, 0 when none was due, -errno on failure.
+ */
+int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns);
+
+void tf_tw_free(struct tf_tw *tw);
+
+#endif /* TF_TW_MODULE_H */
