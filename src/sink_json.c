@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include "fmt.h"
 #include "sink.h"
+#include "twtrack.h"
 
 static void json_us(FILE *o, const char *key, int64_t ns)
 {
@@ -115,9 +116,75 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 	fflush(sk->out);
 }
 
+/* "family", "saddr", "sport", "daddr", "dport", "netns", "pid", "comm" (opens with a comma). */
+static void json_endpoints(FILE *o, int family, const uint8_t *saddr, uint16_t sport,
+			   const uint8_t *daddr, uint16_t dport, uint32_t netns, uint32_t pid,
+			   const char *comm)
+{
+	char sa[TF_ADDR_LEN], da[TF_ADDR_LEN];
+
+	fprintf(o, ",\"family\":\"%s\",\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
+		   "\"dport\":%u,\"netns\":%u,\"pid\":%u,\"comm\":\"",
+		family == AF_INET6 ? "ipv6" : "ipv4", tf_fmt_addr(family, saddr, sa, sizeof(sa)), sport,
+		tf_fmt_addr(family, daddr, da, sizeof(da)), dport, netns, pid);
+	tf_json_str(o, comm, TF_COMM_LEN);
+	fputc('"', o);
+}
+
+static void json_time(FILE *o, const char *key, const struct tf_sink *sk, uint64_t mono_ns)
+{
+	char t[TF_TIME_LEN];
+
+	if (!mono_ns)
+		fprintf(o, ",\"%s\":null", key);
+	else
+		fprintf(o, ",\"%s\":\"%s\"", key,
+			tf_fmt_rfc3339((int64_t)mono_ns + sk->mono_to_real_ns, t, sizeof(t)));
+}
+
+/* A TIME-WAIT that ended: {"type":"time_wait", ...}. */
+static void json_tw_end(struct tf_sink *sk, const struct tf_tw_end *e)
+{
+	static const char *const src[] = { "unknown", "kernel_stamp", "traced" };
+	FILE *o = sk->out;
+
+	fputs("{\"type\":\"time_wait\"", o);
+	json_endpoints(o, e->family, e->saddr, e->sport, e->daddr, e->dport, e->netns, e->pid,
+		       e->comm);
+	json_time(o, "handover_time", sk, e->handover_ns);
+	json_time(o, "end_time", sk, e->end_ns);
+	json_us(o, "time_wait_us", e->handover_ns && e->end_ns >= e->handover_ns ?
+				   (int64_t)(e->end_ns - e->handover_ns) : -1);
+	fprintf(o, ",\"end\":\"%s\",\"precision_us\":%" PRId64 ",\"substate\":\"%s\","
+		   "\"handover\":\"%s\"}\n",
+		tf_tw_end_name(e->reason), e->precision_ns / 1000, tf_state_name(e->substate),
+		e->handover_src >= 0 && e->handover_src <= 2 ? src[e->handover_src] : "unknown");
+}
+
+/* A half-closed connection older than --stuck: {"type":"stuck", ...}. */
+static void json_stuck(struct tf_sink *sk, const struct tf_stuck *st)
+{
+	const struct tf_conn *c = st->rec;
+	uint64_t since = c->state_ns[(c->nstates - 1u) % TF_MAX_STATES];
+	FILE *o = sk->out;
+
+	fputs("{\"type\":\"stuck\"", o);
+	json_time(o, "time", sk, since + (uint64_t)st->age_ns);
+	fprintf(o, ",\"state\":\"%s\",\"age_us\":%" PRId64, tf_state_name(st->state),
+		st->age_ns / 1000);
+	json_time(o, "since", sk, since);
+	json_endpoints(o, c->family, c->saddr, c->sport, c->daddr, c->dport, c->netns, c->pid,
+		       c->comm);
+	fprintf(o, ",\"role\":\"%s\",\"orphaned\":%s}\n", tf_role_name(c->role),
+		st->orphaned ? "true" : "false");
+	fflush(o);
+}
+
 static const struct tf_sink_ops json_ops = {
 	.name = "json",
 	.conn = json_conn,
+	.tw_end = json_tw_end,
+	.stuck = json_stuck,
 	.finish = json_finish,
 };
 

@@ -170,13 +170,33 @@ static void events_state(struct tf_sink *sk, const struct tf_state_event *e)
 		e->prev_ns && e->prev_ns <= e->ts_ns ? tf_fmt_dur((int64_t)(e->ts_ns - e->prev_ns), d, sizeof(d)) : "-");
 }
 
+/* ---- stuck half-closed connections (line and timeline views) ------------------ */
+
+static void text_stuck(struct tf_sink *sk, const struct tf_stuck *st)
+{
+	const struct tf_conn *c = st->rec;
+	char l[TF_ADDR_LEN + 8], r[TF_ADDR_LEN + 8], age[24];
+	bool cw = st->state == TF_CLOSE_WAIT;
+
+	fprintf(sk->out, "STUCK %s %s pid %u (%.16s) %s %s %s netns %u: %s\n",
+		tf_state_name(st->state), tf_fmt_dur(st->age_ns, age, sizeof(age)), c->pid, c->comm,
+		tf_fmt_endpoint(c->family, c->saddr, c->sport, l, sizeof(l)), cw ? "<-" : "->",
+		tf_fmt_endpoint(c->family, c->daddr, c->dport, r, sizeof(r)), c->netns,
+		cw ? "the peer closed; the application has not called close()"
+		   : st->orphaned ? "closed by the application; the peer never sent its FIN"
+				  : "our FIN was acknowledged; the peer never sent its FIN");
+	fflush(sk->out);
+}
+
 static void text_free(struct tf_sink *sk)
 {
 	free(sk->priv);
 }
 
-static const struct tf_sink_ops line_ops = { .name = "line", .conn = line_conn, .free = text_free };
-static const struct tf_sink_ops timeline_ops = { .name = "timeline", .conn = timeline_conn, .free = text_free };
+static const struct tf_sink_ops line_ops = { .name = "line", .conn = line_conn,
+					      .stuck = text_stuck, .free = text_free };
+static const struct tf_sink_ops timeline_ops = { .name = "timeline", .conn = timeline_conn,
+						  .stuck = text_stuck, .free = text_free };
 static const struct tf_sink_ops events_ops = { .name = "events", .state = events_state, .free = text_free };
 
 static struct tf_sink *text_new(const struct tf_sink_ops *ops, FILE *out, int64_t off)

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* --tw: the TIME-WAIT table, refreshed every --interval. See sink_tw.h. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "fmt.h"
+#include "sink_tw.h"
+#include "twtrack.h"
+
+#define RECENT_STUCK 5
+
+struct stuck_line {
+	int state;
+	int64_t age_ns;
+	uint64_t at_ns;
+	struct tf_conn rec;
+	bool orphaned;
+};
+
+struct tw_view {
+	uint64_t interval_ns;
+	uint64_t next_ns;
+	bool json, tty;
+	uint64_t overflow_at_start;
+	bool have_start;
+	int nstuck;
+	struct stuck_line stuck[RECENT_STUCK];	/* newest first */
+};
+
+/* ---- text ------------------------------------------------------------------------ */
+
+static const char *age(int64_t ns, char *buf, size_t len)
+{
+	if (ns < 0)
+		return "-";
+	snprintf(buf, len, "%.1fs", ns / 1e9);
+	return buf;
+}
+
+static void text_group(FILE *o, const struct tf_tw_group *g, bool remote)
+{
+	char ep[TF_ADDR_LEN + 8], a[16], b[16], r1[16], r2[16];
+
+	if (remote)
+		tf_fmt_endpoint(g->family, g->addr, g->port, ep, sizeof(ep));
+	else
+		snprintf(ep, sizeof(ep), "%u", g->port);
+	fprintf(o, "  %-30s %7" PRIu64 " %9s %9s %9s..%s\n", ep, g->count,
+		age(g->oldest_age_ns, a, sizeof(a)), age(g->newest_age_ns, b, sizeof(b)),
+		age(g->min_remaining_ns, r1, sizeof(r1)), age(g->max_remaining_ns, r2, sizeof(r2)));
+}
+
+static void text_stuck_lines(FILE *o, const struct tw_view *v)
+{
+	char l[TF_ADDR_LEN + 8], r[TF_ADDR_LEN + 8], d[24];
+
+	if (!v->nstuck)
+		return;
+	fprintf(o, "\nSTUCK (newest first)\n");
+	for (int i = 0; i < v->nstuck; i++) {
+		const struct stuck_line *s = &v->stuck[i];
+
+		fprintf(o, "  %-10s %9s pid %-7u %-16.16s %s %s %s%s\n", tf_state_name(s->state),
+			tf_fmt_dur(s->age_ns, d, sizeof(d)), s->rec.pid, s->rec.comm,
+			tf_fmt_endpoint(s->rec.family, s->rec.saddr, s->rec.sport, l, sizeof(l)),
+			s->state == TF_CLOSE_WAIT ? "<-" : "->",
+			tf_fmt_endpoint(s->rec.family, s->rec.daddr, s->rec.dport, r, sizeof(r)),
+			s->orphaned ? " (orphaned)" : "");
+	}
+}
+
+static void text_table(struct tf_sink *sk, const struct tf_tw_snapshot *s)
+{
+	struct tw_view *v = sk->priv;
+	FILE *o = sk->out;
+	char t[TF_TIME_LEN], cost[24];
+
+	if (v->tty)
+		fputs("\033[H\033[2J", o);
+	fprintf(o, "TIME-WAIT %s  total %" PRIu64 " (FIN_WAIT2 substate %" PRIu64 ")  "
+		   "overflow %" PRIu64 " (+%" PRIu64 " since start)\n",
+		tf_fmt_rfc3339((int64_t)s->now_ns + sk->mono_to_real_ns, t, sizeof(t)), s->total,
+		s->fin_wait2_substate, s->overflow, s->overflow - v->overflow_at_start);
+	fprintf(o, "ended: expired %" PRIu64 " reused %" PRIu64 " reset %" PRIu64
+		   " netns_gone %" PRIu64 " unknown %" PRIu64 "%s\n",
+		s->ended[TF_TWE_EXPIRED], s->ended[TF_TWE_REUSED], s->ended[TF_TWE_RESET],
+		s->ended[TF_TWE_NETNS_GONE], s->ended[TF_TWE_UNKNOWN],
+		s->untracked ? "  (some untracked: tracker full)" : "");
+	fprintf(o, "half-closed: CLOSE_WAIT %" PRIu64 "  FIN_WAIT2 %" PRIu64 " (orphaned %" PRIu64
+		   ")  sweep every %.1fs, took %s\n",
+		s->close_wait, s->fin_wait2, s->fin_wait2_orphaned, s->interval_ns / 1e9,
+		tf_fmt_dur(s->sweep_cost_ns, cost, sizeof(cost)));
+	fprintf(o, "\n  %-30s %7s %9s %9s %s\n", "LOCAL PORT", "COUNT", "OLDEST", "NEWEST",
+		"REMAINING");
+	for (int i = 0; i < s->n_by_lport; i++)
+		text_group(o, &s->by_lport[i], false);
+	fprintf(o, "\n  %-30s %7s %9s %9s %s\n", "REMOTE ENDPOINT", "COUNT", "OLDEST", "NEWEST",
+		"REMAINING");
+	for (int i = 0; i < s->n_by_remote; i++)
+		text_group(o, &s->by_remote[i], true);
+	text_stuck_lines(o, v);
+	fputs(v->tty ? "" : "\n", o);
+	fflush(o);
+}
+
+/* ---- JSON ------------------------------------------------------------------------ */
+
+static void json_groups(FILE *o, const char *key, const struct tf_tw_group *g, int n, bool remote)
+{
+	char a[TF_ADDR_LEN];
+
+	fprintf(o, ",\"%s\":[", key);
+	for (int i = 0; i < n; i++) {
+		fprintf(o, "%s{", i ? "," : "");
+		if (remote)
+			fprintf(o, "\"family\":\"%s\",\"addr\":\"%s\",",
+				g[i].family == AF_INET6 ? "ipv6" : "ipv4",
+				tf_fmt_addr(g[i].family, g[i].addr, a, sizeof(a)));
+		fprintf(o, "\"port\":%u,\"count\":%" PRIu64 ",\"oldest_age_us\":%" PRId64
+			   ",\"newest_age_us\":%" PRId64 ",\"min_remaining_us\":%" PRId64
+			   ",\"max_remaining_us\":%" PRId64 "}",
+			g[i].port, g[i].count, g[i].oldest_age_ns / 1000, g[i].newest_age_ns / 1000,
+			g[i].min_remaining_ns / 1000, g[i].max_remaining_ns / 1000);
+	}
+	fputc(']', o);
+}
+
+static void json_table(struct tf_sink *sk, const struct tf_tw_snapshot *s)
+{
+	FILE *o = sk->out;
+	char t[TF_TIME_LEN];
+
+	fprintf(o, "{\"type\":\"tw_top\",\"time\":\"%s\",\"total\":%" PRIu64
+		   ",\"fin_wait2_substate\":%" PRIu64 ",\"overflow\":%" PRIu64 ",\"ended\":{",
+		tf_fmt_rfc3339((int64_t)s->now_ns + sk->mono_to_real_ns, t, sizeof(t)), s->total,
+		s->fin_wait2_substate, s->overflow);
+	for (int i = 0; i < TF_TWE_MAX; i++)
+		fprintf(o, "%s\"%s\":%" PRIu64, i ? "," : "", tf_tw_end_name(i), s->ended[i]);
+	fprintf(o, "},\"close_wait\":%" PRIu64 ",\"fin_wait2\":%" PRIu64
+		   ",\"fin_wait2_orphaned\":%" PRIu64 ",\"untracked\":%" PRIu64
+		   ",\"interval_us\":%" PRId64 ",\"sweep_cost_us\":%" PRId64,
+		s->close_wait, s->fin_wait2, s->fin_wait2_orphaned, s->untracked,
+		s->interval_ns / 1000, s->sweep_cost_ns / 1000);
+	json_groups(o, "by_lport", s->by_lport, s->n_by_lport, false);
+	json_groups(o, "by_remote", s->by_remote, s->n_by_remote, true);
+	fputs("}\n", o);
+	fflush(o);
+}
+
+/* ---- ops --------------------------------------------------------------------------- */
+
+static void tw_sweep(struct tf_sink *sk, const struct tf_tw_snapshot *s)
+{
+	struct tw_view *v = sk->priv;
+
+	if (!v->have_start) {
+		v->overflow_at_start = s->overflow;
+		v->have_start = true;
+	}
+	if (s->now_ns < v->next_ns)
+		return;
+	v->next_ns = s->now_ns + v->interval_ns;
+	if (v->json)
+		json_table(sk, s);
+	else
+		text_table(sk, s);
+}
+
+static void tw_stuck(struct tf_sink *sk, const struct tf_stuck *st)
+{
+	struct tw_view *v = sk->priv;
+
+	if (v->json)
+		return;	/* the JSON sink, if any, reports it */
+	memmove(&v->stuck[1], &v->stuck[0], sizeof(v->stuck[0]) * (RECENT_STUCK - 1));
+	v->stuck[0] = (struct stuck_line){ .state = st->state, .age_ns = st->age_ns,
+					   .rec = *st->rec, .orphaned = st->orphaned };
+	if (v->nstuck < RECENT_STUCK)
+		v->nstuck++;
+}
+
+static void tw_free(struct tf_sink *sk)
+{
+	free(sk->priv);
+}
+
+static const struct tf_sink_ops tw_ops = {
+	.name = "tw", .tw_sweep = tw_sweep, .stuck = tw_stuck, .free = tw_free,
+};
+
+struct tf_sink *tf_sink_tw_new(FILE *out, int64_t mono_to_real_ns, double interval_s, bool json)
+{
+	struct tf_sink *sk = tf_sink_alloc(&tw_ops, out, mono_to_real_ns);
+	struct tw_view *v;
+
+	if (!sk)
+		return NULL;
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		tf_sink_free(sk);
+		return NULL;
+	}
+	v->interval_ns = (uint64_t)(interval_s * 1e9);
+	v->json = json;
+	v->tty = isatty(fileno(out));
+	sk->priv = v;
+	return sk;
+}
