@@ -17,10 +17,13 @@
 #include "options.h"
 #include "privs.h"
 #include "sink_metrics.h"
+#include "sink_tw.h"
+#include "timewait.h"
 
 #define POLL_MS 100
 #define TICK_NS 1000000000ull
 #define PENDING_NS 10000000ull	/* 10 ms */
+#define PAIR_WINDOW_S 2.0	/* --timeline waits this long for a local connection's other end */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -54,7 +57,9 @@ static int add_sinks(struct tf_core *core, const struct tf_config *cfg, int64_t 
 
 	switch (cfg->output) {
 	case TF_OUT_LINE: sk = tf_sink_line_new(stdout, off); break;
-	case TF_OUT_TIMELINE: sk = tf_sink_timeline_new(stdout, off); break;
+	case TF_OUT_TIMELINE:	/* both ends local: one two-lane timeline */
+		sk = tf_sink_paired_new(tf_sink_timeline_new(stdout, off), PAIR_WINDOW_S);
+		break;
 	case TF_OUT_EVENTS: sk = tf_sink_events_new(stdout, off); break;
 	case TF_OUT_JSON: sk = tf_sink_json_new(stdout, off); break;
 	case TF_OUT_NONE: return 0;
@@ -97,6 +102,35 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, i
 	return 0;
 }
 
+/*
+ * The TIME-WAIT tracker (cheap: one socket walk per --tw-interval) for --tw,
+ * --json and --metrics, and the --tw view. Returns 0 or an exit status.
+ */
+static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
+			  struct tf_loader *l, struct tf_tw **tw, int64_t off)
+{
+	struct tf_sink *sk;
+	char msg[512];
+	int rc;
+
+	if (!cfg->tw && !cfg->json && !cfg->metrics)
+		return 0;
+	rc = tf_tw_new(tw, cfg, l, core, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "tcpflow-trace: %s%s\n", cfg->tw ? "" : "note: ", msg);
+		return cfg->tw ? rc : 0;
+	}
+	if (!cfg->tw)
+		return 0;
+	sk = tf_sink_tw_new(stdout, off, cfg->interval_s, cfg->json);
+	if (tf_core_add_sink(core, sk)) {
+		tf_sink_free(sk);
+		fprintf(stderr, "tcpflow-trace: too many outputs for --tw\n");
+		return TF_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 static void describe_filters(const struct tf_config *cfg, char *buf, size_t len)
 {
 	size_t n = 0;
@@ -123,7 +157,8 @@ static bool output_gone(void)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
-static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_config *cfg)
+static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_config *cfg,
+		    struct tf_tw *tw)
 {
 	uint64_t start = tf_now_mono_ns(), next_tick = start + TICK_NS;
 	uint64_t end = cfg->duration_s > 0 ? start + (uint64_t)(cfg->duration_s * 1e9) : 0;
@@ -152,6 +187,11 @@ static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_c
 			if (output_gone())
 				return TF_EXIT_OK;
 		}
+		n = tw ? tf_tw_sweep(tw, now) : 0;
+		if (n < 0) {
+			fprintf(stderr, "tcpflow-trace: TIME-WAIT sweep failed: %s\n", strerror(-n));
+			return TF_EXIT_RUNTIME;
+		}
 		if (end && now >= end)
 			break;
 	}
@@ -179,6 +219,7 @@ static void print_summary(const struct tf_run_stats *st)
 int main(int argc, char **argv)
 {
 	struct tf_loader *loader = NULL;
+	struct tf_tw *tw = NULL;
 	struct tf_config cfg;
 	struct tf_core core;
 	char msg[512], filt[256];
@@ -194,6 +235,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		goto cleanup;
 	}
+	/* Enters --netns for its socket walks: needs the privileges we drop next. */
+	rc = add_close_side(&core, &cfg, loader, &tw, tf_mono_to_real_ns());
+	if (rc)
+		goto cleanup;
 	/* Before any thread starts (the metrics server): capabilities are per thread. */
 	rc = tf_drop_privileges(cfg.user, msg, sizeof(msg));
 	if (rc) {
@@ -212,7 +257,7 @@ int main(int argc, char **argv)
 	describe_filters(&cfg, filt, sizeof(filt));
 	fprintf(stderr, "tcpflow-trace: tracing TCP connections%s (Ctrl-C to stop)\n", filt);
 
-	rc = run_loop(loader, &core, &cfg);
+	rc = run_loop(loader, &core, &cfg, tw);
 
 	tf_loader_detach(loader);
 	tf_loader_flush_open(loader);
@@ -225,5 +270,6 @@ int main(int argc, char **argv)
 cleanup:
 	tf_loader_free(loader);
 	tf_core_free(&core);
+	tf_tw_free(tw);
 	return rc;
 }
