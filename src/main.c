@@ -211,6 +211,9 @@ static void print_summary(const struct tf_run_stats *st)
 	if (st->bpf[TF_STAT_TABLE_FULL])
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections not traced, table full: "
 			"raise --max-conns\n", st->bpf[TF_STAT_TABLE_FULL]);
+	if (tf_run_evicted(st))
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections evicted from a full table: "
+			"raise --max-conns\n", tf_run_evicted(st));
 	if (st->recursion_misses)
 		fprintf(stderr, "tcpflow-trace: the kernel skipped our programs %" PRIu64
 			" times (another BPF program was running on that CPU)\n", st->recursion_misses);
@@ -262,6 +265,7 @@ int main(int argc, char **argv)
 	tf_loader_detach(loader);
 	tf_loader_flush_open(loader);
 	tf_loader_read_stats(loader, &core.stats);
+	core.stats.live_total = core.stats.flushed_open;	/* the table, as flushed */
 	core.stats.malformed = core.malformed;
 	tf_core_finish(&core);
 	if (!output_gone())

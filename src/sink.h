@@ -25,11 +25,24 @@ struct tf_run_stats {
 	uint64_t live_total;
 };
 
+/*
+ * Connections evicted from the kernel's LRU table (--max-conns reached):
+ * records started but neither sent, lost, dropped by a late filter, nor
+ * still in the table. Exact when live_total is fresh (at exit: flushed).
+ */
+static inline uint64_t tf_run_evicted(const struct tf_run_stats *st)
+{
+	uint64_t gone = st->bpf[TF_STAT_EMITTED] + st->bpf[TF_STAT_RB_LOST_CONN] +
+			st->bpf[TF_STAT_UNWANTED] + st->live_total;
+
+	return st->bpf[TF_STAT_CREATED] > gone ? st->bpf[TF_STAT_CREATED] - gone : 0;
+}
+
 /* Lost events of every cause: what the user must be told about. */
 static inline uint64_t tf_run_lost(const struct tf_run_stats *st)
 {
 	return st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE] +
-	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses;
+	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses + tf_run_evicted(st);
 }
 
 /* ---- close side: TIME-WAIT population and stuck half-closed connections ---- */
