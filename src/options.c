@@ -221,6 +221,20 @@ const char *tf_options_long_name(int i)
 	return i >= 0 && i < NOPTS ? opts[i].name : NULL;
 }
 
+int tf_options_doc(int i, struct tf_option_doc *out)
+{
+	if (i < 0 || i >= NOPTS)
+		return -1;
+	*out = (struct tf_option_doc){
+		.name = opts[i].name,
+		.short_name = opts[i].key < 256 ? (char)opts[i].key : 0,
+		.arg = opts[i].arg,
+		.group = opts[i].group,
+		.help = opts[i].help,
+	};
+	return 0;
+}
+
 void tf_options_defaults(struct tf_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Command-line options: ONE table (options.c) drives parsing, --help and the
- * man page check, so they cannot drift apart.
+ * Command-line options: ONE table (options.c) drives parsing, --help, the man
+ * page's OPTIONS section and the bash completion (packaging/gendoc.c), so they
+ * cannot drift apart.
  */
 #ifndef TF_OPTIONS_H
 #define TF_OPTIONS_H
@@ -73,5 +74,17 @@ void tf_options_help(FILE *out);
 /* For the man-page check: every long option name, in table order. */
 int tf_options_count(void);
 const char *tf_options_long_name(int i);
+
+/* One row of the table, for generated docs (man page OPTIONS, bash completion). */
+struct tf_option_doc {
+	const char *name;	/* long name */
+	char short_name;	/* 0: long only */
+	const char *arg;	/* argument name, NULL for flags */
+	const char *group;	/* --help section */
+	const char *help;
+};
+
+/* Row i (table order) into *out: 0, or -1 past the end. */
+int tf_options_doc(int i, struct tf_option_doc *out);
 
 #endif /* TF_OPTIONS_H */
