@@ -104,12 +104,12 @@ static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 {
 	fprintf(sk->out, "{\"type\":\"stats\",\"conns\":%" PRIu64 ",\"events\":%" PRIu64
-		",\"open_at_exit\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"lost_ringbuf\":%" PRIu64
+		",\"open_at_exit\":%" PRIu64 ",\"started\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"lost_ringbuf\":%" PRIu64
 		",\"lost_ringbuf_events\":%" PRIu64 ",\"lost_table_full\":%" PRIu64
 		",\"evicted\":%" PRIu64 ",\"recursion_misses\":%" PRIu64 ",\"replaced\":%" PRIu64
 		",\"retrans_failed\":%" PRIu64 ",\"synack_retrans_listeners\":%" PRIu64
 		",\"malformed\":%" PRIu64 "}\n",
-		st->conns, st->events, st->flushed_open, tf_run_lost(st),
+		st->conns, st->events, st->flushed_open, st->bpf[TF_STAT_CREATED], tf_run_lost(st),
 		st->bpf[TF_STAT_RB_LOST_CONN], st->bpf[TF_STAT_RB_LOST_STATE],
 		st->bpf[TF_STAT_TABLE_FULL], tf_run_evicted(st), st->recursion_misses,
 		st->bpf[TF_STAT_REPLACED],

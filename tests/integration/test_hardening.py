@@ -154,3 +154,31 @@ def test_sigterm_flushes_open_connections(ns):
     assert any('"type":"stats"' in l for l in tr.proc.lines)
     srv.kill()
     cli.kill()
+
+
+def test_full_table_evicts_and_counts(ns):
+    """--max-conns 16 with 60 server sockets parked in CLOSE_WAIT (the server
+    never closes, as ss in the namespace confirms): the LRU table evicts.
+    Every record the kernel started is reported, evicted or lost, and every
+    one of the 2*60 sockets tcpgen made has a record unless it was evicted."""
+    port, n = 18605, 60
+    tr = Tracer(ns, [port], extra=("--max-conns", "16"))
+    srv = ns.server("127.0.0.1", port, "--count", n, "--close", "never", "--timeout-ms", "60000")
+    cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", port, "--count", n,
+                    "--close", "first")
+    cli.wait(30)
+    ports = {c["lport"] for c in cli.conns() if c["connect_errno"] == 0}
+    assert len(ports) == n
+    ss = ns.exec("ss", "-tanH", "state", "close-wait", f"sport = :{port}").stdout
+    assert len(ss.strip().splitlines()) == n, ss
+    res = tr.stop(settle=0.5)
+    st = check_run(res)
+    assert st["evicted"] > 0, st
+    assert len(res.conns) + st["evicted"] + st["lost_ringbuf"] == st["started"], st
+    seen = {(r["sport"], r["dport"]) for r in res.conns}
+    sockets = {(p, port) for p in ports} | {(port, p) for p in ports}
+    missing = sockets - seen
+    assert len(missing) <= st["evicted"], (len(missing), st)
+    assert st["lost"] >= st["evicted"]
+    assert "raise --max-conns" in res.stderr
+    srv.kill()
