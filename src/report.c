@@ -392,6 +392,7 @@ static void aggregate(struct tf_rp_data *d, const struct tf_rp_conn *c)
 
 	a->conns++;
 	a->by_role_close[role][c->close_kind <= TF_CK_MAX ? c->close_kind : TF_CK_MAX]++;
+	a->by_end[c->close_end <= TF_CE_MAX ? c->close_end : TF_CE_MAX]++;
 	a->syn_retrans += c->syn_retrans;
 	a->synack_retrans += c->synack_retrans;
 	a->fin_retrans += fin;
@@ -1037,7 +1038,10 @@ static void num_cell(FILE *o, uint64_t v, bool warn_if_nonzero)
 	fprintf(o, "<td%s>%" PRIu64 "</td>", warn_if_nonzero && v ? " class=\"warn\"" : "", v);
 }
 
-/* data-ports / data-pids / data-close attributes of one or two conns */
+static const char *ck_name(int ck);
+static const char *ce_name(int ce);
+
+/* data-ports / data-pids / data-close (close kinds and ends) of one or two conns */
 static void filter_attrs(FILE *o, const struct tf_rp_conn *a, const struct tf_rp_conn *b)
 {
 	const struct tf_rp_conn *v[2] = { a, b };
@@ -1060,8 +1064,9 @@ static void filter_attrs(FILE *o, const struct tf_rp_conn *a, const struct tf_rp
 	first = true;
 	for (int k = 0; k < 2; k++)
 		if (v[k]) {
-			fprintf(o, "%s%s", first ? "" : " ",
-				v[k]->close_kind < TF_CK_MAX ? tf_close_kind_name(v[k]->close_kind) : "unknown");
+			fprintf(o, "%s%s", first ? "" : " ", ck_name(v[k]->close_kind));
+			if (strcmp(ce_name(v[k]->close_end), ck_name(v[k]->close_kind)))
+				fprintf(o, " %s", ce_name(v[k]->close_end));
 			first = false;
 		}
 	fputc('"', o);
@@ -1461,6 +1466,14 @@ int tf_rp_write_html(FILE *o, struct tf_rp_data *d, const struct tf_rp_opts *opt
 	for (int k = 0; k <= TF_CK_MAX; k++)
 		if (col[k])
 			fprintf(o, "<option value=\"%s\">%s</option>", ck_name(k), ck_name(k));
+	for (int k = 0; k <= TF_CE_MAX; k++) {	/* how it ended, unless named above */
+		bool dup = false;
+
+		for (int j = 0; j <= TF_CK_MAX; j++)
+			dup |= col[j] && !strcmp(ck_name(j), ce_name(k));
+		if (d->agg.by_end[k] && !dup)
+			fprintf(o, "<option value=\"%s\">%s</option>", ce_name(k), ce_name(k));
+	}
 	fputs("</select></label><span id=\"f-count\"></span></form>\n<main>\n", o);
 
 	write_summary(o, d);

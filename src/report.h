@@ -94,7 +94,8 @@ struct tf_rp_stats {
 /* What the whole file says, counted while reading (every record, kept or not). */
 struct tf_rp_agg {
 	uint64_t conns;
-	uint64_t by_role_close[3][TF_CK_MAX + 1];	/* [enum tf_role][enum tf_close_kind, TF_CK_MAX = unknown] */
+	uint64_t by_role_close[3][TF_CK_MAX + 1];
+	uint64_t by_end[TF_CE_MAX + 1];		/* [enum tf_close_end, TF_CE_MAX = unknown] */	/* [enum tf_role][enum tf_close_kind, TF_CK_MAX = unknown] */
 	uint64_t syn_retrans, synack_retrans, fin_retrans, fin_fw1, fin_la, fin_cl, retrans;
 	uint64_t conns_retrans;			/* connections with any retransmission */
 	uint64_t rst_sent, rst_received;

@@ -665,18 +665,18 @@ void tf_svg_legend(FILE *o)
 		fprintf(o, "</g><text class=\"note\" x=\"%.1f\" y=\"%.1f\">%s</text>\n", x + 54, y + 4,
 			item[i].text);
 	}
-	fputs("<text class=\"st derived\" x=\"450\" y=\"46\">STATE*</text><text class=\"note\" "
-	      "x=\"504\" y=\"46\">time derived, not an event</text>\n</svg>\n", o);
+	fputs("<text class=\"st derived\" x=\"510\" y=\"46\">STATE*</text><text class=\"note\" "
+	      "x=\"564\" y=\"46\">derived time</text>\n</svg>\n", o);
 }
 
 /* ---- histograms ---------------------------------------------------------------------- */
 
 #define H_W 500.0
-#define H_H 270.0
+#define H_H 290.0
 #define H_L 58.0
 #define H_R 488.0
-#define H_T 44.0
-#define H_B 214.0
+#define H_T 70.0
+#define H_B 234.0
 
 static const char *decade_label(int i, char *buf, size_t len)
 {
@@ -737,18 +737,19 @@ void tf_svg_hist(FILE *o, const char *title, const char *xlabel,
 		ymax_log = 1;
 
 	/* legend */
-	for (int s = 0, x = 170; s < nseries; s++) {
+	for (int s = 0, y = 30; s < nseries; s++) {
 		bool any = false;
 
 		for (int i = 0; i < TF_RP_NBUCKETS; i++)
 			any |= series[s].counts[i] != 0;
 		if (!any)
 			continue;
-		fprintf(o, "<rect class=\"%s\" x=\"%d\" y=\"26\" width=\"10\" height=\"10\"/>"
-			   "<text class=\"tick\" x=\"%d\" y=\"35\">", series[s].cls, x, x + 14);
+		fprintf(o, "<rect class=\"%s\" x=\"%.0f\" y=\"%d\" width=\"10\" height=\"10\"/>"
+			   "<text class=\"tick\" x=\"%.0f\" y=\"%d\">", series[s].cls, H_L + 8, y,
+			H_L + 22, y + 9);
 		tf_rp_esc(o, series[s].name);
 		fputs("</text>\n", o);
-		x += 14 + 6 * (int)strlen(series[s].name) + 12;
+		y += 14;
 	}
 	/* y grid: 1, 10, 100 ... (a bar of 1 stands one step above the axis) */
 	for (int k = 0; k <= (int)ymax_log; k++) {
