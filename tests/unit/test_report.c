@@ -562,6 +562,13 @@ static void html_page(void)
 	CHECK(strstr(a, "<tr><td>resets sent</td><td>2</td>"));
 	CHECK(strstr(a, "<tr><td>TIME-WAIT hand-overs</td><td>3</td>"));
 	CHECK(strstr(a, "<option value=\"refused\">refused</option>"));
+	/* close kinds, then ends not already named */
+	CHECK(strstr(a, "<option value=\"\">any</option><option value=\"active\">active</option>"
+			"<option value=\"passive\">passive</option><option value=\"reset\">reset</option>"
+			"<option value=\"refused\">refused</option><option value=\"open\">open</option>"
+			"<option value=\"time_wait\">time_wait</option><option value=\"orderly\">orderly"
+			"</option></select>"));
+	CHECK(strstr(a, "data-pids=\"18865 18856\" data-close=\"active time_wait passive orderly\""));
 	CHECK(strstr(a, "<tr><td>connections (stats line)</td><td class=\"warn\">12</td>"));
 	free(a);
 	free(b);
