@@ -388,6 +388,13 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		c->sport = sk_sport(sk);
 	if (newstate == TF_ESTABLISHED && c->role == TF_ROLE_SERVER)
 		server_established(sk, c);
+	/*
+	 * tcp_write_err() sets sk_err (ETIMEDOUT, or the soft ICMP error) just
+	 * before tcp_done(): the only trace of "gave up retransmitting" when a
+	 * FIN in LAST_ACK/CLOSING/FIN_WAIT1 is never acknowledged.
+	 */
+	if (newstate == TF_CLOSE)
+		c->close_err = BPF_CORE_READ(sk, sk_err);
 	if (act & TF_ACT_EMIT)
 		emit_conn(key, c);
 	return 0;

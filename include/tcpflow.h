@@ -102,7 +102,8 @@ struct tf_conn {
 	__u32 retrans;		/* every retransmitted segment, all kinds */
 	__u32 retrans_failed;	/* tcp_retransmit_skb attempts that failed (err != 0) */
 	__u32 srtt_us;		/* server: first RTT sample (srtt_us >> 3) at ESTABLISHED */
-	__u32 _pad0;
+	__u32 close_err;	/* sk_err at -> CLOSE: ETIMEDOUT (or a soft ICMP error) when the
+				 * kernel gave up retransmitting (tcp_write_err), 0 when orderly */
 	__u64 synack_first_ns;	/* server: first SYN-ACK sent (tcp_rsk(req)->snt_synack) */
 	__u64 rst_ns;		/* when the reset was sent/received */
 	__u64 state_ns[TF_MAX_STATES];

@@ -148,6 +148,8 @@ static void close_end(const struct tf_conn *c, int n, bool closed, struct tf_sum
 	prev = state_before(c, n - 1);
 	if (s->reset)
 		s->close_end = TF_CE_RESET;
+	else if (c->close_err)	/* retransmissions timed out: no ACK of our FIN, no TIME-WAIT */
+		s->close_end = TF_CE_TIMEOUT;
 	else if (prev == TF_FIN_WAIT2 || prev == TF_CLOSING)
 		s->close_end = TF_CE_TIME_WAIT;
 	else if (prev == TF_LAST_ACK)
@@ -167,12 +169,13 @@ static int64_t fin_ack(const struct tf_conn *c, int n)
 	if (fw1 >= 0) {
 		for (i = fw1 + 1; i < n; i++) {
 			if (c->state[i] == TF_FIN_WAIT2 ||
-			    (c->state[i] == TF_CLOSE && state_before(c, i) == TF_CLOSING && !(c->flags & (TF_F_RST_SENT | TF_F_RST_RECV))))
+			    (c->state[i] == TF_CLOSE && state_before(c, i) == TF_CLOSING && !c->close_err &&
+			     !(c->flags & (TF_F_RST_SENT | TF_F_RST_RECV))))
 				return (int64_t)(c->state_ns[i] - c->state_ns[fw1]);
 		}
 		return -1;
 	}
-	if (la >= 0 && la + 1 < n && c->state[la + 1] == TF_CLOSE &&
+	if (la >= 0 && la + 1 < n && c->state[la + 1] == TF_CLOSE && !c->close_err &&
 	    !(c->flags & (TF_F_RST_SENT | TF_F_RST_RECV)))
 		return (int64_t)(c->state_ns[la + 1] - c->state_ns[la]);
 	return -1;
