@@ -3,15 +3,18 @@
  * BPF iterators seen from another network namespace.
  *
  * iter/tcp walks only the sockets of the network namespace of the task that
- * opens the iterator (bpf_iter_create() takes current's netns, and the walk
- * skips every socket of other namespaces). To sweep --netns INUM we keep one
- * thread that entered that namespace (setns, while still privileged) and
- * then dropped every capability: opening an iterator from an existing link
- * needs none. It opens the iterators; the caller reads them.
+ * opens the iterator (bpf_iter_create() takes current's netns and the walk
+ * skips every other namespace's sockets). To sweep --netns INUM a helper
+ * thread keeps CAP_SYS_ADMIN and CAP_SYS_PTRACE (the rest of the process
+ * drops them) and, for each sweep, finds the namespace, enters it, opens the
+ * iterator, reads the namespace's TcpExt counters and comes back. It holds
+ * no reference in between: a namespace whose last process exits must be
+ * able to die, and we must see that it did.
  */
 #ifndef TF_NSITER_H
 #define TF_NSITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,18 +22,23 @@ struct tf_nsiter;
 
 /*
  * netns 0, or our own: iterators are opened by the caller's thread. Else
- * find the namespace (bind mounts in /run/netns, /proc/PID/ns/net) and start
- * the helper thread. Must run before privileges are dropped. Returns 0 or an
- * enum tf_exit status with one line in err.
+ * check the namespace exists and start the helper. Must run before the
+ * process drops its privileges; user_switch: it will switch user (--user).
+ * Returns 0 or an enum tf_exit status with one line in err.
  */
-int tf_nsiter_new(struct tf_nsiter **out, uint32_t netns, char *err, size_t errlen);
+int tf_nsiter_new(struct tf_nsiter **out, uint32_t netns, bool user_switch, char *err,
+		  size_t errlen);
 
-/* A new iterator fd of link_fd, opened in the namespace; -errno on failure. */
-int tf_nsiter_open(struct tf_nsiter *n, int link_fd);
-
-/* The namespace's /proc net directory (for netstat counters). */
-const char *tf_nsiter_proc_net(const struct tf_nsiter *n);
+/*
+ * A new iterator fd of link_fd, opened in the namespace, and the
+ * namespace's TcpExt TCPTimeWaitOverflow in *overflow. -ENOENT: the
+ * namespace no longer exists; other -errno: failure.
+ */
+int tf_nsiter_open(struct tf_nsiter *n, int link_fd, uint64_t *overflow);
 
 void tf_nsiter_free(struct tf_nsiter *n);
+
+/* A TcpExt counter from a netstat file (/proc/.../net/netstat); 0 if absent. */
+uint64_t tf_tcpext_counter(const char *netstat_path, const char *name);
 
 #endif /* TF_NSITER_H */

@@ -40,11 +40,14 @@ struct tf_tw {
 	struct tf_ohash half;		/* skaddr -> half_info, this sweep */
 	struct tf_ohash netns;		/* live namespaces, filled on demand per sweep */
 	bool netns_known;
+	uint32_t swept_netns;		/* --netns, 0: ours */
+	bool ns_gone;			/* the swept namespace no longer exists */
 	uint32_t hz;
 	uint64_t interval_ns, next_ns;
 	uint64_t lost_before;		/* tf_run_lost() at the previous sweep */
 	uint64_t scan_ns;		/* time of the live-table scan in progress */
 	struct tf_tw_snapshot snap;
+	struct tf_sweep_rec last_end;	/* END record of the last walk */
 	struct tf_sweep_rec buf[SWEEP_BATCH];
 };
 
@@ -64,11 +67,16 @@ static void configure(struct timewait_bpf *skel, const struct tf_config *cfg)
 /* One walk over every TCP socket: fn(ctx, rec) for each record. */
 static int walk(struct tf_tw *tw, void (*fn)(struct tf_tw *, const struct tf_sweep_rec *))
 {
-	int fd = tf_nsiter_open(tw->ns, bpf_link__fd(tw->tcp_link));
+	int fd = tf_nsiter_open(tw->ns, bpf_link__fd(tw->tcp_link), &tw->snap.overflow);
 	ssize_t n;
 
+	if (fd == -ENOENT) {	/* the namespace is gone, and so are its sockets */
+		tw->ns_gone = true;
+		return 0;
+	}
 	if (fd < 0)
 		return fd;
+	tw->ns_gone = false;
 	while ((n = read(fd, tw->buf, sizeof(tw->buf))) > 0)
 		for (size_t i = 0; i < (size_t)n / sizeof(tw->buf[0]); i++)
 			fn(tw, &tw->buf[i]);
@@ -80,7 +88,7 @@ static int walk(struct tf_tw *tw, void (*fn)(struct tf_tw *, const struct tf_swe
 static void keep_end(struct tf_tw *tw, const struct tf_sweep_rec *r)
 {
 	if (r->kind == TF_SWR_END)
-		tw->buf[SWEEP_BATCH - 1] = *r;	/* read back by measure_hz */
+		tw->last_end = *r;
 }
 
 /*
@@ -96,13 +104,13 @@ static uint32_t measure_hz(struct tf_tw *tw)
 
 	if (walk(tw, keep_end))
 		return 0;
-	a = tw->buf[SWEEP_BATCH - 1];
+	a = tw->last_end;
 	if (a.kind == TF_SWR_END && a.entry_ms)
 		return a.entry_ms;
 	usleep(100000);
 	if (walk(tw, keep_end))
 		return 0;
-	b = tw->buf[SWEEP_BATCH - 1];
+	b = tw->last_end;
 	if (b.skaddr <= a.skaddr)
 		return 0;
 	hz = (double)(b.jiffies - a.jiffies) * 1e9 / (double)(b.skaddr - a.skaddr);
@@ -170,6 +178,8 @@ static bool netns_alive(void *ctx, uint32_t inum)
 {
 	struct tf_tw *tw = ctx;
 
+	if (inum == tw->swept_netns && tw->ns_gone)
+		return false;
 	if (!tw->netns_known) {
 		tf_ohash_clear(&tw->netns);
 		if (netns_collect(tw))
@@ -177,40 +187,6 @@ static bool netns_alive(void *ctx, uint32_t inum)
 		tw->netns_known = true;
 	}
 	return tf_ohash_get(&tw->netns, &inum) != NULL;
-}
-
-/* ---- TcpExt TCPTimeWaitOverflow ------------------------------------------------ */
-
-/* A TcpExt counter of the swept network namespace (/proc/.../net/netstat). */
-static uint64_t tcpext_counter(const struct tf_tw *tw, const char *name)
-{
-	char names[8192], vals[8192];
-	uint64_t v = 0;
-	FILE *f;
-
-	snprintf(names, sizeof(names), "%s/netstat", tf_nsiter_proc_net(tw->ns));
-	f = fopen(names, "r");
-	if (!f)
-		return 0;
-	while (fgets(names, sizeof(names), f) && fgets(vals, sizeof(vals), f)) {
-		char *sn, *sv, *n, *x;
-
-		if (strncmp(names, "TcpExt:", 7))
-			continue;
-		n = strtok_r(names, " \n", &sn);
-		x = strtok_r(vals, " \n", &sv);
-		while (n && x) {
-			if (!strcmp(n, name)) {
-				v = strtoull(x, NULL, 10);
-				break;
-			}
-			n = strtok_r(NULL, " \n", &sn);
-			x = strtok_r(NULL, " \n", &sv);
-		}
-		break;
-	}
-	fclose(f);
-	return v;
 }
 
 /* ---- one sweep -------------------------------------------------------------------- */
@@ -271,15 +247,16 @@ static int sweep_now(struct tf_tw *tw)
 	if (err)
 		return err;
 	t1 = tf_now_mono_ns();
+	tf_twt_walked(tw->twt, t1);
 	/* live connections: reuse evidence first, then stuck ones */
 	tw->scan_ns = t1;
 	tf_stuckt_begin(tw->stuck);
 	tf_loader_scan_live(tw->loader, on_live, tw);
 	tf_stuckt_end(tw->stuck);
-	lost = tf_run_lost(&tw->core->stats);
-	tf_twt_end(tw->twt, t1, lost == tw->lost_before, &tw->snap);
+	/* lost events or skipped timewait sockets: early ends become "unknown" */
+	lost = tf_run_lost(&tw->core->stats) + tw->snap.overflow;
+	tf_twt_end(tw->twt, lost == tw->lost_before, &tw->snap);
 	tw->lost_before = lost;
-	tw->snap.overflow = tcpext_counter(tw, "TCPTimeWaitOverflow");
 	tw->snap.interval_ns = (int64_t)tw->interval_ns;
 	tw->snap.sweep_cost_ns = (int64_t)(tf_now_mono_ns() - t0);
 	tf_core_tw_sweep(tw->core, &tw->snap);
@@ -335,7 +312,7 @@ static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t
 		return TF_EXIT_RUNTIME;
 	}
 	configure(tw->skel, cfg);
-	e = tf_nsiter_new(&tw->ns, cfg->netns, err, errlen);
+	e = tf_nsiter_new(&tw->ns, cfg->netns, cfg->user != NULL, err, errlen);
 	if (e)
 		return e;
 	e = timewait_bpf__load(tw->skel);
@@ -382,6 +359,7 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 	tw->loader = l;
 	tw->core = core;
 	tw->interval_ns = (uint64_t)(cfg->tw_interval_s * 1e9);
+	tw->swept_netns = cfg->netns;
 	rc = load(tw, cfg, err, errlen);
 	if (rc)
 		goto cleanup;

@@ -22,6 +22,8 @@ struct tw_ent {
 	uint32_t pid;
 	uint64_t handover_ns;	/* 0: unknown */
 	uint64_t first_seen_ns;	/* 0: no sweep saw it yet */
+	uint64_t seen_hi_ns;	/* end of that first sweep's walk (0: not ended yet) */
+	uint32_t first_gen;	/* the sweep that first saw it */
 	uint64_t last_seen_ns;
 	uint64_t expires_ns;	/* armed timer, as last seen; 0: unknown */
 	uint64_t gone_ns;	/* the sweep that missed it (after the walk) */
@@ -46,7 +48,8 @@ struct tf_twt {
 	struct tf_twt_ops ops;
 	struct tf_ohash ents;		/* tw_key -> tw_ent */
 	uint32_t gen;
-	uint64_t t_begin;
+	uint64_t t_begin, t_after;	/* this sweep's walk */
+	bool walked;
 	uint64_t untracked;		/* timewait sockets of the last sweep that did not fit */
 	uint64_t ended[TF_TWE_MAX];
 	bool prev_ok;			/* no events lost in the previous sweep period */
@@ -229,14 +232,24 @@ static uint64_t last_alive(const struct tw_ent *e)
 }
 
 /*
- * A time the timewait socket surely existed, for reuse checks: the first
- * sweep that saw it, else its traced hand-over. (Not the kernel's stamp: it
- * is truncated to the millisecond, and the connection that handed over
- * must never look like one that started after it.)
+ * A time by which the timewait socket surely existed, for reuse checks: its
+ * traced hand-over; else the end of the walk that first saw it (a walk takes
+ * milliseconds on a busy host, and a connection can begin and hand over
+ * within it), tightened by the kernel's millisecond stamp. A connection that
+ * started before it may be the very one that handed over: never a reuse.
  */
-static uint64_t began(const struct tw_ent *e)
+static uint64_t began_by(const struct tf_twt *t, const struct tw_ent *e)
 {
-	return e->first_seen_ns ? e->first_seen_ns : e->handover_ns;
+	uint64_t hi;
+
+	if (e->hsrc == TF_TWH_TRACED)
+		return e->handover_ns;
+	hi = e->seen_hi_ns;
+	if (!hi)
+		hi = e->first_gen == t->gen && t->walked ? t->t_after : UINT64_MAX;
+	if (e->hsrc == TF_TWH_KERNEL_STAMP && e->handover_ns + 1000000 < hi)
+		hi = e->handover_ns + 1000000;
+	return hi;
 }
 
 /* ---- connections ---------------------------------------------------------------- */
@@ -270,7 +283,7 @@ static void check_reuse(struct tf_twt *t, const struct tf_conn *c, const struct 
 	if (!e || (c->flags & TF_F_MIDLIFE) || !c->nstates || c->role == TF_ROLE_UNKNOWN)
 		return;
 	start = c->state_ns[0];
-	if (start <= began(e) || (e->gone_gen && start > e->gone_ns))
+	if (start <= began_by(t, e) || (e->gone_gen && start > e->gone_ns))
 		return;
 	if (c->role == TF_ROLE_CLIENT)
 		prec = 0;
@@ -312,23 +325,30 @@ void tf_twt_begin(struct tf_twt *t, uint64_t t_ns)
 	if (!t->gen)	/* 0 means "never": skip it on wrap */
 		t->gen = 1;
 	t->t_begin = t_ns;
+	t->walked = false;
 	t->total = t->fw2 = t->untracked = 0;
 	tf_ohash_clear(&t->by_lport);
 	tf_ohash_clear(&t->by_remote);
 }
 
+/*
+ * tw_entry_stamp (CLOCK_MONOTONIC ms, 32 bits) near now_ns -> ns. It can be
+ * a little after now_ns: the socket appeared while the walk ran.
+ */
 static uint64_t stamp_to_mono(uint64_t now_ns, uint32_t entry_ms)
 {
-	uint32_t now_ms = (uint32_t)(now_ns / 1000000);
-	uint64_t age_ns = (uint64_t)(uint32_t)(now_ms - entry_ms) * 1000000;
+	int64_t age_ms = (int32_t)((uint32_t)(now_ns / 1000000) - entry_ms);
+	int64_t t = (int64_t)(now_ns / 1000000 * 1000000) - age_ms * 1000000;
 
-	return age_ns < now_ns ? now_ns - age_ns : 0;
+	return t > 0 ? (uint64_t)t : 0;
 }
 
 static void see_entry(struct tf_twt *t, struct tw_ent *e, const struct tf_sweep_rec *r)
 {
-	if (!e->first_seen_ns)
+	if (!e->first_seen_ns) {
 		e->first_seen_ns = t->t_begin;
+		e->first_gen = t->gen;
+	}
 	e->last_seen_ns = t->t_begin;
 	e->gen = t->gen;
 	e->gone_gen = 0;	/* the walk can miss a socket; it was not gone */
@@ -410,6 +430,8 @@ static void judge_all(struct tf_twt *t, uint64_t t_after, bool ok)
 	while (i < t->ents.nslots) {
 		struct tw_ent *e = tf_ohash_at(&t->ents, i);
 
+		if (e && e->first_gen == t->gen && !e->seen_hi_ns)
+			e->seen_hi_ns = t_after;
 		if (!e || e->handover_ns > t->t_begin ||
 		    !judge(t, tf_ohash_key_at(&t->ents, i), e, t_after, ok)) {
 			i++;
@@ -419,9 +441,17 @@ static void judge_all(struct tf_twt *t, uint64_t t_after, bool ok)
 	}
 }
 
-void tf_twt_end(struct tf_twt *t, uint64_t t_after, bool evidence_ok, struct tf_tw_snapshot *snap)
+void tf_twt_walked(struct tf_twt *t, uint64_t t_after)
 {
-	judge_all(t, t_after, evidence_ok);
+	t->t_after = t_after;
+	t->walked = true;
+}
+
+void tf_twt_end(struct tf_twt *t, bool evidence_ok, struct tf_tw_snapshot *snap)
+{
+	if (!t->walked)
+		tf_twt_walked(t, t->t_begin);
+	judge_all(t, t->t_after, evidence_ok);
 	t->prev_ok = evidence_ok;
 	snap->now_ns = t->t_begin;
 	snap->total = t->total;

@@ -56,16 +56,20 @@ void tf_twt_set_hz(struct tf_twt *t, uint32_t hz);
  */
 void tf_twt_conn(struct tf_twt *t, const struct tf_conn *c, const struct tf_summary *s);
 
-/* One sweep: begin (t_ns: CLOCK_MONOTONIC before the walk), records, end. */
+/*
+ * One sweep: begin (t_ns: CLOCK_MONOTONIC before the walk), the walk's
+ * records, walked (CLOCK_MONOTONIC after it), then any live connections
+ * (tf_twt_conn), then end.
+ */
 void tf_twt_begin(struct tf_twt *t, uint64_t t_ns);
 void tf_twt_record(struct tf_twt *t, const struct tf_sweep_rec *r);
+void tf_twt_walked(struct tf_twt *t, uint64_t t_after);
 /*
  * Decide the ends, fill the census part of *snap (total, substate, groups,
- * ended, untracked). t_after: CLOCK_MONOTONIC after the walk. evidence_ok:
- * no events were lost since the previous sweep.
+ * ended, untracked). evidence_ok: no events were lost (and no timewait
+ * socket was skipped for tcp_max_tw_buckets) since the previous sweep.
  */
-void tf_twt_end(struct tf_twt *t, uint64_t t_after, bool evidence_ok,
-		struct tf_tw_snapshot *snap);
+void tf_twt_end(struct tf_twt *t, bool evidence_ok, struct tf_tw_snapshot *snap);
 
 /* 4-tuples followed now, and TIME-WAIT sockets seen that did not fit. */
 uint64_t tf_twt_tracked(const struct tf_twt *t);

@@ -69,7 +69,8 @@ static struct tf_tw_snapshot sweep(struct tf_twt *t, uint64_t at, const struct t
 	tf_twt_begin(t, at);
 	for (int i = 0; i < n; i++)
 		tf_twt_record(t, &r[i]);
-	tf_twt_end(t, at + 2 * MS, ok, &s);
+	tf_twt_walked(t, at + 2 * MS);
+	tf_twt_end(t, ok, &s);
 	return s;
 }
 
@@ -287,6 +288,45 @@ static void own_record_after_the_sweep_is_not_reuse(void)
 	tf_twt_free(t);
 }
 
+/*
+ * A walk takes milliseconds on a busy host: a connection can start, close
+ * and hand over while one runs, and the walk see its timewait socket.
+ * Its record, read after the walk, is not a reuse of that socket.
+ */
+static void connection_inside_a_walk_is_not_reuse(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker(&x, 0, false);
+	struct tf_conn c = client(40000, BASE + 5 * MS, BASE + 6500 * 1000);	/* 1.5 ms long */
+	struct tf_sweep_rec r = tw_rec(40000, 60 * S);
+	struct tf_tw_snapshot s;
+
+	for (int stamp = 0; stamp < 2; stamp++) {
+		r.flags = stamp ? TF_SWF_ENTRY_STAMP : 0;
+		r.entry_ms = (uint32_t)((BASE + 6500 * 1000) / MS);
+		tf_twt_begin(t, BASE);		/* the walk: 0 .. 20 ms */
+		tf_twt_record(t, &r);
+		tf_twt_walked(t, BASE + 20 * MS);
+		feed(t, &c);			/* live scan or record after the walk */
+		tf_twt_end(t, true, &s);
+		feed(t, &c);			/* or after the sweep */
+		CHECK_INT(x.n, 0);
+		CHECK_INT(tf_twt_tracked(t), 1);
+		tf_twt_free(t);
+		t = tracker(&x, 0, false);
+	}
+	/* a real reuse after the walk that saw it still counts */
+	tf_twt_begin(t, BASE);
+	tf_twt_record(t, &r);
+	tf_twt_walked(t, BASE + 20 * MS);
+	tf_twt_end(t, true, &s);
+	c = client(40000, BASE + 1500 * MS, BASE + 1600 * MS);
+	feed(t, &c);
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].reason, TF_TWE_REUSED);
+	tf_twt_free(t);
+}
+
 static void early_end_waits_one_sweep_then_reset(void)
 {
 	struct ends x;
@@ -413,6 +453,7 @@ static void timer_rearmed_by_a_retransmitted_fin(void)
 TF_TEST_MAIN("test_twtrack", T(ohash_put_get_delete), T(census_groups_and_timers),
 	     T(census_ages_from_kernel_stamp), T(census_over_cap_counts_untracked),
 	     T(expired_after_its_timer), T(reused_by_a_new_connect),
-	     T(own_record_after_the_sweep_is_not_reuse), T(early_end_waits_one_sweep_then_reset),
+	     T(own_record_after_the_sweep_is_not_reuse), T(connection_inside_a_walk_is_not_reuse),
+	     T(early_end_waits_one_sweep_then_reset),
 	     T(late_evidence_turns_early_end_into_reuse), T(early_end_other_reasons),
 	     T(handed_over_and_gone_before_any_sweep), T(timer_rearmed_by_a_retransmitted_fin))
