@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "options.h"
 #include "report.h"
 
@@ -141,12 +143,16 @@ static int grow(void **arr, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
+/* Remember the first problem, in plain ASCII: it goes to a terminal. */
 static void note_bad(struct tf_rp_data *d, const char *fmt, const char *detail)
 {
 	if (d->first_bad_line)
 		return;
 	d->first_bad_line = d->lines;
 	snprintf(d->first_bad_msg, sizeof(d->first_bad_msg), fmt, detail);
+	for (char *p = d->first_bad_msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 }
 
 /* An integer field within [lo, hi]; reals are accepted and truncated. */
@@ -1526,8 +1532,10 @@ int tf_report_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_rp_opts opt = { .top = 5, .max_diagrams = 200, .max_rows = 2000 };
-	const char *in = NULL, *out = NULL;
+	const char *in = NULL, *out = NULL, *name = "";
 	struct tf_rp_data d;
+	bool remove_on_error;
+	struct stat sb;
 	FILE *f, *o;
 	int c, rc;
 
@@ -1539,14 +1547,17 @@ int tf_report_main(int argc, char **argv)
 			out = optarg;
 			break;
 		case 't':
+			name = "--top";
 			if (!parse_count(optarg, 0, 100000, &opt.top))
 				goto bad_value;
 			break;
 		case 'm':
+			name = "--max-diagrams";
 			if (!parse_count(optarg, 0, 100000, &opt.max_diagrams))
 				goto bad_value;
 			break;
 		case 'r':
+			name = "--max-rows";
 			if (!parse_count(optarg, 0, 10000000, &opt.max_rows))
 				goto bad_value;
 			break;
@@ -1564,8 +1575,8 @@ int tf_report_main(int argc, char **argv)
 		}
 		continue;
 bad_value:
-		fprintf(stderr, "tcpflow-trace report: bad value '%s' for %s: want a whole number\n",
-			optarg, argv[optind - 1]);
+		fprintf(stderr, "tcpflow-trace report: bad value '%s' for %s: want a whole number "
+				"(0 or more)\n", optarg, name);
 		return TF_EXIT_USAGE;
 	}
 	if (optind != argc - 1) {
@@ -1614,6 +1625,8 @@ bad_value:
 		tf_rp_free(&d);
 		return TF_EXIT_RUNTIME;
 	}
+	/* a half-written page is removed on failure, but only a plain file: never a device */
+	remove_on_error = o != stdout && !fstat(fileno(o), &sb) && S_ISREG(sb.st_mode);
 	rc = tf_rp_write_html(o, &d, &opt);
 	if (o != stdout) {
 		if (fclose(o))
@@ -1624,6 +1637,8 @@ bad_value:
 	if (rc) {
 		fprintf(stderr, "tcpflow-trace report: writing %s failed: %s\n", out ? out : "stdout",
 			strerror(errno));
+		if (remove_on_error)
+			unlink(out);
 		tf_rp_free(&d);
 		return TF_EXIT_RUNTIME;
 	}
