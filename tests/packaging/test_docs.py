@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""--help, the man page, the bash completion, the version and `make install`
+of the build tree (no root; `make check-docs`).
+
+The man page's OPTIONS section and the completion are generated from the
+option table (src/options.c): these tests prove the generated files and
+--help agree both ways, and guard what generation cannot (80 columns, the
+groups, groff warnings, install paths, Build-Depends vs. the Makefile).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from docs import (HELP_GROUPS, ROOT, complete, help_options, man_options, man_section,
+                  man_warnings, render_man, run)
+
+BIN = ROOT / "build" / "tcpflow-trace"
+DOC = ROOT / "build" / "doc"
+MAN = DOC / "tcpflow-trace.8"
+COMP = DOC / "tcpflow-trace.bash-completion"
+
+
+@pytest.fixture(scope="module")
+def help_text():
+    for f in (BIN, MAN, COMP):
+        if not f.exists():
+            pytest.fail(f"{f} is missing: run `make all docs` first", pytrace=False)
+    return run([BIN, "--help"]).stdout
+
+
+@pytest.fixture(scope="module")
+def man_text(help_text):
+    return render_man(MAN)
+
+
+def test_help_fits_79_columns(help_text):
+    long = [f"{len(line)}: {line}" for line in help_text.splitlines() if len(line) > 79]
+    assert not long, "--help lines wider than 79 columns:\n" + "\n".join(long)
+
+
+def test_help_is_grouped(help_text):
+    groups = re.findall(r"^(\S[^:\n]*):$", help_text, re.M)
+    assert [g for g in groups if g in HELP_GROUPS] == HELP_GROUPS, groups
+    # every option sits under a group heading
+    before_first = help_text.split(f"\n{HELP_GROUPS[0]}:\n")[0]
+    assert not help_options(before_first)
+
+
+def test_man_options_match_help_both_ways(help_text, man_text):
+    in_help, in_man = help_options(help_text), man_options(man_text)
+    assert in_help, "no options parsed from --help"
+    assert set(in_help) - set(in_man) == set(), "in --help, not in the man page"
+    assert set(in_man) - set(in_help) == set(), "in the man page, not in --help"
+    assert in_help == in_man, "short options differ"
+
+
+def test_man_page_has_the_required_sections(man_text):
+    for name in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "JSON RECORDS", "METRICS",
+                 "EXIT STATUS", "CAPABILITIES", "KERNEL REQUIREMENTS", "FILES", "EXAMPLES"):
+        man_section(man_text, name)
+    exit_status = man_section(man_text, "EXIT STATUS")
+    for code in range(6):
+        assert re.search(rf"^ {{7}}{code} ", exit_status, re.M), f"exit status {code} undocumented"
+    assert "tcpflow_connections_total" in man_section(man_text, "METRICS")
+    assert not re.search(r"@[A-Z]+@", man_text), "an unreplaced @PLACEHOLDER@"
+
+
+def test_man_page_has_no_groff_warnings():
+    assert man_warnings(MAN) == ""
+
+
+def test_completion_offers_every_option(help_text):
+    opts = help_options(help_text)
+    assert set(complete(COMP, ["tcpflow-trace", "--"])) == {f"--{o}" for o in opts}
+    shorts = {f"-{s}" for s in opts.values() if s}
+    assert shorts <= set(complete(COMP, ["tcpflow-trace", "-"]))
+
+
+def test_completion_of_option_arguments():
+    assert "root" in complete(COMP, ["tcpflow-trace", "--user", "ro"])
+    assert "/sys/kernel/btf/vmlinux" in complete(COMP, ["tcpflow-trace", "--btf", "/sys/kernel/btf/vm"])
+    assert complete(COMP, ["tcpflow-trace", "--port", ""]) == []
+
+
+def test_version_is_known():
+    out = run([BIN, "--version"]).stdout
+    assert re.fullmatch(r"tcpflow-trace \S+\n", out) and "unknown" not in out, out
+
+
+def _version_in(tree):
+    p = run(["make", "-n", "-B", "build/obj/options.o"], cwd=tree)
+    m = re.search(r"TF_VERSION='\"([^\"]*)\"'", p.stdout)
+    assert m, p.stdout[-2000:]
+    return m.group(1)
+
+
+def test_version_without_git_comes_from_debian_changelog(tmp_path):
+    """A tarball or Debian source tree has no .git -- or sits inside another repository."""
+    changelog = (ROOT / "debian" / "changelog").read_text().splitlines()[0]
+    want = re.match(r"\S+ \(([^)]+)\)", changelog).group(1)
+    tree = tmp_path / "outer" / "tcpflow-trace"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(".git", "build", ".pytest_cache"))
+    assert _version_in(tree) == want
+    run(["git", "init", "-q", tmp_path / "outer"])
+    assert _version_in(tree) == want, "described the unrelated repository around the tree"
+    assert run(["make", "-n", "-B", "build/obj/options.o", "VERSION=9.9"],
+               cwd=tree).stdout.count("TF_VERSION='\"9.9\"'") == 1
+
+
+def _install(destdir, doc_dir, *args):
+    # DOC_DIR of its own: the build tree's build/doc keeps its PREFIX
+    return run(["make", "-s", "install", f"DESTDIR={destdir}", f"DOC_DIR={doc_dir}", *args],
+               cwd=ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("prefix, unitdir, etc", [
+    ("/usr/local", "/usr/local/lib/systemd/system", "/usr/local/etc"),
+    ("/usr", "/lib/systemd/system", "/etc"),
+])
+def test_make_install_and_uninstall(tmp_path, prefix, unitdir, etc):
+    dest, doc = tmp_path / "root", tmp_path / "doc"
+    args = [] if prefix == "/usr/local" else [f"PREFIX={prefix}"]
+    _install(dest, doc, *args)
+    deploy = sorted(p.name for p in (ROOT / "deploy").iterdir() if p.is_file())
+    files = {
+        f"{prefix}/sbin/tcpflow-trace": 0o755,
+        f"{prefix}/share/man/man8/tcpflow-trace.8": 0o644,
+        f"{prefix}/share/bash-completion/completions/tcpflow-trace": 0o644,
+        f"{unitdir}/tcpflow-trace.service": 0o644,
+        f"{etc}/default/tcpflow-trace": 0o644,
+        **{f"{prefix}/share/tcpflow-trace/{n}": 0o644 for n in deploy},
+    }
+    for f, mode in files.items():
+        st = os.stat(f"{dest}{f}")
+        assert st.st_mode & 0o777 == mode, f
+    got = {"/" + str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
+    assert got == set(files)
+    unit = (dest / unitdir.lstrip("/") / "tcpflow-trace.service").read_text()
+    assert f"ExecStart={prefix}/sbin/tcpflow-trace --metrics" in unit
+    assert f"EnvironmentFile=-{etc}/default/tcpflow-trace" in unit
+    assert not re.search(r"@[A-Z]+@", unit)
+    man = (dest / prefix.lstrip("/") / "share/man/man8/tcpflow-trace.8").read_text()
+    assert f"{unitdir}/tcpflow" in man.replace("\\-", "-")
+    assert run([f"{dest}{prefix}/sbin/tcpflow-trace", "--version"]).stdout.startswith("tcpflow-trace ")
+
+    # the administrator's settings survive a reinstall and an uninstall
+    settings = dest / etc.lstrip("/") / "default" / "tcpflow-trace"
+    settings.write_text("TCPFLOW_METRICS=0.0.0.0:9464\n")
+    _install(dest, doc, *args)
+    assert settings.read_text() == "TCPFLOW_METRICS=0.0.0.0:9464\n"
+    run(["make", "-s", "uninstall", f"DESTDIR={dest}", f"DOC_DIR={doc}", *args], cwd=ROOT)
+    left = {"/" + str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
+    assert left == {f"{etc}/default/tcpflow-trace"}
+    assert not (dest / prefix.lstrip("/") / "share" / "tcpflow-trace").exists()
+
+
+def _make_list(name):
+    text = (ROOT / "Makefile").read_text()
+    m = re.search(rf"^{name}\s*:=((?:.*\\\n)*.*)$", text, re.M)
+    assert m, f"{name} not found in the Makefile"
+    return set(m.group(1).replace("\\\n", " ").split())
+
+
+def test_build_depends_match_the_makefile():
+    """debian/control and the Makefile's DEB_BUILD name the same libraries and tools."""
+    control = (ROOT / "debian" / "control").read_text()
+    m = re.search(r"^Build-Depends:((?:.*\n)(?:[ \t].*\n)*)", control, re.M)
+    bdeps = {re.split(r"[\s(]", d.strip())[0] for d in m.group(1).split(",") if d.strip()}
+    bdeps.discard("debhelper-compat")
+    # what the build needs; make, gcc, git, pkg-config are build-essential or unused
+    needed = {p for p in _make_list("DEB_BUILD") if p.endswith("-dev") or p in ("clang", "bpftool")}
+    assert needed == bdeps, f"Makefile DEB_BUILD {sorted(needed)} vs Build-Depends {sorted(bdeps)}"
+
+
+def test_runtime_does_not_depend_on_the_toolchain():
+    control = (ROOT / "debian" / "control").read_text()
+    depends = re.search(r"^Package: tcpflow-trace\n(?:.*\n)*?Depends: (.*)$", control, re.M).group(1)
+    assert depends.replace(" ", "") == "${misc:Depends},${shlibs:Depends}"
+
+
+def test_every_json_field_is_documented(man_text):
+    """Every key the JSON outputs write (src/sink_*.c) is named in JSON RECORDS."""
+    keys = set()
+    for src in sorted((ROOT / "src").glob("sink_*.c")):
+        text = src.read_text()
+        keys |= set(re.findall(r'\\"([a-z][a-z0-9_]*)\\":', text))        # "{\"key\":..."
+        keys |= set(re.findall(r'json_\w+\(\s*\w+(?:->\w+)?,\s*"([a-z][a-z0-9_]*)"', text))
+    assert len(keys) > 40, sorted(keys)
+    doc = man_section(man_text, "JSON RECORDS")
+    missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", doc))
+    assert not missing, f"JSON fields missing from packaging/tcpflow-trace.8.in: {missing}"

@@ -1,0 +1,276 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The Debian package, end to end (root; `make check-packaging`).
+
+Build it with dpkg-buildpackage in a copy of the tree (packaging/build-deb.sh:
+the repository stays clean), lint it, install it with apt, run the installed
+binary (--version, a real trace in a network namespace of our own, the
+metrics exporter under exactly the systemd unit's capabilities), check the
+installed unit, man page and completion, then purge it.
+
+The tests run in file order and share one build and one installation.
+"""
+
+import gzip
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from docs import ROOT, complete, help_options, man_options, man_section, man_warnings, render_man, run
+
+pytestmark = pytest.mark.root
+
+PKG = "tcpflow-trace"
+SBIN = Path("/usr/sbin/tcpflow-trace")
+UNIT = Path("/lib/systemd/system/tcpflow-trace.service")
+MAN = Path("/usr/share/man/man8/tcpflow-trace.8.gz")
+COMPLETION = Path("/usr/share/bash-completion/completions/tcpflow-trace")
+SETTINGS = Path("/etc/default/tcpflow-trace")
+DATADIR = Path("/usr/share/tcpflow-trace")
+APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+MAX_EXPOSURE = 2.0  # systemd-analyze security: 1.4 when written; fail if hardening regresses
+
+
+def installed_version():
+    p = run(["dpkg-query", "-W", "-f=${Status} ${Version}", PKG], check=False)
+    return p.stdout.split()[-1] if p.returncode == 0 and "installed" in p.stdout.split()[:3] else None
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("deb")
+    run([ROOT / "packaging" / "build-deb.sh", out], timeout=900)
+    deb = next(out.glob(f"{PKG}_*_*.deb"))
+    changes = next(out.glob(f"{PKG}_*.changes"))
+    version = run(["dpkg-deb", "-f", deb, "Version"]).stdout.strip()
+    return {"deb": deb, "changes": changes, "version": version}
+
+
+@pytest.fixture(scope="module")
+def installed(debs):
+    if installed_version():
+        pytest.fail(f"{PKG} {installed_version()} is already installed on this machine: this test "
+                    f"would replace and purge it. Remove it first (apt-get purge {PKG}).", pytrace=False)
+    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", debs["deb"]],
+        env=APT_ENV, timeout=300)
+    yield debs
+    if installed_version():  # a test failed before test_purge
+        run(["apt-get", "purge", "-y", "-q", PKG], env=APT_ENV, check=False, timeout=120)
+
+
+# ---- the package as built ---------------------------------------------------------------
+
+def test_lintian_clean(debs):
+    p = run(["lintian", "--fail-on", "error,warning", debs["changes"]], check=False, timeout=300)
+    tags = [line for line in p.stdout.splitlines() if re.match(r"[EW]: ", line)]
+    assert p.returncode == 0 and not tags, p.stdout + p.stderr
+
+
+def test_depends_on_runtime_libraries_only(debs):
+    depends = run(["dpkg-deb", "-f", debs["deb"], "Depends"]).stdout
+    names = {d.split()[0] for d in depends.replace("|", ",").split(",") if d.strip()}
+    for lib in ("libbpf1", "libc6", "libcap2", "libmicrohttpd12"):
+        assert lib in names, depends
+    toolchain = {n for n in names if re.match(r"(clang|llvm|gcc|bpftool|lib.*-dev$)", n)}
+    assert not toolchain, depends
+
+
+def test_package_contents(debs):
+    listing = run(["dpkg-deb", "-c", debs["deb"]]).stdout
+    paths = {line.split()[-1].lstrip(".") for line in listing.splitlines()}
+    for p in (SBIN, UNIT, MAN, COMPLETION, SETTINGS, DATADIR / "prometheus.yml",
+              DATADIR / "grafana-dashboard.json", DATADIR / "daemonset.yaml"):
+        assert str(p) in paths, p
+    # only the binary: the BPF objects are compiled into it
+    assert not [p for p in paths if p.endswith(".o") or ".bpf" in p]
+    conffiles = run(["dpkg-deb", "-I", debs["deb"], "conffiles"]).stdout.split()
+    assert conffiles == [str(SETTINGS)]
+
+
+# ---- installed --------------------------------------------------------------------------
+
+def test_version(installed):
+    assert installed_version() == installed["version"]
+    out = run([SBIN, "--version"]).stdout
+    assert out == f"tcpflow-trace {installed['version']}\n"
+
+
+def test_service_not_enabled_on_install(installed):
+    # dh_installsystemd --no-enable: nothing loads BPF programs until the admin enables it
+    wants = Path("/etc/systemd/system/multi-user.target.wants/tcpflow-trace.service")
+    assert not wants.exists()
+
+
+class Netns:
+    """A network namespace of our own with lo up; deleted on close."""
+
+    def __init__(self):
+        self.name = f"tfpkg{os.getpid()}"
+        run(["ip", "netns", "add", self.name])
+        run(["ip", "-n", self.name, "link", "set", "lo", "up"])
+        self.inum = os.stat(f"/run/netns/{self.name}").st_ino
+
+    def close(self):
+        run(["ip", "netns", "delete", self.name], check=False)
+
+
+CONNECT = """
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+c.sendall(b"ping"); a.recv(4)
+c.close(); a.recv(1); a.close()
+print(s.getsockname()[1])
+"""
+
+
+def test_trace_from_installed_binary(installed):
+    ns = Netns()
+    try:
+        tracer = subprocess.Popen([SBIN, "--json", "--duration", "2", "--netns", str(ns.inum)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready = threading.Event()
+        err = []
+
+        def read_stderr():
+            for line in tracer.stderr:
+                err.append(line)
+                if "tracing TCP connections" in line:
+                    ready.set()
+        threading.Thread(target=read_stderr, daemon=True).start()
+        assert ready.wait(15), f"tracer did not start: {''.join(err)}"
+        port = int(run(["ip", "netns", "exec", ns.name, "python3", "-c", CONNECT]).stdout)
+        out, _ = tracer.communicate(timeout=20)
+    finally:
+        if tracer.poll() is None:
+            tracer.kill()
+        ns.close()
+    assert tracer.returncode == 0, "".join(err)
+    records = [json.loads(line) for line in out.splitlines()]
+    conns = [r for r in records if r["type"] == "conn"]
+    client = [c for c in conns if c["dport"] == port and c["role"] == "client"]
+    server = [c for c in conns if c["sport"] == port and c["role"] == "server"]
+    assert len(client) == 1 and len(server) == 1, records
+    c = client[0]
+    assert c["netns"] == ns.inum and c["family"] == "ipv4" and c["daddr"] == "127.0.0.1"
+    assert c["comm"] == "python3" and c["pid"] > 0
+    assert [s["state"] for s in c["states"]][:2] == ["SYN_SENT", "ESTABLISHED"]
+    assert c["handshake_us"] is not None and c["close"] == "active" and c["time_wait"] is True
+    assert c["complete"] is True
+    assert server[0]["close"] == "passive" and server[0]["close_end"] == "orderly"
+    assert records[-1]["type"] == "stats" and records[-1]["conns"] >= 2
+
+    # every field the records carry is documented in the man page
+    doc = man_section(render_man(MAN), "JSON RECORDS")
+    keys = {k for r in records for k in r}
+    undocumented = {k for k in keys if not re.search(rf"\b{k}\b", doc)}
+    assert not undocumented, f"JSON fields missing from tcpflow-trace(8): {sorted(undocumented)}"
+
+
+def test_man_page(installed):
+    assert run(["man", "-w", "tcpflow-trace"]).stdout.strip() == str(MAN)
+    text = render_man(MAN)
+    assert help_options(run([SBIN, "--help"]).stdout) == man_options(text)
+    assert installed["version"] in text and str(UNIT) in text and str(SETTINGS) in text
+    assert man_warnings(MAN) == ""
+    with gzip.open(MAN, "rt") as f:
+        assert f.read().startswith(".\\\"")
+
+
+def test_completion(installed):
+    opts = help_options(run([SBIN, "--help"]).stdout)
+    got = complete(COMPLETION, ["tcpflow-trace", "--"], source_loader=True)
+    assert set(got) == {f"--{o}" for o in opts}
+
+
+def test_unit_verifies(installed):
+    p = run(["systemd-analyze", "verify", UNIT], check=False)
+    assert p.returncode == 0 and not (p.stdout + p.stderr).strip(), p.stdout + p.stderr
+
+
+def test_unit_exposure(installed):
+    p = run(["systemd-analyze", "security", "--offline=yes", "--no-pager", UNIT], check=False)
+    m = re.search(r"Overall exposure level for tcpflow-trace\.service: ([0-9.]+)", p.stdout)
+    assert m, p.stdout + p.stderr
+    print(f"\nsystemd-analyze security: exposure {m.group(1)}")
+    assert float(m.group(1)) <= MAX_EXPOSURE, p.stdout
+
+
+def unit_settings():
+    settings = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            settings.setdefault(k, []).append(v)
+    return settings
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_with_caps(caps, args, **kw):
+    """As user nobody with exactly `caps` (ambient, inheritable, bounding) and no_new_privs:
+    what the unit's DynamicUser=, AmbientCapabilities=, CapabilityBoundingSet= and
+    NoNewPrivileges= give the service (without the rest of its sandbox)."""
+    c = ",".join(["-all"] + [f"+{x.lower().removeprefix('cap_')}" for x in caps])
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", f"--inh-caps={c}",
+           f"--ambient-caps={c}", f"--bounding-set={c}", "--no-new-privs", SBIN, *args]
+    return subprocess.Popen([str(x) for x in cmd], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_unit_capabilities_are_enough_and_minimal(installed):
+    s = unit_settings()
+    caps = s["AmbientCapabilities"][0].split()
+    assert caps == s["CapabilityBoundingSet"][0].split() == ["CAP_BPF", "CAP_PERFMON"]
+    assert s["DynamicUser"] == ["yes"] and s["NoNewPrivileges"] == ["yes"]
+    assert "--metrics ${TCPFLOW_METRICS}" in s["ExecStart"][0]
+
+    # enough: the exporter starts and serves metrics
+    port = free_port()
+    p = run_with_caps(caps, ["--metrics", f"127.0.0.1:{port}", "--duration", "4"])
+    body = ""
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert out == "", "the exporter mode printed per-connection output"
+    assert f'tcpflow_build_info{{version="{installed["version"]}"}} 1' in body, body[:2000]
+    assert "note:" not in err, err  # e.g. listener owners unknown: a capability short
+    # every family served is documented
+    doc = man_section(render_man(MAN), "METRICS")
+    families = re.findall(r"^# HELP (\S+)", body, re.M)
+    assert families and not [f for f in families if f not in doc]
+
+    # minimal: without either capability it cannot start (exit status 3)
+    for drop in caps:
+        q = run_with_caps([c for c in caps if c != drop], ["--json", "--duration", "1"])
+        _, err = q.communicate(timeout=20)
+        assert q.returncode == 3, f"runs without {drop}: {err}"
+
+
+def test_purge_removes_everything(installed):
+    run(["apt-get", "purge", "-y", "-q", PKG], env=APT_ENV, timeout=120)
+    assert installed_version() is None
+    for p in (SBIN, UNIT, MAN, COMPLETION, SETTINGS, DATADIR):
+        assert not p.exists(), p
