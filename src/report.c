@@ -123,6 +123,7 @@ void tf_rp_free(struct tf_rp_data *d)
 	free(d->retrans);
 	free(d->hash);
 	free(d->stuck);
+	free(d->tw);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -550,6 +551,49 @@ static int add_stuck(struct tf_rp_data *d, json_t *o)
 	return 0;
 }
 
+const char *tf_rp_tw_end_name(int i)
+{
+	static const char *const n[TF_RP_TW_ENDS] = { "expired", "reused", "reset", "netns_gone",
+						      "unknown" };
+
+	return i >= 0 && i < TF_RP_TW_ENDS ? n[i] : "unknown";
+}
+
+static int tw_end_of(const char *name)
+{
+	for (int i = 0; i < TF_RP_TW_ENDS; i++)
+		if (name && !strcmp(name, tf_rp_tw_end_name(i)))
+			return i;
+	return TF_RP_TW_ENDS - 1;
+}
+
+/* A "time_wait" record: counted by how it ended, kept to mark its connection. */
+static int add_tw(struct tf_rp_data *d, json_t *o)
+{
+	struct tf_rp_tw tw = { 0 };
+	const char *fam = get_str(o, "family"), *sa = get_str(o, "saddr"), *da = get_str(o, "daddr");
+	int af = (fam && !strcmp(fam, "ipv6")) || (!fam && sa && strchr(sa, ':')) ? AF_INET6 : AF_INET;
+	int64_t v;
+
+	tw.end = (uint8_t)tw_end_of(get_str(o, "end"));
+	d->agg.tw_ends[tw.end]++;
+	if (d->ntw >= TF_RP_MAX_TW || !parse_addr(sa, af, tw.saddr) || !parse_addr(da, af, tw.daddr) ||
+	    !get_int(o, "sport", 0, 65535, &v))
+		return 0;
+	tw.sport = (uint16_t)v;
+	if (!get_int(o, "dport", 0, 65535, &v))
+		return 0;
+	tw.dport = (uint16_t)v;
+	tw.family = (uint8_t)af;
+	tw.netns = get_u32(o, "netns");
+	tw.handover_us = parse_time(get_str(o, "handover_time"));
+	tw.tw_us = get_us(o, "time_wait_us");
+	if (grow((void **)&d->tw, &d->cap_tw, d->ntw, sizeof(*d->tw)))
+		return -1;
+	d->tw[d->ntw++] = tw;
+	return 0;
+}
+
 static void count_type(struct tf_rp_data *d, const char *type)
 {
 	int i;
@@ -604,6 +648,8 @@ int tf_rp_add_line(struct tf_rp_data *d, const char *line, size_t len)
 	} else {
 		if (!strcmp(type, "stuck"))
 			rc = add_stuck(d, o);
+		else if (!strcmp(type, "time_wait"))
+			rc = add_tw(d, o);
 		count_type(d, type);
 	}
 	json_decref(o);
@@ -785,6 +831,40 @@ static void match_stuck(struct tf_rp_data *d)
 	}
 }
 
+/* Each TIME-WAIT end to the connection that handed over to it (closest hand-over time). */
+static void match_tw(struct tf_rp_data *d)
+{
+	for (size_t k = 0; k < d->ntw; k++) {
+		const struct tf_rp_tw *tw = &d->tw[k];
+		int64_t best_gap = 0;
+		int best = -1;
+
+		for (int i = find_tuple(d, tw->netns, tw->family, tw->saddr, tw->sport, tw->daddr,
+					tw->dport); i >= 0; i = d->conns[i].next) {
+			const struct tf_rp_conn *c = &d->conns[i];
+			int64_t gap = 0;
+
+			if (!c->time_wait || c->tw_end)
+				continue;
+			if (tw->handover_us != TF_RP_NONE && c->start_us != TF_RP_NONE &&
+			    c->time_wait_at_us != TF_RP_NONE) {
+				gap = tw->handover_us - (c->start_us + c->time_wait_at_us);
+				gap = gap < 0 ? -gap : gap;
+			}
+			if (best < 0 || gap < best_gap) {
+				best = i;
+				best_gap = gap;
+			}
+		}
+		if (best >= 0) {
+			d->conns[best].tw_end = (uint8_t)(tw->end + 1);
+			if (tw->tw_us != TF_RP_NONE && d->conns[best].time_wait_us == TF_RP_NONE)
+				d->conns[best].time_wait_us = tw->tw_us;
+			d->tw_matched++;
+		}
+	}
+}
+
 void tf_rp_pair(struct tf_rp_data *d)
 {
 	if (build_hash(d))
@@ -815,6 +895,7 @@ void tf_rp_pair(struct tf_rp_data *d)
 		}
 	}
 	match_stuck(d);
+	match_tw(d);
 }
 
 /* ---- choosing what to draw -------------------------------------------------- */
@@ -1157,7 +1238,12 @@ static void write_summary(FILE *o, const struct tf_rp_data *d)
 	num_cell(o, a->rst_received, false);
 	fputs("</tr>\n<tr><td>TIME-WAIT hand-overs</td>", o);
 	num_cell(o, a->time_wait, false);
-	fputs("</tr>\n<tr><td>half-closed, open at exit</td>", o);
+	fputs("</tr>\n", o);
+	for (int k = 0; k < TF_RP_TW_ENDS; k++)
+		if (a->tw_ends[k])
+			fprintf(o, "<tr><td class=\"mut\">&nbsp;&nbsp;TIME-WAIT ended: %s</td><td "
+				   "class=\"mut\">%" PRIu64 "</td></tr>\n", tf_rp_tw_end_name(k), a->tw_ends[k]);
+	fputs("<tr><td>half-closed, open at exit</td>", o);
 	num_cell(o, a->open_half_closed, true);
 	fputs("</tr>\n<tr><td>reported stuck while tracing</td>", o);
 	num_cell(o, d->stuck_records, true);

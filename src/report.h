@@ -19,6 +19,8 @@
 #define TF_RP_MAX_STATES 24		/* per connection; the tracer writes at most 17 */
 #define TF_RP_MAX_RETRANS 24		/* per connection; the tracer writes at most 12 */
 #define TF_RP_MAX_STUCK 100000	/* "stuck" records kept for matching */
+#define TF_RP_MAX_TW 1000000	/* "time_wait" records kept for matching */
+#define TF_RP_TW_ENDS 5		/* TIME-WAIT ends: expired, reused, reset, netns_gone, unknown */
 #define TF_RP_MAX_TYPES 16		/* distinct unknown record types named */
 #define TF_RP_NBUCKETS 44		/* histogram: 4 per decade from 1 us; bucket 0 is < 1 us */
 #define TF_RP_NONE INT64_MIN		/* a time or duration that is null/absent */
@@ -77,6 +79,7 @@ struct tf_rp_conn {
 	uint8_t flags;		/* TF_RPF_* */
 	uint8_t nstates, nretrans;
 	uint8_t stuck_state;	/* state named by a "stuck" record, 0 if none */
+	uint8_t tw_end;		/* 1 + how its TIME-WAIT ended ("time_wait" record), 0 unknown */
 	bool time_wait, complete;
 	char comm[48];		/* UTF-8, cut at a character boundary */
 	int peer;		/* index of the other socket of this connection, or -1 */
@@ -106,6 +109,7 @@ struct tf_rp_agg {
 	uint64_t hs_hist[3][TF_RP_NBUCKETS];
 	uint64_t close_hist[3][TF_RP_NBUCKETS];	/* 0 active, 1 passive, 2 other */
 	uint64_t hs_n, close_n;
+	uint64_t tw_ends[TF_RP_TW_ENDS];	/* "time_wait" records by how they ended */
 };
 
 /* A "stuck" record (a half-closed connection reported live): marks a conn. */
@@ -114,6 +118,16 @@ struct tf_rp_stuck {
 	uint32_t netns;
 	uint16_t sport, dport;
 	uint8_t family, state;
+	uint8_t saddr[16], daddr[16];
+};
+
+/* A "time_wait" record: how long the timewait socket of a connection lived. */
+struct tf_rp_tw {
+	int64_t handover_us;	/* handover_time, us since the epoch; TF_RP_NONE */
+	int64_t tw_us;		/* time_wait_us; TF_RP_NONE */
+	uint32_t netns;
+	uint16_t sport, dport;
+	uint8_t family, end;	/* end: index into tf_rp_tw_end_name */
 	uint8_t saddr[16], daddr[16];
 };
 
@@ -136,6 +150,9 @@ struct tf_rp_data {
 	uint64_t stuck_records, stuck_matched;
 	struct tf_rp_stuck *stuck;
 	size_t nstuck, cap_stuck;
+	struct tf_rp_tw *tw;
+	size_t ntw, cap_tw;
+	uint64_t tw_matched;
 	struct tf_rp_type_count types[TF_RP_MAX_TYPES];
 	int ntypes;
 	uint64_t other_types;	/* records of unknown type beyond TF_RP_MAX_TYPES names */
@@ -188,6 +205,8 @@ static inline const struct tf_rp_retrans *tf_rp_retr(const struct tf_rp_data *d,
 	return d->retrans + c->retrans_off;
 }
 
+/* "expired", "reused", "reset", "netns_gone", "unknown" */
+const char *tf_rp_tw_end_name(int i);
 /* Histogram bucket of a duration in us: 0 for < 1 us, then 4 per decade. */
 int tf_rp_bucket(int64_t us);
 /* Lower bound of bucket i in us (bucket 0: 0). */

@@ -120,6 +120,11 @@ static char *ladder(const struct tf_rp_data *d, int i)
 	return buf;
 }
 
+static void add(struct tf_rp_data *d, const char *line)
+{
+	CHECK_INT(tf_rp_add_line(d, line, strlen(line)), 0);
+}
+
 /* The picture says what the records say: retransmissions, states, lanes. */
 static void check_facts(const struct tf_rp_data *d, int i, const char *svg)
 {
@@ -218,6 +223,35 @@ static void golden_close_wait_open(void)
 	tf_rp_free(&d);
 }
 
+/* A "time_wait" record tells how long the client's timewait socket lived. */
+static void time_wait_records(void)
+{
+	struct tf_rp_data d;
+	char *svg;
+
+	if (load(&d, "close_wait_open"))
+		return;
+	add(&d, "{\"type\":\"time_wait\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\",\"sport\":58394,"
+		"\"daddr\":\"127.0.0.1\",\"dport\":5002,\"netns\":4026532177,\"pid\":18869,"
+		"\"comm\":\"tcpgen\",\"handover_time\":\"2026-11-28T22:43:21.670688Z\","
+		"\"end_time\":\"2026-11-28T22:44:22.183000Z\",\"time_wait_us\":60512312,"
+		"\"end\":\"expired\",\"precision_us\":1000000,\"substate\":\"TIME_WAIT\","
+		"\"handover\":\"traced\"}");
+	add(&d, "{\"type\":\"time_wait\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\",\"sport\":1,"
+		"\"daddr\":\"127.0.0.1\",\"dport\":5002,\"netns\":4026532177,\"end\":\"reused\"}");
+	add(&d, "{\"type\":\"time_wait\",\"end\":\"sideways\"}");
+	tf_rp_pair(&d);
+	CHECK_INT(d.tw_matched, 1);
+	CHECK_INT(d.agg.tw_ends[0], 1);
+	CHECK_INT(d.agg.tw_ends[1], 1);
+	CHECK_INT(d.agg.tw_ends[TF_RP_TW_ENDS - 1], 1);
+	CHECK_INT(d.types[0].count, 3);
+	svg = ladder(&d, 0);
+	CHECK(strstr(svg, "TIME_WAIT 60.512s, expired (timewait socket)"));
+	free(svg);
+	tf_rp_free(&d);
+}
+
 static void golden_single_lanes(void)
 {
 	struct tf_rp_data d;
@@ -312,11 +346,6 @@ static void buckets(void)
 		CHECK_INT(tf_rp_bucket(tf_rp_bucket_lo(i)), i);
 		CHECK(tf_rp_bucket_lo(i) > tf_rp_bucket_lo(i - 1));
 	}
-}
-
-static void add(struct tf_rp_data *d, const char *line)
-{
-	CHECK_INT(tf_rp_add_line(d, line, strlen(line)), 0);
 }
 
 #define CONN_A "{\"type\":\"conn\",\"start_time\":\"2026-11-28T22:40:00.000000Z\",\"family\":\"ipv4\"," \
@@ -575,5 +604,5 @@ static void html_page(void)
 }
 
 TF_TEST_MAIN("test_report", T(buckets), T(golden_syn_retrans), T(golden_fin_retrans),
-	     T(golden_close_wait_open), T(golden_single_lanes), T(golden_histograms), T(pairing),
+	     T(golden_close_wait_open), T(time_wait_records), T(golden_single_lanes), T(golden_histograms), T(pairing),
 	     T(bad_input_counted), T(mutations_survive), T(html_page))
