@@ -269,6 +269,99 @@ def test_unit_capabilities_are_enough_and_minimal(installed):
         assert q.returncode == 3, f"runs without {drop}: {err}"
 
 
+CHECK_UNIT = """[Unit]
+Description=check the tcpflow-trace service
+After=tcpflow-trace.service
+[Service]
+Type=oneshot
+StandardOutput=journal+console
+ExecStart=/bin/sh /etc/systemd/system/tf-check.sh
+"""
+
+CHECK_SCRIPT = r"""
+say() { echo "TFCHECK $*"; }
+sleep 2
+say active=$(systemctl is-active tcpflow-trace)
+pid=$(systemctl show -P MainPID tcpflow-trace)
+grep -E '^(Uid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/$pid/status |
+    sed 's/^/TFCHECK status /'
+python3 /etc/systemd/system/tf-check.py
+journalctl --no-pager -o cat -u tcpflow-trace | sed 's/^/TFCHECK journal /'
+say exposure $(systemd-analyze security --no-pager tcpflow-trace | tail -1)
+say done
+systemctl poweroff --no-block
+"""
+
+# traced connections: three scrapes, then a last one that sees them counted
+CHECK_PY = """
+import time, urllib.request
+url = "http://127.0.0.1:PORT/metrics"
+for _ in range(3):
+    urllib.request.urlopen(url, timeout=5).read()
+time.sleep(2.5)
+for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+    if line.startswith(("tcpflow_build_info", "tcpflow_connections_total")):
+        print("TFCHECK metric", line)
+"""
+
+
+def test_unit_runs_under_systemd(installed, tmp_path):
+    """The installed unit, started by a real systemd with its whole sandbox.
+
+    systemd is not PID 1 on the test machine: boot one in a container
+    (systemd-nspawn over an overlay of this machine's root, writes to a
+    tmpfs, same kernel) with the unit enabled, its port set in
+    /etc/default/tcpflow-trace, and a oneshot unit that reports what the
+    service runs as, what it serves and its journal, then powers off."""
+    port = free_port()
+    upper, root = tmp_path / "upper", tmp_path / "root"
+    upper.mkdir()
+    root.mkdir()
+    run(["mount", "-t", "tmpfs", "tmpfs", upper])
+    try:
+        (upper / "u").mkdir()
+        (upper / "w").mkdir()
+        run(["mount", "-t", "overlay", "overlay", "-o",
+             f"lowerdir=/,upperdir={upper}/u,workdir={upper}/w", root])
+        try:
+            units = root / "etc/systemd/system"  # only our units: a quick, quiet boot
+            run(["rm", "-rf", units])
+            (units / "multi-user.target.wants").mkdir(parents=True)
+            (units / "tf-check.service").write_text(CHECK_UNIT)
+            (units / "tf-check.sh").write_text(CHECK_SCRIPT)
+            (units / "tf-check.py").write_text(CHECK_PY.replace("PORT", str(port)))
+            (units / "multi-user.target.wants/tcpflow-trace.service").symlink_to(UNIT)
+            (units / "multi-user.target.wants/tf-check.service").symlink_to(
+                "/etc/systemd/system/tf-check.service")
+            (root / str(SETTINGS).lstrip("/")).write_text(f"TCPFLOW_METRICS=127.0.0.1:{port}\n")
+            p = run(["systemd-nspawn", "-D", root, "--register=no", "--keep-unit", "--quiet",
+                     f"--machine=tfpkg{os.getpid()}", "--capability=CAP_BPF,CAP_PERFMON",
+                     "--system-call-filter=bpf", "-b", "systemd.log_color=0"],
+                    check=False, timeout=180)
+        finally:
+            run(["umount", root], check=False)
+    finally:
+        run(["umount", upper], check=False)
+    out = p.stdout + p.stderr
+    facts = [m.group(1).strip() for m in re.finditer(r"TFCHECK (.*)", out)]
+    assert "done" in facts, out[-5000:]
+    print("\n" + "\n".join(f for f in facts if f.startswith(("exposure", "status"))))
+    assert "active=active" in facts, facts
+    status = dict(re.match(r"status (\w+):\s+(.*)", f).groups() for f in facts if f.startswith("status"))
+    assert int(status["Uid"].split()[0]) != 0  # the dynamic user
+    caps = f"{(1 << 38) | (1 << 39):016x}"  # CAP_PERFMON, CAP_BPF
+    assert status["CapEff"] == status["CapPrm"] == status["CapBnd"] == caps, status
+    assert status["CapAmb"] == status["CapInh"] == "0" * 16, status  # the tool cleared them
+    assert status["NoNewPrivs"] == "1" and status["Seccomp"] == "2", status
+    assert f'metric tcpflow_build_info{{version="{installed["version"]}"}} 1' in facts, facts
+    conns = sum(int(f.split()[-1]) for f in facts if f.startswith("metric tcpflow_connections_total"))
+    assert conns >= 2, facts  # the scrapes were traced inside the sandbox
+    journal = [f for f in facts if f.startswith("journal ")]
+    assert (f"journal tcpflow-trace: serving Prometheus metrics at http://127.0.0.1:{port}/metrics"
+            in journal), journal
+    assert not [j for j in journal if "note:" in j or "failed" in j.lower()], journal
+
+
 def test_purge_removes_everything(installed):
     run(["apt-get", "purge", "-y", "-q", PKG], env=APT_ENV, timeout=120)
     assert installed_version() is None
