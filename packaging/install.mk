@@ -43,7 +43,7 @@ DOC_MAN  := $(DOC_DIR)/tcpflow-trace.8
 DOC_COMP := $(DOC_DIR)/tcpflow-trace.bash-completion
 DOC_UNIT := $(DOC_DIR)/tcpflow-trace.service
 DOCS     := $(DOC_MAN) $(DOC_COMP) $(DOC_UNIT)
-DEPLOY_FILES := $(wildcard deploy/*)
+DEPLOY_FILES := $(sort $(shell find deploy -maxdepth 1 -type f 2>/dev/null))
 
 .PHONY: docs install uninstall deb check-docs check-packaging FORCE
 FORCE:
