@@ -196,13 +196,13 @@ int tf_report_main(int argc, char **argv);
 static inline const struct tf_rp_state *tf_rp_states(const struct tf_rp_data *d,
 						     const struct tf_rp_conn *c)
 {
-	return d->states + c->states_off;
+	return d->states ? d->states + c->states_off : NULL;	/* no states read at all: NULL */
 }
 
 static inline const struct tf_rp_retrans *tf_rp_retr(const struct tf_rp_data *d,
 						     const struct tf_rp_conn *c)
 {
-	return d->retrans + c->retrans_off;
+	return d->retrans ? d->retrans + c->retrans_off : NULL;
 }
 
 /* "expired", "reused", "reset", "netns_gone", "unknown" */
