@@ -25,7 +25,7 @@ WARN     := -Wall -Wextra -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP \
 	    -DTF_VERSION='"$(VERSION)"'
-LDLIBS   += -lbpf -lelf -lz -lmicrohttpd -lcap -lm
+LDLIBS   += -lbpf -lelf -lz -lmicrohttpd -lcap -ljansson -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 	      -Iinclude -Ivmlinux -MMD -MP
 
@@ -150,9 +150,9 @@ check-leaks: $(SAN_DIR)/tcpflow-trace tools
 # ---- setup -----------------------------------------------------------------
 
 # Debian packages the build, the tool and the tests need.
-DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libcap-dev \
+DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libcap-dev libjansson-dev \
 	     make gcc pkg-config git
-DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps prometheus libclang-rt-14-dev
+DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps prometheus python3-yaml libclang-rt-14-dev chromium dpkg-dev debhelper lintian bash-completion systemd-container
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 deps:
@@ -198,3 +198,5 @@ clean:
 
 -include $(wildcard $(BUILD)/bpf/*.d $(BUILD)/obj/*.d $(BUILD)/tests/*.d \
 	$(SAN_DIR)/obj/*.d $(SAN_DIR)/tests/*.d $(SAN_DIR)/fuzz/*.d)
+
+include packaging/install.mk
