@@ -178,7 +178,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 
-check: check-unit check-asan check-fuzz check-leaks check-integration
+check: check-unit check-asan check-fuzz check-leaks check-integration check-packaging
 
 check-unit: $(UNIT_BINS)
 	@pass=0; fail=0; \

@@ -50,7 +50,7 @@ static int classify(int err, char *buf, size_t len, const char *what)
 	err = err < 0 ? -err : err;
 	if (err == EPERM || err == EACCES) {
 		snprintf(buf, len, "%s: not permitted (%s): run as root, or grant CAP_BPF, "
-			 "CAP_PERFMON and CAP_NET_ADMIN", what, strerror(err));
+			 "CAP_PERFMON", what, strerror(err));
 		return TF_EXIT_PERM;
 	}
 	snprintf(buf, len, "%s failed: %s (run with --verbose for libbpf's log)", what, strerror(err));
