@@ -400,7 +400,7 @@ static void draw_msg(FILE *o, const struct ladder *g, int i)
 			fprintf(o, "; the %s's events show no receipt, and it was sent again at %s",
 				who(g, !from), rel(g, g->ev[again].t, t2, sizeof(t2)));
 		else if (both)
-			fprintf(o, "; its arrival changed no state of the %s", who(g, !from));
+			fprintf(o, "; the %s's events do not show it arriving", who(g, !from));
 		else
 			fprintf(o, "; the %s was not traced", who(g, !from));
 	} else {
@@ -418,10 +418,13 @@ static void draw_msg(FILE *o, const struct ladder *g, int i)
 		arrowhead(o, x1, y1, x2, y2);
 	mx = lost ? x1 + (x2 - x1) * 0.5 : (x1 + x2) / 2;
 	my = lost ? y1 - 5 : (y1 + y2) / 2 - 5;
-	if ((lost || !e->send) && from == 1)	/* label by the arrow's start */
-		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x1 - 14, y1 - 4);
+	/* by the arrow's start: above a crossed one, below one whose start is unknown */
+	if ((lost || !e->send) && from == 1)
+		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x1 - 14,
+			lost ? y1 - 4 : y1 + 13);
 	else if (lost || !e->send)
-		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">", x1 + 14, y1 - 4);
+		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">", x1 + 14,
+			lost ? y1 - 4 : y1 + 13);
 	else
 		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", mx, my);
 	fputs(label, o);
@@ -648,7 +651,7 @@ void tf_svg_legend(FILE *o)
 		{ "msg retrans", "retransmission", 250, 14 },
 		{ "msg lost", "no receipt seen, sent again", 450, 14 },
 		{ "msg sendunseen", "receipt seen, send time not seen", 10, 42 },
-		{ "msg unseen", "sent, its receipt changed no state", 250, 42 },
+		{ "msg unseen", "sent, the other socket shows no receipt", 250, 42 },
 	};
 
 	fputs("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"legend\" width=\"680\" height=\"60\" "
