@@ -654,8 +654,8 @@ void tf_svg_legend(FILE *o)
 		{ "msg unseen", "sent, the other socket shows no receipt", 250, 42 },
 	};
 
-	fputs("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"legend\" width=\"680\" height=\"60\" "
-	      "viewBox=\"0 0 680 60\" role=\"img\" aria-label=\"legend\">\n", o);
+	fputs("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"legend\" width=\"760\" height=\"60\" "
+	      "viewBox=\"0 0 760 60\" role=\"img\" aria-label=\"legend\">\n", o);
 	for (size_t i = 0; i < sizeof(item) / sizeof(item[0]); i++) {
 		double x = item[i].x, y = item[i].y;
 		bool lost = !strcmp(item[i].cls, "msg lost"), re = !strcmp(item[i].cls, "msg retrans");
@@ -670,8 +670,8 @@ void tf_svg_legend(FILE *o)
 		fprintf(o, "</g><text class=\"note\" x=\"%.1f\" y=\"%.1f\">%s</text>\n", x + 54, y + 4,
 			item[i].text);
 	}
-	fputs("<text class=\"st derived\" x=\"510\" y=\"46\">STATE*</text><text class=\"note\" "
-	      "x=\"564\" y=\"46\">derived time</text>\n</svg>\n", o);
+	fputs("<text class=\"st derived\" x=\"590\" y=\"46\">STATE*</text><text class=\"note\" "
+	      "x=\"644\" y=\"46\">derived time</text>\n</svg>\n", o);
 }
 
 /* ---- histograms ---------------------------------------------------------------------- */
