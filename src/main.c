@@ -15,6 +15,7 @@
 #include "fmt.h"
 #include "loader.h"
 #include "options.h"
+#include "report.h"
 #include "privs.h"
 #include "sink_metrics.h"
 #include "sink_tw.h"
@@ -228,6 +229,8 @@ int main(int argc, char **argv)
 	char msg[512], filt[256];
 	int rc;
 
+	if (argc > 1 && !strcmp(argv[1], "report"))	/* report FILE.jsonl -o report.html */
+		return tf_report_main(argc - 1, argv + 1);
 	rc = tf_options_parse(argc, argv, &cfg, stdout, stderr);
 	if (rc >= 0)
 		return rc;
