@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Kernel matrix policy: one run per kernel, shared by every test of that
+kernel; a skip is a failure under CI=true (the guest test must really run);
+a summary of how each kernel ran (accelerator, seconds) at the end."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import kmatrix  # noqa: E402
+
+_runs = {}
+
+
+def in_ci():
+    return os.environ.get("CI") == "true"
+
+
+def kernels():
+    """TF_KERNELS="host debian-6.1" (the default) picks the kernels to run."""
+    return os.environ.get("TF_KERNELS", "host debian-6.1").split()
+
+
+def pytest_generate_tests(metafunc):
+    if "kernel" in metafunc.fixturenames:
+        metafunc.parametrize("kernel", kernels(), scope="session")
+
+
+@pytest.fixture(scope="session")
+def run(kernel):
+    """The finished run of `kernel` (booted once, then reused by every test)."""
+    if os.geteuid() != 0:
+        pytest.skip("NOT ROOT: the kernel matrix loads BPF programs and boots qemu; "
+                    "run it as root (sudo make test-kernels)")
+    if kernel not in _runs:
+        _runs[kernel] = kmatrix.run_kernel(kernel)
+    r = _runs[kernel]
+    if not r.report and r.error:
+        # nothing ran at all: setup problem (package, qemu, build)
+        pytest.skip(f"{kernel}: {r.error}") if not in_ci() else pytest.fail(
+            f"{kernel}: {r.error}", pytrace=False)
+    return r
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.skipped and in_ci():
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"CI=true: a skipped kernel-matrix test is a failure ({reason})"
+
+
+def pytest_terminal_summary(terminalreporter):
+    for name, r in _runs.items():
+        how = r.accel + (f" ({r.accel_note.splitlines()[0]})" if r.accel_note else "")
+        terminalreporter.write_line(
+            f"kernel matrix: {name} {r.release}: {'completed' if r.ok else 'DID NOT COMPLETE'} "
+            f"in {r.seconds:.1f} s, accel {how}")
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} KERNEL-MATRIX TESTS SKIPPED -- they did not run",
+                                   red=True, bold=True)

@@ -1,0 +1,576 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Kernel matrix: fetch a Debian kernel, build an initramfs, boot it in qemu,
+run tests/kernels/scenarios.sh inside and collect its report.
+
+Used by test_kernel_matrix.py; also a command line for a person:
+
+    python3 tests/kernels/kmatrix.py fetch          # download + extract, print the dir
+    python3 tests/kernels/kmatrix.py run [KERNEL]   # boot and print the report
+    python3 tests/kernels/kmatrix.py shell          # boot to a shell on the console
+
+KERNEL is "debian-6.1" (the guest) or "host" (this machine's kernel, the same
+scenarios in a fresh network namespace, no qemu).
+
+Environment:
+    TF_KERNEL_PKG      exact package (default: newest installable
+                       linux-image-6.1.0-N-cloud-amd64-unsigned)
+    TF_QEMU_ACCEL      auto (default: KVM when /dev/kvm works, else TCG), kvm, tcg
+    TF_KERNEL_TIMEOUT  hard limit of one guest run in seconds (default 240 with
+                       KVM, 600 with TCG)
+    TF_GUEST_SCRIPT    a script to run in the guest instead of scenarios.sh (its
+                       "@@" lines on /dev/ttyS1 are the report; debugging aid)
+
+Nothing here is committed output: the .deb, the extracted kernel and the
+initramfs live under build/kernels/ (build/ is ignored by git).
+"""
+
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BUILD = ROOT / "build"
+CACHE = BUILD / "kernels"
+# TCPFLOW_BIN: another build of the tracer (as in tests/integration/tfenv.py)
+TRACER = Path(os.environ.get("TCPFLOW_BIN") or BUILD / "tcpflow-trace")
+TCPGEN = BUILD / "tests" / "tcpgen"
+
+PKG_RE = re.compile(r"^linux-image-6\.1\.0-(\d+)-cloud-amd64-unsigned$")
+# nftables for the drop scenarios: nf_tables itself, numgen (drop the first k)
+# and objref (named counters); dependencies are resolved from each module.
+GUEST_MODULES = ("nf_tables", "nft_numgen", "nft_objref")
+KVM_PROBE_S = 20        # a working KVM prints the kernel banner within ~1 s
+
+
+class KernelSetupError(Exception):
+    """The guest could not be prepared (no package, no qemu, ...)."""
+
+
+def log(msg):
+    print(f"kmatrix: {msg}", file=sys.stderr, flush=True)
+
+
+def _run(cmd, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    return subprocess.run([str(c) for c in cmd], **kw)
+
+
+# ---- the kernel package ------------------------------------------------------
+
+def _candidates():
+    """Installable 6.1 cloud kernel packages, newest ABI first."""
+    p = _run(["apt-cache", "search", "--names-only", r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$"])
+    names = []
+    for line in p.stdout.splitlines():
+        name = line.split(" ", 1)[0]
+        m = PKG_RE.match(name)
+        if m:
+            names.append((int(m.group(1)), name))
+    out = []
+    for _, name in sorted(names, reverse=True):
+        pol = _run(["apt-cache", "policy", name]).stdout
+        m = re.search(r"Candidate:\s*(\S+)", pol)
+        if m and m.group(1) != "(none)":
+            out.append(name)
+    return out
+
+
+def _cached_debs():
+    return sorted((CACHE / "debs").glob("linux-image-6.1.0-*-cloud-amd64-unsigned_*.deb"),
+                  key=lambda p: int(PKG_RE.match(p.name.split("_")[0]).group(1)), reverse=True)
+
+
+def fetch_kernel():
+    """Download (once) and extract Debian 12's 6.1 cloud kernel. Returns the
+    directory holding vmlinuz and lib/modules/RELEASE."""
+    debs = CACHE / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    pkg = os.environ.get("TF_KERNEL_PKG")
+    if not pkg:
+        names = _candidates()
+        if not names:
+            log("no 6.1 cloud kernel in the apt lists: apt-get update")
+            _run(["apt-get", "update", "-qq"])
+            names = _candidates()
+        pkg = names[0] if names else None
+    deb = next((d for d in _cached_debs() if pkg and d.name.startswith(pkg + "_")), None)
+    if deb is None and pkg:
+        log(f"apt-get download {pkg}")
+        p = _run(["apt-get", "download", "-o", "APT::Sandbox::User=root", pkg], cwd=debs)
+        if p.returncode != 0:        # stale lists point at a version the mirror dropped
+            _run(["apt-get", "update", "-qq"])
+            p = _run(["apt-get", "download", "-o", "APT::Sandbox::User=root", pkg], cwd=debs)
+        deb = next((d for d in _cached_debs() if d.name.startswith(pkg + "_")), None)
+        if deb is None:
+            log(f"apt-get download {pkg} failed: {p.stderr.strip()}")
+    if deb is None:
+        cached = _cached_debs()
+        if not cached:
+            raise KernelSetupError(f"no Debian 6.1 cloud kernel package: resolved {pkg!r}, nothing "
+                                   f"cached in {debs} (apt-get update; apt-cache search linux-image-6.1)")
+        deb = cached[0]
+        log(f"using the cached {deb.name}")
+    # keep only the one in use
+    for old in _cached_debs():
+        if old != deb:
+            old.unlink()
+
+    kdir = CACHE / deb.name[:-len(".deb")]
+    stamp = kdir / ".extracted"
+    if not stamp.exists():
+        shutil.rmtree(kdir, ignore_errors=True)
+        kdir.mkdir(parents=True)
+        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+        x = _run(["tar", "-x", "-C", kdir, "--wildcards", "./boot/vmlinuz-*", "./boot/config-*",
+                  "./lib/modules/*"], stdin=tar.stdout)
+        tar.stdout.close()
+        if tar.wait() != 0 or x.returncode != 0:
+            raise KernelSetupError(f"extracting {deb} failed: {x.stderr.strip()}")
+        stamp.write_text(deb.name + "\n")
+    for other in CACHE.iterdir():
+        if other.is_dir() and other.name.startswith("linux-image-") and other != kdir:
+            shutil.rmtree(other, ignore_errors=True)
+    return kdir
+
+
+def kernel_files(kdir):
+    vmlinuz = sorted((kdir / "boot").glob("vmlinuz-*"))
+    mods = sorted((kdir / "lib" / "modules").iterdir()) if (kdir / "lib" / "modules").is_dir() else []
+    if not vmlinuz or not mods:
+        raise KernelSetupError(f"{kdir}: no vmlinuz or lib/modules")
+    return vmlinuz[0], mods[0]
+
+
+# ---- kernel modules ------------------------------------------------------------
+
+def modinfo(path):
+    """The .modinfo section of a kernel module as a dict (ELF64 little endian)."""
+    data = Path(path).read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise KernelSetupError(f"{path}: not an ELF64 LE module (compressed? .ko.xz is not handled)")
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+
+    def sec(i):
+        name, _, _, _, off, size = struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+        return name, off, size
+
+    _, stroff, _ = sec(shstrndx)
+    info = {}
+    for i in range(shnum):
+        name, off, size = sec(i)
+        end = data.index(b"\0", stroff + name)
+        if data[stroff + name:end] == b".modinfo":
+            for item in data[off:off + size].split(b"\0"):
+                if b"=" in item:
+                    k, v = item.decode(errors="replace").split("=", 1)
+                    info.setdefault(k, v)
+    return info
+
+
+def resolve_modules(moddir, wanted):
+    """[(name, path)] for `wanted` and their dependencies, dependencies first.
+    Built-in modules (modules.builtin) need nothing."""
+    index = {}
+    for p in (moddir / "kernel").rglob("*.ko"):
+        index[p.name[:-3].replace("-", "_")] = p
+    builtin = set()
+    bl = moddir / "modules.builtin"
+    if bl.exists():
+        builtin = {Path(l.strip()).name[:-3].replace("-", "_") for l in bl.read_text().splitlines() if l}
+    order, seen = [], set()
+
+    def visit(name, chain):
+        name = name.replace("-", "_")
+        if name in seen or name in builtin:
+            return
+        if name in chain:
+            raise KernelSetupError(f"module dependency loop: {' -> '.join(chain + [name])}")
+        if name not in index:
+            raise KernelSetupError(f"module {name} not in {moddir} (needed by {chain or 'us'})")
+        for dep in filter(None, modinfo(index[name]).get("depends", "").split(",")):
+            visit(dep, chain + [name])
+        seen.add(name)
+        order.append((name, index[name]))
+
+    for w in wanted:
+        visit(w, [])
+    return order
+
+
+# ---- initramfs -------------------------------------------------------------------
+
+class Cpio:
+    """A newc cpio archive written by hand: no cpio tool needed, device nodes
+    without privileges, owner root, deterministic."""
+
+    def __init__(self, path):
+        self.f = open(path, "wb")
+        self.ino = 1
+        self.names = set()
+
+    def _entry(self, name, mode, data=b"", rdev=(0, 0), nlink=1):
+        name = name.lstrip("/")
+        if name in self.names:
+            return
+        self.names.add(name)
+        nb = name.encode() + b"\0"
+        hdr = "070701" + "".join(f"{v:08x}" for v in (
+            self.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(nb), 0))
+        self.ino += 1
+        self.f.write(hdr.encode() + nb)
+        self.f.write(b"\0" * (-(110 + len(nb)) % 4))
+        self.f.write(data)
+        self.f.write(b"\0" * (-len(data) % 4))
+
+    def dir(self, name):
+        name = name.strip("/")
+        if not name or name == ".":
+            return
+        parts = name.split("/")
+        for i in range(1, len(parts) + 1):
+            self._entry("/".join(parts[:i]), 0o040755, nlink=2)
+
+    def file(self, name, src=None, data=None, mode=0o755):
+        self.dir(os.path.dirname(name.strip("/")))
+        if data is None:
+            data = Path(src).read_bytes()     # follows symlinks: the real library
+        self._entry(name, 0o100000 | mode, data)
+
+    def symlink(self, name, target):
+        self.dir(os.path.dirname(name.strip("/")))
+        self._entry(name, 0o120777, target.encode())
+
+    def chardev(self, name, major, minor, mode=0o600):
+        self.dir(os.path.dirname(name.strip("/")))
+        self._entry(name, 0o020000 | mode, rdev=(major, minor))
+
+    def close(self):
+        self._entry("TRAILER!!!", 0, nlink=1)
+        self.f.close()
+
+
+def shared_libs(binary):
+    """Absolute paths of the shared libraries (and the loader) a program needs."""
+    p = _run(["ldd", binary])
+    if p.returncode != 0:
+        if "not a dynamic executable" in (p.stdout + p.stderr):
+            return []
+        raise KernelSetupError(f"ldd {binary}: {p.stderr.strip()}")
+    libs = []
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if "=> not found" in line:
+            raise KernelSetupError(f"{binary}: {line}")
+        m = re.search(r"=>\s*(/\S+)", line) or re.match(r"(/\S+)", line)
+        if m:
+            libs.append(m.group(1))
+    return libs
+
+
+def find_tool(*names):
+    for n in names:
+        for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+            p = Path(d) / n
+            if p.exists():
+                return p
+        w = shutil.which(n)
+        if w:
+            return Path(w)
+    return None
+
+
+def build_initramfs(out, moddir):
+    """The guest's whole root file system: busybox, the tracer, tcpgen, nft,
+    their shared libraries, this kernel's nftables modules, the scripts."""
+    busybox = find_tool("busybox")
+    if busybox is None:
+        raise KernelSetupError("busybox not found: apt-get install busybox-static")
+    if shared_libs(busybox):
+        raise KernelSetupError(f"{busybox} is dynamically linked: apt-get install busybox-static")
+    nft = find_tool("nft")
+    if nft is None:
+        raise KernelSetupError("nft not found: apt-get install nftables")
+    for b, hint in ((TRACER, "make"), (TCPGEN, "make tools")):
+        if not os.access(b, os.X_OK):
+            raise KernelSetupError(f"{b} missing: {hint}")
+
+    mods = resolve_modules(moddir, GUEST_MODULES)
+    configs = sorted((moddir.parents[2] / "boot").glob(f"config-{moddir.name}"))
+    c = Cpio(out)
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "root", "run",
+              "etc", "modules", "lib64"):
+        c.dir(d)
+    c.chardev("dev/console", 5, 1)
+    c.chardev("dev/null", 1, 3, 0o666)
+    c.file("init", HERE / "guest-init.sh")
+    # TF_GUEST_SCRIPT: run another script instead (debugging in the guest)
+    c.file("scenarios.sh", os.environ.get("TF_GUEST_SCRIPT") or HERE / "scenarios.sh")
+    c.file("bin/busybox", busybox)
+    c.symlink("bin/sh", "busybox")
+    c.file("bin/tcpflow-trace", TRACER)
+    c.file("bin/tcpgen", TCPGEN)
+    c.file("usr/sbin/nft", nft)
+    libs = set()
+    for b in (TRACER, TCPGEN, nft):
+        libs.update(shared_libs(b))
+    for lib in sorted(libs):
+        c.file(lib, lib)
+    c.file("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\n", mode=0o644)
+    c.file("etc/group", data=b"root:x:0:\n", mode=0o644)
+    for name, path in mods:
+        c.file(f"modules/{path.name}", path, mode=0o644)
+    # A Debian host has /boot/config-RELEASE: libbpf reads __kconfig externs there
+    for cfg in configs:
+        c.file(f"boot/{cfg.name}", cfg, mode=0o644)
+    c.file("modules/order", data="".join(f"{p.name}\n" for _, p in mods).encode(), mode=0o644)
+    c.close()
+    return [n for n, _ in mods], sorted(libs)
+
+
+# ---- running ---------------------------------------------------------------------
+
+@dataclass
+class Run:
+    kernel: str                     # "debian-6.1" or "host"
+    ok: bool = False                # the run finished ("@@ - done")
+    error: str = ""                 # why not
+    release: str = ""
+    accel: str = ""                 # kvm / tcg / none (host)
+    accel_note: str = ""            # why KVM was not used
+    seconds: float = 0.0
+    report: list = field(default_factory=list)    # raw "@@" lines
+    console: str = ""
+    modules: list = field(default_factory=list)
+
+    def lines(self, scen, chan):
+        out = []
+        for line in self.report:
+            parts = line.split(" ", 3)
+            if len(parts) >= 3 and parts[1] == scen and parts[2] == chan:
+                out.append(parts[3] if len(parts) > 3 else "")
+        return out
+
+    def info(self, scen, key):
+        for v in self.lines(scen, "info"):
+            k, _, val = v.partition("=")
+            if k == key:
+                return val
+        return None
+
+    def tail(self, n=60):
+        return "\n".join(self.console.splitlines()[-n:])
+
+
+def _parse_report(text):
+    return [l.rstrip("\r") for l in text.replace("\r\n", "\n").splitlines() if l.startswith("@@ ")]
+
+
+def kvm_usable():
+    """(True, "") when /dev/kvm can be opened read-write, else (False, why)."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        return False, f"/dev/kvm: {e.strerror}"
+    os.close(fd)
+    return True, ""
+
+
+def _qemu_argv(accel, vmlinuz, initrd, console, report, shell):
+    qemu = find_tool("qemu-system-x86_64")
+    if qemu is None:
+        raise KernelSetupError("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+    append = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init" + (" tf.shell" if shell else "")
+    argv = [str(qemu), "-nographic", "-nodefaults", "-no-reboot", "-m", "1024", "-smp", "2",
+            "-kernel", str(vmlinuz), "-initrd", str(initrd), "-append", append]
+    if accel == "kvm":
+        argv += ["-accel", "kvm", "-cpu", "host"]
+    else:
+        argv += ["-accel", "tcg", "-cpu", "max"]
+    if shell:
+        argv += ["-serial", "mon:stdio", "-serial", f"file:{report}"]
+    else:
+        argv += ["-monitor", "none", "-serial", f"file:{console}", "-serial", f"file:{report}"]
+    return argv
+
+
+def _boot_once(accel, vmlinuz, initrd, workdir, timeout):
+    """One qemu run. Returns (status, console, report_text, seconds) with status
+    "done", "timeout", "kvm-dead" (no kernel banner in time) or "exit N: ..."."""
+    console, report = workdir / f"console-{accel}.log", workdir / f"report-{accel}.txt"
+    for f in (console, report):
+        f.unlink(missing_ok=True)
+    argv = _qemu_argv(accel, vmlinuz, initrd, console, report, shell=False)
+    errf = open(workdir / f"qemu-{accel}.stderr", "w+")
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf,
+                         start_new_session=True)
+    status = None
+    try:
+        while p.poll() is None:
+            el = time.monotonic() - t0
+            if el > timeout:
+                status = "timeout"
+                break
+            if accel == "kvm" and el > KVM_PROBE_S:
+                text = console.read_text(errors="replace") if console.exists() else ""
+                if "Linux version" not in text:
+                    status = "kvm-dead"
+                    break
+            time.sleep(0.2)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    secs = time.monotonic() - t0
+    errf.seek(0)
+    err = errf.read().strip()
+    errf.close()
+    text = console.read_text(errors="replace") if console.exists() else ""
+    rep = report.read_text(errors="replace") if report.exists() else ""
+    if status is None:
+        status = "done" if p.returncode == 0 else f"exit {p.returncode}: {err[-300:]}"
+    return status, text, rep, secs
+
+
+def run_guest(workdir=None):
+    """Boot Debian's 6.1 kernel with our initramfs and collect the report."""
+    r = Run("debian-6.1")
+    workdir = Path(workdir or CACHE / "run")
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        kdir = fetch_kernel()
+        vmlinuz, moddir = kernel_files(kdir)
+        r.release = moddir.name
+        initrd = workdir / "initramfs.cpio"
+        r.modules, _ = build_initramfs(initrd, moddir)
+    except KernelSetupError as e:
+        r.error = str(e)
+        return r
+
+    want = os.environ.get("TF_QEMU_ACCEL", "auto")
+    if want not in ("auto", "kvm", "tcg"):
+        r.error = f"TF_QEMU_ACCEL={want}: use auto, kvm or tcg"
+        return r
+    tries = []
+    if want in ("auto", "kvm"):
+        ok, why = kvm_usable()
+        if ok:
+            tries.append("kvm")
+        elif want == "kvm":
+            r.error = f"TF_QEMU_ACCEL=kvm but {why}"
+            return r
+        else:
+            r.accel_note = why
+    if want in ("auto", "tcg"):
+        tries.append("tcg")
+
+    total = 0.0
+    for accel in tries:
+        timeout = float(os.environ.get("TF_KERNEL_TIMEOUT", 240 if accel == "kvm" else 600))
+        try:
+            status, console, rep, secs = _boot_once(accel, vmlinuz, initrd, workdir, timeout)
+        except KernelSetupError as e:
+            r.error = str(e)
+            return r
+        total += secs
+        r.accel, r.console, r.report = accel, console, _parse_report(rep)
+        if accel == "kvm" and want == "auto" and (status == "kvm-dead" or status.startswith("exit")):
+            # /dev/kvm opens but does not run a guest (e.g. nested virtualization
+            # without support): software emulation instead
+            r.accel_note = ("KVM did not boot the guest: " +
+                            ("no kernel banner within %d s" % KVM_PROBE_S if status == "kvm-dead"
+                             else status))
+            log(f"{r.accel_note}; falling back to TCG")
+            continue
+        break
+    r.seconds = total
+    r.ok = any(l.startswith("@@ - done") for l in r.report)
+    if not r.ok:
+        r.error = (f"the guest run did not finish ({status}, accel {r.accel}, {secs:.0f} s); "
+                   f"console tail:\n{r.tail()}")
+    return r
+
+
+def run_host(workdir=None):
+    """The same scenarios on this machine's kernel, in a new network namespace."""
+    r = Run("host", accel="none", release=os.uname().release)
+    workdir = Path(workdir or CACHE / "host")
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    busybox = find_tool("busybox")
+    if busybox is None:
+        r.error = "busybox not found: apt-get install busybox-static"
+        return r
+    for b, hint in ((TRACER, "make"), (TCPGEN, "make tools")):
+        if not os.access(b, os.X_OK):
+            r.error = f"{b} missing: {hint}"
+            return r
+    report = workdir / "report.txt"
+    env = dict(os.environ, TF_BIN=str(TRACER), TCPGEN=str(TCPGEN), OUT=str(report),
+               WORK=str(workdir / "work"), BB=str(busybox))
+    t0 = time.monotonic()
+    p = subprocess.Popen(["unshare", "--net", str(busybox), "sh", str(HERE / "scenarios.sh")],
+                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=float(os.environ.get("TF_KERNEL_TIMEOUT", 300)))
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        r.error = "the host run timed out"
+    r.seconds = time.monotonic() - t0
+    r.console = out or ""
+    r.report = _parse_report(report.read_text(errors="replace")) if report.exists() else []
+    r.ok = any(l.startswith("@@ - done") for l in r.report)
+    if not r.ok and not r.error:
+        r.error = f"the host run did not finish (exit {p.returncode}):\n{r.tail()}"
+    return r
+
+
+def run_kernel(kernel, workdir=None):
+    if kernel == "host":
+        return run_host(workdir)
+    if kernel == "debian-6.1":
+        return run_guest(workdir)
+    raise ValueError(f"unknown kernel {kernel!r}")
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else "run"
+    if cmd == "fetch":
+        print(fetch_kernel())
+        return 0
+    if cmd == "run":
+        r = run_kernel(argv[2] if len(argv) > 2 else "debian-6.1")
+        print("\n".join(r.report))
+        log(f"{r.kernel} {r.release}: ok={r.ok} accel={r.accel} {r.accel_note} {r.seconds:.1f} s")
+        if r.error:
+            log(r.error)
+        return 0 if r.ok else 1
+    if cmd == "shell":
+        kdir = fetch_kernel()
+        vmlinuz, moddir = kernel_files(kdir)
+        work = CACHE / "run"
+        work.mkdir(parents=True, exist_ok=True)
+        build_initramfs(work / "initramfs.cpio", moddir)
+        ok, _ = kvm_usable()
+        accel = os.environ.get("TF_QEMU_ACCEL", "kvm" if ok else "tcg")
+        argv = _qemu_argv("tcg" if accel == "auto" else accel, vmlinuz, work / "initramfs.cpio",
+                          None, work / "report-shell.txt", shell=True)
+        return subprocess.call(argv)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,398 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The same real-traffic checks on every kernel of the matrix: the host's own
+kernel (in a fresh network namespace) and Debian 12's 6.1 cloud kernel booted
+in qemu (kmatrix.py). scenarios.sh runs the traffic and the tracer and sends
+back raw output; every judgement is here, so a kernel difference the tracer
+does not handle fails a test on that kernel and names it.
+
+Ground truth: tcpgen's own account of each connection (its ports, pid, how it
+ended), nftables' counters for the dropped packets, and the TCP state machine.
+Times are not compared with a capture here (tests/integration does that on
+the host); under software emulation only orders of magnitude are asserted.
+"""
+
+import json
+import re
+
+import pytest
+
+CLIENT_ACTIVE = ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"]
+CLIENT_PASSIVE = ["SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
+SERVER_ACTIVE = ["SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"]
+SERVER_PASSIVE = ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
+
+# scenario -> the tracer run that saw it
+TRACER_RUNS = ("base", "port_filter", "pid_filter", "drops", "metrics")
+
+
+# ---- reading a run ---------------------------------------------------------
+
+class Trace:
+    """One tracer run of a scenario group: its records, stats and stderr."""
+
+    def __init__(self, run, name):
+        self.name = name
+        self.run = run
+        self.conns, self.stats, self.bad = [], [], []
+        for line in run.lines(name, "trace"):
+            try:
+                r = json.loads(line)
+            except ValueError:
+                self.bad.append(line)
+                continue
+            if r.get("type") == "conn":
+                self.conns.append(r)
+            elif r.get("type") == "stats":
+                self.stats.append(r)
+        self.err = run.lines(name, "err")
+        self.verbose = run.lines(name, "verbose")
+        rc = run.lines(name, "rc.tracer")
+        self.rc = int(rc[0]) if rc else None
+        self.started = run.info(name, "started")
+
+    def describe(self):
+        recs = "\n".join(json.dumps(c, sort_keys=True) for c in self.conns)
+        v = "\n".join(self.verbose[-80:])
+        return (f"[{self.run.kernel} {self.run.release}, tracer run '{self.name}']\n{recs}\n"
+                f"stats={self.stats}\nstderr:\n" + "\n".join(self.err) +
+                (f"\nlibbpf log (tail):\n{v}" if v else ""))
+
+    def find(self, role, sport, dport):
+        return [c for c in self.conns if c["role"] == role and c["sport"] == sport and c["dport"] == dport]
+
+    def one(self, role, sport, dport):
+        got = self.find(role, sport, dport)
+        assert len(got) == 1, (f"expected one {role} record {sport}->{dport}, got {len(got)}\n"
+                               f"{self.describe()}")
+        return got[0]
+
+    def on_port(self, port):
+        return [c for c in self.conns if port in (c["sport"], c["dport"])]
+
+
+def gen(run, scen, label):
+    """tcpgen's JSON lines of process `label` in scenario `scen`."""
+    out = []
+    for line in run.lines(scen, f"gen.{label}"):
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def gen_conns(run, scen, label):
+    return [r for r in gen(run, scen, label) if r.get("event") == "conn"]
+
+
+def gen_pid(run, scen, label):
+    recs = gen(run, scen, label)
+    assert recs, f"no output of tcpgen '{label}' in {scen}: {run.lines(scen, 'generr.' + label)}"
+    return recs[0]["pid"]
+
+
+def rc(run, scen, label):
+    v = run.lines(scen, f"rc.{label}")
+    return int(v[0]) if v else None
+
+
+def states(rec):
+    return [s["state"] for s in rec["states"]]
+
+
+def nft(run, name):
+    for v in run.lines("drops", "nft"):
+        k, _, n = v.partition(" ")
+        if k == name:
+            return int(n) if n.isdigit() else None
+    return None
+
+
+def traced(run, name):
+    """The tracer run `name`, which must have started and exited cleanly."""
+    t = Trace(run, name)
+    assert t.started == "yes", f"the tracer did not start for '{name}'\n{t.describe()}"
+    assert t.rc == 0, f"tracer exit status {t.rc}\n{t.describe()}"
+    assert not t.bad, f"non-JSON lines on stdout: {t.bad[:3]}"
+    assert len(t.stats) == 1, f"expected one stats line\n{t.describe()}"
+    st = t.stats[0]
+    assert st["conns"] == len(t.conns), t.describe()
+    assert st["lost"] == 0 and st["malformed"] == 0, f"lost or malformed records\n{t.describe()}"
+    # every feature exists on every kernel of the matrix: no degraded start
+    notes = [l for l in t.err if "note:" in l or "warning" in l.lower()]
+    assert not notes, f"the tracer degraded on this kernel: {notes}\n{t.describe()}"
+    return t
+
+
+def exchange_pair(run, t, scen, port, addr="127.0.0.1", family="ipv4"):
+    """(client record, server record) of scenario `scen`'s single exchange,
+    with the identity checks every exchange shares."""
+    assert rc(run, scen, "cli") == 0 and rc(run, scen, "srv") == 0, (
+        f"tcpgen failed in {scen}: cli={run.lines(scen, 'generr.cli')} srv={run.lines(scen, 'generr.srv')}")
+    (cc,) = gen_conns(run, scen, "cli")
+    cport = cc["lport"]
+    cr = t.one("client", cport, port)
+    sr = t.one("server", port, cport)
+    ctx = t.describe()
+    for rec, pid in ((cr, cc["pid"]), (sr, gen_pid(run, scen, "srv"))):
+        assert rec["family"] == family, ctx
+        assert (rec["saddr"], rec["daddr"]) == (addr, addr), (
+            f"{rec['role']} addresses {rec['saddr']} -> {rec['daddr']}, expected {addr} both\n{ctx}")
+        assert rec["pid"] == pid and rec["comm"] == "tcpgen", (
+            f"{rec['role']} pid {rec['pid']} comm {rec['comm']!r}, expected {pid} tcpgen\n{ctx}")
+        assert rec["complete"] is True and rec["retrans_failed"] == 0, ctx
+    assert cr["handshake_method"] == "syn_sent", ctx
+    assert sr["states"][0] == {"state": "SYN_RECV", "t_us": 0, "derived": True}, ctx
+    assert "pid_from_listener" in sr["flags"], ctx
+    return cr, sr, ctx
+
+
+def no_losses(rec, ctx):
+    """Nothing was dropped: at most a tail-loss probe of a FIN (software
+    emulation delays ACKs past 2*srtt), counted consistently."""
+    assert rec["syn_retrans"] == rec["synack_retrans"] == 0, ctx
+    assert rec["retrans"] == len(rec["retransmits"]) == rec["fin_retrans"], ctx
+    assert all(r["kind"] == "FIN" for r in rec["retransmits"]), ctx
+
+
+def of_kind(rec, kind):
+    return [r for r in rec["retransmits"] if r["kind"] == kind]
+
+
+def ordered(rec):
+    ts = [s["t_us"] for s in rec["states"]]
+    return ts == sorted(ts) and ts[0] == 0
+
+
+# ---- the run itself ----------------------------------------------------------
+
+def test_run_completed(run, kernel):
+    """The scenarios ran to the end on this kernel, with every tracer started."""
+    assert run.ok, run.error
+    if kernel != "host":
+        assert run.info("-", "modules") == "yes", (
+            f"nftables modules did not load: {run.lines('-', 'modfail')}")
+        assert run.info("-", "kernel") == run.release
+    assert run.info("-", "btf") == "yes"
+    for name in TRACER_RUNS:
+        traced(run, name)
+
+
+# ---- lifecycles (tracer run "base": no filter but the namespace) -------------------
+
+def test_client_closes_first(run):
+    t = traced(run, "base")
+    cr, sr, ctx = exchange_pair(run, t, "client_first", 5001)
+    assert states(cr) == CLIENT_ACTIVE and ordered(cr), ctx
+    assert (cr["close"], cr["close_end"], cr["time_wait"]) == ("active", "time_wait", True), ctx
+    assert states(sr) == SERVER_PASSIVE and ordered(sr), ctx
+    assert (sr["close"], sr["close_end"], sr["time_wait"]) == ("passive", "orderly", False), ctx
+    for r in (cr, sr):
+        assert r["reset"] is None, ctx
+        assert 0 < r["handshake_us"] < 1_000_000, ctx
+        no_losses(r, ctx)
+        assert r["fin_ack_us"] is not None and r["close_us"] is not None, ctx
+
+
+def test_server_closes_first(run):
+    t = traced(run, "base")
+    cr, sr, ctx = exchange_pair(run, t, "server_first", 5002)
+    assert states(sr) == SERVER_ACTIVE and ordered(sr), ctx
+    assert (sr["close"], sr["close_end"], sr["time_wait"]) == ("active", "time_wait", True), ctx
+    assert states(cr) == CLIENT_PASSIVE and ordered(cr), ctx
+    assert (cr["close"], cr["close_end"], cr["time_wait"]) == ("passive", "orderly", False), ctx
+    assert sr["time_wait_at_us"] == sr["states"][-1]["t_us"], ctx
+
+
+def test_refused_connect(run):
+    t = traced(run, "base")
+    assert rc(run, "refused", "cli") == 0
+    (cc,) = gen_conns(run, "refused", "cli")
+    assert cc["connect_errno"] == 111, cc
+    assert len(t.on_port(5003)) == 1, t.describe()       # the RST-sending side has no socket
+    cr = t.one("client", cc["lport"], 5003)
+    ctx = t.describe()
+    assert cr["pid"] == cc["pid"] and cr["daddr"] == "127.0.0.1", ctx
+    assert states(cr) == ["SYN_SENT", "CLOSE"], ctx
+    assert (cr["close"], cr["reset"]) == ("refused", "received"), ctx
+    assert cr["handshake_us"] is None and cr["time_wait"] is False, ctx
+
+
+def test_linger0_reset(run):
+    t = traced(run, "base")
+    cr, sr, ctx = exchange_pair(run, t, "reset", 5004)
+    (sc,) = gen_conns(run, "reset", "srv")
+    assert sc["peer"] == "reset", sc
+    assert states(cr) == ["SYN_SENT", "ESTABLISHED", "CLOSE"], ctx
+    assert (cr["close"], cr["close_end"], cr["reset"]) == ("reset", "reset", "sent"), ctx
+    assert states(sr) == ["SYN_RECV", "ESTABLISHED", "CLOSE"], ctx
+    assert (sr["close"], sr["close_end"], sr["reset"]) == ("reset", "reset", "received"), ctx
+    for r in (cr, sr):
+        assert r["time_wait"] is False and r["fin_retrans"] == 0, ctx
+
+
+def test_ipv6(run):
+    t = traced(run, "base")
+    cr, sr, ctx = exchange_pair(run, t, "ipv6", 5005, addr="::1", family="ipv6")
+    assert states(cr) == CLIENT_ACTIVE, ctx
+    assert states(sr) == SERVER_PASSIVE, ctx
+    assert (cr["close"], sr["close"]) == ("active", "passive"), ctx
+
+
+def test_wildcard_listener(run):
+    """A server bound to 0.0.0.0: its connection's local address is the one
+    the client connected to (the child's own, not the listener's)."""
+    t = traced(run, "base")
+    cr, sr, ctx = exchange_pair(run, t, "wildcard", 5016)
+    assert states(sr) == SERVER_PASSIVE and states(cr) == CLIENT_ACTIVE, ctx
+
+
+def test_no_stray_records(run):
+    """Exactly the connections the lifecycle scenarios made, nothing else."""
+    t = traced(run, "base")
+    ports = {5001: 2, 5002: 2, 5003: 1, 5004: 2, 5005: 2, 5016: 2}
+    for port, n in ports.items():
+        assert len(t.on_port(port)) == n, f"port {port}: {len(t.on_port(port))} records\n{t.describe()}"
+    assert len(t.conns) == sum(ports.values()), t.describe()
+
+
+# ---- filters -------------------------------------------------------------------------
+
+def test_port_filter(run):
+    """--port 5006: both ends of the 5006 exchange, nothing of 5007."""
+    t = traced(run, "port_filter")
+    cr, sr, ctx = exchange_pair(run, t, "port_filter", 5006)
+    assert rc(run, "port_filter", "ocli") == 0 and gen_conns(run, "port_filter", "ocli"), (
+        "the traffic on the other port did not happen")
+    assert not t.on_port(5007), ctx
+    assert len(t.conns) == 2, ctx
+
+
+def test_pid_filter(run):
+    """--pid A --pid C: the server A (listening before the tracer started: its
+    owner from the task_file iterator) and the client C; not server B, not
+    client D."""
+    t = traced(run, "pid_filter")
+    s = "pid_filter"
+    pids = {k: int(run.info(s, f"pid_{k}")) for k in "abc"}
+    for label in ("srva", "srvb", "clic", "clid"):
+        assert rc(run, s, label) == 0, f"tcpgen {label} failed: {run.lines(s, 'generr.' + label)}"
+    ctx = t.describe()
+    want = set()
+    for c in gen_conns(run, s, "srva"):
+        want.add(("server", c["lport"], c["rport"], pids["a"]))
+    for c in gen_conns(run, s, "clic"):
+        want.add(("client", c["lport"], c["rport"], pids["c"]))
+    assert len(want) == 4, f"traffic did not happen as planned: {want}"
+    got = {(c["role"], c["sport"], c["dport"], c["pid"]) for c in t.conns}
+    assert got == want, f"records {sorted(got)}, expected {sorted(want)}\n{ctx}"
+    for c in t.conns:
+        if c["role"] == "server":
+            assert "pid_from_listener" in c["flags"], ctx
+            assert c["daddr"] == "127.0.0.1", ctx
+
+
+# ---- losses made by nftables (tracer run "drops") -------------------------------------
+
+def test_two_dropped_syns(run):
+    t = traced(run, "drops")
+    assert run.info("drops", "nft") == "yes", run.lines("drops", "nfterr")
+    assert (nft(run, "seen_syn"), nft(run, "drop_syn")) == (3, 2), run.lines("drops", "nft")
+    cr, sr, ctx = exchange_pair(run, t, "syn_drop", 5010)
+    assert cr["syn_retrans"] == 2 and cr["retrans"] == 2 + cr["fin_retrans"], ctx
+    assert [(r["kind"], r["state"]) for r in of_kind(cr, "SYN")] == [("SYN", "SYN_SENT")] * 2, ctx
+    # classic backoff on every kernel here (scenarios.sh): SYNs at 0, 1 s, 3 s
+    assert 2_500_000 < cr["handshake_us"] < 4_500_000, ctx
+    r1, r2 = (r["t_us"] for r in cr["retransmits"])
+    assert 700_000 < r1 < 1_500_000 and 2_500_000 < r2 < 4_000_000, ctx
+    assert sr["synack_retrans"] == 0 and sr["handshake_us"] < 1_000_000, ctx
+    assert states(cr) == CLIENT_ACTIVE, ctx
+    no_losses(sr, ctx)
+
+
+def test_dropped_fin_of_active_closer(run):
+    t = traced(run, "drops")
+    seen = nft(run, "seen_cfin")
+    assert nft(run, "drop_cfin") == 1 and seen and seen >= 2, run.lines("drops", "nft")
+    cr, sr, ctx = exchange_pair(run, t, "fin_drop_active", 5011)
+    # every FIN after the first (nft saw them all) is a retransmission
+    assert cr["fin_retrans"] == cr["fin_retrans_fin_wait1"] == seen - 1, ctx
+    assert cr["fin_retrans_last_ack"] == cr["retrans_failed"] == 0, ctx
+    assert [(r["kind"], r["state"]) for r in cr["retransmits"]] == [("FIN", "FIN_WAIT1")] * (seen - 1), ctx
+    assert states(cr) == CLIENT_ACTIVE and states(sr) == SERVER_PASSIVE, ctx
+    no_losses(sr, ctx)
+
+
+def test_dropped_fin_of_passive_closer(run):
+    t = traced(run, "drops")
+    seen = nft(run, "seen_sfin")
+    assert nft(run, "drop_sfin") == 1 and seen and seen >= 2, run.lines("drops", "nft")
+    cr, sr, ctx = exchange_pair(run, t, "fin_drop_passive", 5012)
+    assert sr["fin_retrans"] == sr["fin_retrans_last_ack"] == seen - 1, ctx
+    assert sr["fin_retrans_fin_wait1"] == 0, ctx
+    assert [(r["kind"], r["state"]) for r in sr["retransmits"]] == [("FIN", "LAST_ACK")] * (seen - 1), ctx
+    assert states(sr) == SERVER_PASSIVE and (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
+    assert states(cr) == CLIENT_ACTIVE, ctx
+    no_losses(cr, ctx)
+
+
+def test_dropped_synack(run):
+    """First SYN and first SYN-ACK dropped: the client retransmits its SYN
+    once (t=1 s), the server its SYN-ACK once (its timer, 1 s later). The
+    SYN-ACK retransmit is seen on the listener and must reach the child's
+    record (matched by the 4-tuple)."""
+    t = traced(run, "drops")
+    syns, synacks = nft(run, "seen_syn1"), nft(run, "seen_synack")
+    assert (nft(run, "drop_syn1"), nft(run, "drop_synack")) == (1, 1), run.lines("drops", "nft")
+    assert syns and synacks and syns >= 2 and synacks >= 2, run.lines("drops", "nft")
+    cr, sr, ctx = exchange_pair(run, t, "synack_drop", 5015)
+    # every SYN and SYN-ACK after the first (nft saw them all) is a retransmission
+    assert cr["syn_retrans"] == len(of_kind(cr, "SYN")) == syns - 1, ctx
+    assert sr["synack_retrans"] == len(of_kind(sr, "SYNACK")) == synacks - 1, ctx
+    assert sr["retrans"] == sr["synack_retrans"] + sr["fin_retrans"], ctx
+    # from the first SYN-ACK (t=1 s) to the final ACK (after the t=2 s retransmit)
+    assert 700_000 < sr["handshake_us"] < 1_600_000, ctx
+
+
+# ---- --metrics, scraped inside -------------------------------------------------------------
+
+def parse_metrics(lines):
+    """{(name, frozenset(labels.items())): value} of a Prometheus text page."""
+    out = {}
+    pat = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        m = pat.match(line)
+        assert m, f"not a Prometheus sample line: {line!r}"
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out[(m.group(1), frozenset(labels.items()))] = float(m.group(3))
+    return out
+
+
+def msum(metrics, name, **want):
+    return sum(v for (n, labels), v in metrics.items()
+               if n == name and all((k, val) in labels for k, val in want.items()))
+
+
+def test_metrics_scraped_inside(run):
+    """3 orderly connections on 5013 and one refused connect to 5014, then
+    GET /metrics with busybox wget from inside the same machine."""
+    t = traced(run, "metrics")
+    assert rc(run, "metrics", "cli") == 0 and rc(run, "metrics", "refcli") == 0
+    assert run.lines("metrics", "httprc") == ["0"], (
+        f"GET /metrics failed: wget status {run.lines('metrics', 'httprc')}\n{t.describe()}")
+    page = run.lines("metrics", "http")
+    assert any(l.startswith("# TYPE ") for l in page), page[:20]
+    m = parse_metrics(page)
+    ctx = "\n".join(page[:400])
+    assert msum(m, "tcpflow_connections_total", role="client") == 4, ctx
+    assert msum(m, "tcpflow_connections_total", role="server") == 3, ctx
+    assert msum(m, "tcpflow_refused_connects_total") == 1, ctx
+    assert msum(m, "tcpflow_syn_retransmits_total") == 0, ctx
+    assert msum(m, "tcpflow_handshake_duration_seconds_count", role="client") == 3, ctx
+    assert msum(m, "tcpflow_handshake_duration_seconds_count", role="server") == 3, ctx
+    # JSON and metrics agree
+    assert len(t.conns) == 7, t.describe()
+    # anything but /metrics and / is a 4xx: busybox wget exits non-zero
+    assert run.lines("metrics", "httprc404") not in (["0"], []), run.lines("metrics", "http404")
