@@ -1052,7 +1052,7 @@ static const char css[] =
 	"*{box-sizing:border-box}\n"
 	"body{margin:0;background:var(--bg);color:var(--fg);"
 	"font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif}\n"
-	"header,main{max-width:1120px;margin:0 auto;padding:0 20px}\n"
+	"header,main{max-width:1240px;margin:0 auto;padding:0 20px}\n"
 	"header{padding-top:18px}\nh1{font-size:22px;margin:0 0 4px}\n"
 	"h2{font-size:18px;margin:26px 0 8px;border-bottom:2px solid var(--line);padding-bottom:4px}\n"
 	"h3{font-size:14px;margin:0 0 6px}\n"
@@ -1077,6 +1077,7 @@ static const char css[] =
 	".facts{font-size:12px;margin:4px 0 8px}\n.facts td,.facts th{padding:1px 6px}\n"
 	".hide{display:none!important}\n"
 	".conns{font-size:12px;width:100%}\n.conns td{white-space:nowrap}\n"
+	".conns td.states{white-space:normal;color:var(--mut);font-size:11px;min-width:180px}\n"
 	"svg text{font-family:system-ui,'DejaVu Sans',sans-serif;fill:var(--fg)}\n"
 	"svg .lane{stroke:var(--fg);stroke-width:2.5}\n"
 	"svg .lane.inferred{stroke:var(--inf);stroke-width:2;stroke-dasharray:3 5}\n"
@@ -1472,7 +1473,7 @@ static void states_compact(FILE *o, const struct tf_rp_data *d, const struct tf_
 	const struct tf_rp_state *st = tf_rp_states(d, c);
 
 	for (int i = 0; i < c->nstates; i++)
-		fprintf(o, "%s%s", i ? " → " : "", tf_state_name(st[i].state));
+		fprintf(o, "%s%s", i ? "→<wbr>" : "", tf_state_name(st[i].state));
 }
 
 static void write_table(FILE *o, const struct tf_rp_data *d, const struct selection *s,
@@ -1485,19 +1486,19 @@ static void write_table(FILE *o, const struct tf_rp_data *d, const struct select
 	      "<table class=\"conns\"><tr><th>line</th><th class=\"l\">start (UTC)</th><th class=\"l\">role</th>"
 	      "<th class=\"l\">local</th><th class=\"l\">remote</th><th>pid</th><th class=\"l\">comm</th>"
 	      "<th>handshake</th><th class=\"l\">close</th><th class=\"l\">end</th><th>close took</th>"
-	      "<th>retrans</th><th class=\"l\">states</th><th class=\"l\">diagram</th></tr>\n", o);
+	      "<th>retrans</th><th class=\"l\">diagram</th><th class=\"l\">states</th></tr>\n", o);
 	for (size_t i = 0; i < n; i++) {
 		const struct tf_rp_conn *c = &d->conns[i];
-		char t[80] = "–";
+		char t[128] = "–";
 
 		if (c->start_us != TF_RP_NONE) {
 			time_t sec = (time_t)(c->start_us / 1000000);
 			struct tm tm;
 
 			if (gmtime_r(&sec, &tm))
-				snprintf(t, sizeof(t), "%04d-%02d-%02d %02d:%02d:%02d.%06d",
-					 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-					 tm.tm_min, tm.tm_sec, (int)(c->start_us % 1000000));
+				snprintf(t, sizeof(t), "<span title=\"%04d-%02d-%02d\">%02d:%02d:%02d.%06d"
+					 "</span>", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+					 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(c->start_us % 1000000));
 		}
 		fprintf(o, "<tr");
 		filter_attrs(o, c, NULL);
@@ -1511,10 +1512,10 @@ static void write_table(FILE *o, const struct tf_rp_data *d, const struct select
 			tf_rp_dur(c->handshake_us, b1, sizeof(b1)), ck_name(c->close_kind),
 			ce_name(c->close_end), tf_rp_dur(c->close_us, b2, sizeof(b2)),
 			c->retrans ? " class=\"warn\"" : "", c->retrans);
-		states_compact(o, d, c);
-		fputs("</td><td class=\"l\">", o);
 		if (s->of[i] > 0)
 			fprintf(o, "<a href=\"#d%d\">#%d</a>", s->of[i], s->of[i]);
+		fputs("</td><td class=\"l states\">", o);
+		states_compact(o, d, c);
 		fputs("</td></tr>\n", o);
 	}
 	fputs("</table>", o);
