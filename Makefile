@@ -155,8 +155,9 @@ DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-d
 DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps prometheus python3-yaml libclang-rt-14-dev chromium dpkg-dev debhelper lintian bash-completion systemd-container
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
-deps:
-	@missing=$$(for p in $(DEB_ALL); do \
+# $(call apt_install,PACKAGES,EXTRA apt-get OPTIONS): install what is missing (root only).
+define apt_install
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -164,9 +165,13 @@ deps:
 			echo "missing Debian packages: $$missing -- run as root (sudo make ...) to install them" >&2; exit 1; \
 		fi; \
 		echo "installing:" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) $$missing >/dev/null || \
 		{ echo "apt-get install failed for: $$missing" >&2; exit 1; }; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_ALL))
 
 # Default trace: every connection, one line each, until Ctrl-C.
 ARGS ?=
@@ -177,6 +182,7 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory test-kernels
 
 check: check-unit check-asan check-fuzz check-leaks check-integration check-packaging
 
@@ -200,3 +206,4 @@ clean:
 	$(SAN_DIR)/obj/*.d $(SAN_DIR)/tests/*.d $(SAN_DIR)/fuzz/*.d)
 
 include packaging/install.mk
+include tests/kernels/kernels.mk

@@ -200,8 +200,13 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 
 	read_endpoints(sk, family, saddr, daddr, &sport, &dport);
 	if (!port_wanted(sport, dport)) {
-		/* connect(): the ephemeral port is chosen after CLOSE -> SYN_SENT */
-		if (role != TF_ROLE_CLIENT || sport)
+		/*
+		 * Not known yet, decide at the next event: connect() picks the
+		 * ephemeral port after CLOSE -> SYN_SENT; an accepted child's
+		 * remote port is 0 at LISTEN -> SYN_RECV before Linux 6.15
+		 * (see tuple_late()).
+		 */
+		if (!(role == TF_ROLE_CLIENT && !sport) && !(role == TF_ROLE_SERVER && !dport))
 			return NULL;
 		flags |= TF_F_FILTER_PENDING;
 	}
@@ -267,6 +272,20 @@ static __always_inline void server_child_start(const struct sock *sk, struct tf_
 		return;
 	tf_fold_synack(c, s);
 	bpf_map_delete_elem(&synacks, &t);
+}
+
+/*
+ * Before Linux 6.15, commit a3a128f611a9 ("inet: consolidate
+ * inet_csk_clone_lock()"), the child's LISTEN -> SYN_RECV fired before its
+ * 4-tuple was copied from the request socket: remote port 0, remote address
+ * 0, local address the listener's bound one (0.0.0.0 / :: for a wildcard).
+ * tcp_v4/v6_syn_recv_sock() sets them right after, so the next event
+ * (SYN_RECV -> ESTABLISHED, or -> CLOSE) reads them. No BTF type tells the
+ * two orders apart; a remote port of 0 does (never valid on a connection).
+ */
+static __always_inline bool tuple_late(const struct tf_conn *c)
+{
+	return c->role == TF_ROLE_SERVER && !c->dport;
 }
 
 static __always_inline void server_established(const struct sock *sk, struct tf_conn *c)
@@ -364,18 +383,25 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		c = conn_new(sk, key, family, oldstate, newstate);
 		if (!c)
 			return 0;
-		if (c->role == TF_ROLE_SERVER && !(c->flags & TF_F_MIDLIFE))
+		if (c->role == TF_ROLE_SERVER && !(c->flags & TF_F_MIDLIFE) && !tuple_late(c))
 			server_child_start(sk, c);
-	} else if (c->flags & TF_F_FILTER_PENDING) {
-		__u16 sport = sk_sport(sk);
-
-		c->sport = sport;
-		if (!port_wanted(sport, c->dport)) {
-			bpf_map_delete_elem(&conns, &key);
-			stat_inc(TF_STAT_UNWANTED);
-			return 0;
+	} else {
+		if (tuple_late(c)) {
+			read_endpoints(sk, family, c->saddr, c->daddr, &c->sport, &c->dport);
+			if (!(c->flags & TF_F_MIDLIFE))
+				server_child_start(sk, c);
 		}
-		c->flags &= ~TF_F_FILTER_PENDING;
+		if (c->flags & TF_F_FILTER_PENDING) {
+			__u16 sport = sk_sport(sk);
+
+			c->sport = sport;
+			if (!port_wanted(sport, c->dport)) {
+				bpf_map_delete_elem(&conns, &key);
+				stat_inc(TF_STAT_UNWANTED);
+				return 0;
+			}
+			c->flags &= ~TF_F_FILTER_PENDING;
+		}
 	}
 
 	stat_inc(TF_STAT_EVENTS);
@@ -411,7 +437,8 @@ int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb
 	if (!c)
 		return 0;
 	/*
-	 * Since Linux 6.17 ("tcp: add err to tcp_retransmit_skb tracepoint")
+	 * Since Linux 6.17 (ad892e912b84 "tcp: trace retransmit failures in
+	 * tcp_retransmit_skb")
 	 * the tracepoint also fires for attempts that failed (err != 0):
 	 * those are not retransmitted segments. Older kernels have no such
 	 * argument and fire only on success.
@@ -425,7 +452,11 @@ int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb
 			return 0;
 		}
 	}
-	/* No TCP header is built yet: the flags live in TCP_SKB_CB(skb). */
+	/*
+	 * No TCP header is built yet: the flags live in TCP_SKB_CB(skb). The
+	 * field grew from __u8 to __u16 in 6.15 (2c2f08d31d2f "tcp: extend TCP
+	 * flags to allow AE bit/ACE field"): read it at the kernel's size.
+	 */
 	cb = (struct tcp_skb_cb *)&skb->cb[0];
 	flags = BPF_CORE_READ_BITFIELD_PROBED(cb, tcp_flags);
 	tf_fold_retrans(c, bpf_ktime_get_ns(),

@@ -19,18 +19,7 @@ DEB_KERNELS := qemu-system-x86 busybox-static nftables python3-pytest
 .PHONY: test-kernels kernels-deps
 
 kernels-deps:
-	@missing=$$(for p in $(DEB_KERNELS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done); \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" != 0 ]; then \
-			echo "missing Debian packages: $$missing -- run as root (sudo make test-kernels)" >&2; exit 1; \
-		fi; \
-		echo "installing:" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends $$missing >/dev/null || \
-		{ echo "apt-get install failed for: $$missing" >&2; exit 1; }; \
-	fi
+	$(call apt_install,$(DEB_KERNELS),--no-install-recommends)
 
 test-kernels: kernels-deps $(BIN) $(BUILD)/tests/tcpgen
 	$(PYTHON) -m pytest -q -rs $(KERNELS_DIR) $(KMATRIX_ARGS)
