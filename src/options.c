@@ -275,7 +275,9 @@ void tf_options_help(FILE *out)
 	const char *group = NULL;
 
 	fprintf(out, "Usage: tcpflow-trace [OPTIONS]\n"
-		     "Trace TCP handshakes and closes per connection (eBPF).\n");
+		     "       tcpflow-trace report FILE.jsonl [-o report.html]\n"
+		     "Trace TCP handshakes and closes per connection (eBPF); `report` turns a\n"
+		     "--json capture into a self-contained HTML page with ladder diagrams.\n");
 	for (int i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
 		char left[64];
