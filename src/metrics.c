@@ -288,6 +288,14 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 		v->live[i] = st->live[mstates[i]];
 }
 
+/* A TIME-WAIT whose hand-over we know: how long it lasted, by how it ended. */
+void tf_metrics_tw_end(struct tf_metrics *m, const struct tf_tw_end *e)
+{
+	if (!e->handover_ns || e->end_ns < e->handover_ns || e->reason < 0 || e->reason >= TF_TWE_MAX)
+		return;
+	tf_hist_add(&m->v.time_wait[e->reason], (int64_t)(e->end_ns - e->handover_ns));
+}
+
 void tf_metrics_tw(struct tf_metrics *m, const struct tf_tw_snapshot *snap)
 {
 	struct tf_metrics_values *v = &m->v;

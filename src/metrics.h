@@ -39,6 +39,7 @@ struct tf_metrics_values {
 	struct tf_hist close[TF_MCLOSE_SIDES];
 	struct tf_hist lifetime[2];				/* [client, server] */
 	struct tf_hist state_time[TF_MSTATES];
+	struct tf_hist time_wait[TF_TWE_MAX];			/* by enum tf_tw_end_reason */
 	/* counters */
 	uint64_t conns[TF_MROLES][TF_METRICS_PORTS + 1];
 	uint64_t closes[TF_MROLES][TF_CK_MAX];
@@ -75,6 +76,7 @@ void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s);
 void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st);
 void tf_metrics_tw(struct tf_metrics *m, const struct tf_tw_snapshot *snap);
 void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st);
+void tf_metrics_tw_end(struct tf_metrics *m, const struct tf_tw_end *e);
 
 const struct tf_metrics_values *tf_metrics_values(const struct tf_metrics *m);
 /* A malloc'd copy to render outside a lock; NULL when out of memory. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
+#include "twtrack.h"
 
 /* ---- text buffer ---- */
 
@@ -293,14 +294,13 @@ static void render_tw(struct tf_text *t, const struct tf_metrics_values *v)
 {
 	static const char *const sub[2] = { "time_wait", "fin_wait2" };
 	static const char *const half[2] = { "CLOSE_WAIT", "FIN_WAIT2" };
-	static const char *const reasons[TF_TWE_MAX] = {
-		[TF_TWE_EXPIRED] = "expired", [TF_TWE_REUSED] = "reused", [TF_TWE_RESET] = "reset",
-		[TF_TWE_NETNS_GONE] = "netns_gone", [TF_TWE_UNKNOWN] = "unknown",
-	};
 	uint64_t socks[2] = { v->tw_sockets - v->tw_fin_wait2, v->tw_fin_wait2 };
+	const char *reasons[TF_TWE_MAX];
 
 	if (!v->have_tw)
 		return;
+	for (int i = 0; i < TF_TWE_MAX; i++)
+		reasons[i] = tf_tw_end_name(i);
 	one_label(t, "tcpflow_time_wait_sockets", "gauge",
 		  "TIME-WAIT sockets at the last sweep; fin_wait2: still waiting for the peer's FIN.",
 		  "substate", sub, socks, 2);
@@ -359,6 +359,10 @@ static const char close_help[] =
 static const char life_name[] = "tcpflow_connection_lifetime_seconds";
 static const char life_help[] =
 	"Lifetime of connections seen whole: first state change to CLOSE.";
+static const char tw_name[] = "tcpflow_time_wait_duration_seconds";
+static const char tw_help[] =
+	"TIME-WAIT duration: hand-over to the timewait socket until it went away "
+	"(late by at most one sweep), by how it ended.";
 static const char state_name[] = "tcpflow_state_duration_seconds";
 static const char state_help[] =
 	"Time connections spent in a TCP state, counted when they left it.";
@@ -419,6 +423,11 @@ void tf_metrics_each_hist(const struct tf_metrics_values *v, bool merge_ports,
 	for (int r = 0; r < 2; r++) {
 		view1(&hv, life_name, life_help, "connection lifetime", "role", tf_role_name(r + 1),
 		      &v->lifetime[r]);
+		fn(ctx, &hv);
+	}
+	for (int i = 0; i < TF_TWE_MAX; i++) {
+		view1(&hv, tw_name, tw_help, "TIME-WAIT duration", "end", tf_tw_end_name(i),
+		      &v->time_wait[i]);
 		fn(ctx, &hv);
 	}
 	for (int i = 0; i < TF_MSTATES; i++) {

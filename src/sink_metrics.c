@@ -62,6 +62,15 @@ static void ms_tw_sweep(struct tf_sink *sk, const struct tf_tw_snapshot *snap)
 	pthread_mutex_unlock(&ms->lock);
 }
 
+static void ms_tw_end(struct tf_sink *sk, const struct tf_tw_end *e)
+{
+	struct msink *ms = ms_of(sk);
+
+	pthread_mutex_lock(&ms->lock);
+	tf_metrics_tw_end(ms->m, e);
+	pthread_mutex_unlock(&ms->lock);
+}
+
 static void ms_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 {
 	struct msink *ms = ms_of(sk);
@@ -111,6 +120,7 @@ static const struct tf_sink_ops metrics_ops = {
 	.conn = ms_conn,
 	.tick = ms_tick,
 	.tw_sweep = ms_tw_sweep,
+	.tw_end = ms_tw_end,
 	.stuck = ms_stuck,
 	.finish = ms_finish,
 	.free = ms_free,
