@@ -93,6 +93,7 @@ static __always_inline void emit_timewait(struct seq_file *seq, struct sock_comm
 	/* 64-bit kernels: timer_list.expires is jiffies_64, as bpf_jiffies64() */
 	expires = BPF_CORE_READ(tw, tw_sk.tw_timer.expires);
 	r.jiffies = (__s64)(expires - now_jiffies);
+	r.ts_ns = bpf_ktime_get_ns();
 	/*
 	 * tw_entry_stamp (tcp_clock_ms() at entry, re-stamped when the peer's
 	 * FIN moves a FIN_WAIT2 substate to TIME_WAIT) came with the
@@ -121,6 +122,7 @@ static __always_inline void emit_half_closed(struct seq_file *seq, struct sock_c
 	r.uid = uid;
 	/* tcp_jiffies32 of the last ACK the peer sent: its FIN, if idle since */
 	r.jiffies = (__s64)(__s32)((__u32)now_jiffies - BPF_CORE_READ(tp, rcv_tstamp));
+	r.ts_ns = bpf_ktime_get_ns();
 	so = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_socket);
 	if (so)
 		r.ino = BPF_CORE_READ(so, file, f_inode, i_ino);
@@ -141,7 +143,7 @@ int sweep(struct bpf_iter__tcp *ctx)
 		struct tf_sweep_rec r = {
 			.kind = TF_SWR_END,
 			.jiffies = (__s64)now,
-			.skaddr = bpf_ktime_get_ns(),
+			.ts_ns = bpf_ktime_get_ns(),
 			.entry_ms = CONFIG_HZ,
 		};
 

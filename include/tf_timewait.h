@@ -40,8 +40,8 @@ struct tf_sweep_rec {
 	 * END: jiffies now.
 	 */
 	__s64 jiffies;
-	/* HALF: socket address (the tracer's `conns` key). END: CLOCK_MONOTONIC ns now. */
-	__u64 skaddr;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC when this record was made (jiffies above) */
+	__u64 skaddr;		/* HALF: socket address (the tracer's `conns` key) */
 	/* TW: tw_entry_stamp (CLOCK_MONOTONIC ms, 32 bits). END: CONFIG_HZ, 0 if unknown. */
 	__u32 entry_ms;
 	__u32 uid;		/* HALF: socket owner's uid */
@@ -49,7 +49,7 @@ struct tf_sweep_rec {
 };
 
 #ifndef __VMLINUX_H__
-_Static_assert(sizeof(struct tf_sweep_rec) == 80, "tf_sweep_rec ABI size");
+_Static_assert(sizeof(struct tf_sweep_rec) == 88, "tf_sweep_rec ABI size");
 #endif
 
 #endif /* TF_TIMEWAIT_H */

@@ -4,30 +4,30 @@
  *
  * iter/tcp walks only the sockets of the network namespace of the task that
  * opens the iterator (bpf_iter_create() takes current's netns and the walk
- * skips every other namespace's sockets). To sweep --netns INUM a helper
- * thread keeps CAP_SYS_ADMIN and CAP_SYS_PTRACE (the rest of the process
- * drops them) and, for each sweep, finds the namespace, enters it, opens the
- * iterator, reads the namespace's TcpExt counters and comes back. It holds
- * no reference in between: a namespace whose last process exits must be
- * able to die, and we must see that it did.
+ * skips every other namespace's sockets). To sweep --netns INUM, a helper
+ * process forked before the tracer drops its privileges keeps CAP_SYS_ADMIN
+ * and CAP_SYS_PTRACE (nothing else; the tracer itself keeps neither) and,
+ * on request, finds the namespace, enters it, opens the iterator of the one
+ * link it was given, reads the namespace's TcpExt counters, comes back and
+ * passes the iterator fd over a socketpair. It holds no reference to the
+ * namespace in between: a namespace whose last process exits must be able
+ * to die, and we must see that it did.
  */
 #ifndef TF_NSITER_H
 #define TF_NSITER_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct tf_nsiter;
 
 /*
- * netns 0, or our own: iterators are opened by the caller's thread. Else
- * check the namespace exists and start the helper. Must run before the
- * process drops its privileges; user_switch: it will switch user (--user).
+ * netns 0, or our own: iterators are opened by the caller. Else check the
+ * namespace exists and fork the helper for link_fd (an iter link). Must run
+ * before the process drops its privileges and before it starts threads.
  * Returns 0 or an enum tf_exit status with one line in err.
  */
-int tf_nsiter_new(struct tf_nsiter **out, uint32_t netns, bool user_switch, char *err,
-		  size_t errlen);
+int tf_nsiter_new(struct tf_nsiter **out, uint32_t netns, int link_fd, char *err, size_t errlen);
 
 /*
  * A new iterator fd of link_fd, opened in the namespace, and the

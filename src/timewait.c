@@ -22,6 +22,7 @@
 #define SWEEP_BATCH 256		/* records per read() */
 #define HALF_CAP (1u << 20)	/* half-closed sockets remembered per sweep */
 #define NETNS_CAP (1u << 16)
+#define MAX_SHARE 20		/* sweeps may take 1/20 of the time: 5% of one CPU */
 
 /* What the walk tells about a full socket in CLOSE_WAIT / FIN_WAIT2. */
 struct half_info {
@@ -43,7 +44,8 @@ struct tf_tw {
 	uint32_t swept_netns;		/* --netns, 0: ours */
 	bool ns_gone;			/* the swept namespace no longer exists */
 	uint32_t hz;
-	uint64_t interval_ns, next_ns;
+	uint64_t interval_ns, next_ns;	/* --tw-interval, next sweep */
+	uint64_t scan_period_ns, next_scan_ns;	/* live-table scans */
 	uint64_t lost_before;		/* tf_run_lost() at the previous sweep */
 	uint64_t scan_ns;		/* time of the live-table scan in progress */
 	struct tf_tw_snapshot snap;
@@ -111,9 +113,9 @@ static uint32_t measure_hz(struct tf_tw *tw)
 	if (walk(tw, keep_end))
 		return 0;
 	b = tw->last_end;
-	if (b.skaddr <= a.skaddr)
+	if (b.ts_ns <= a.ts_ns)
 		return 0;
-	hz = (double)(b.jiffies - a.jiffies) * 1e9 / (double)(b.skaddr - a.skaddr);
+	hz = (double)(b.jiffies - a.jiffies) * 1e9 / (double)(b.ts_ns - a.ts_ns);
 	for (size_t i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
 		double d = hz > choices[i] ? hz - choices[i] : choices[i] - hz;
 
@@ -234,9 +236,25 @@ static void on_tw_end(void *ctx, const struct tf_tw_end *end)
 	tf_core_tw_end(tw->core, end);
 }
 
-static int sweep_now(struct tf_tw *tw)
+/*
+ * The live connection table: reuse evidence first, then stuck ones. Every
+ * max(--tw-interval, --stuck / 10), and at the next sweep whenever a
+ * TIME-WAIT went early and waits for evidence.
+ */
+static void scan_live(struct tf_tw *tw, uint64_t now)
 {
-	uint64_t t0 = tf_now_mono_ns(), t1, lost;
+	if (!tf_twt_pending(tw->twt) && now < tw->next_scan_ns)
+		return;
+	tw->next_scan_ns = now + tw->scan_period_ns;
+	tw->scan_ns = now;
+	tf_stuckt_begin(tw->stuck);
+	tf_loader_scan_live(tw->loader, on_live, tw);
+	tf_stuckt_end(tw->stuck);
+}
+
+static int sweep_now(struct tf_tw *tw, uint64_t t0)
+{
+	uint64_t t1, lost, cost, period;
 	int err;
 
 	memset(&tw->snap, 0, sizeof(tw->snap));
@@ -248,17 +266,17 @@ static int sweep_now(struct tf_tw *tw)
 		return err;
 	t1 = tf_now_mono_ns();
 	tf_twt_walked(tw->twt, t1);
-	/* live connections: reuse evidence first, then stuck ones */
-	tw->scan_ns = t1;
-	tf_stuckt_begin(tw->stuck);
-	tf_loader_scan_live(tw->loader, on_live, tw);
-	tf_stuckt_end(tw->stuck);
+	scan_live(tw, t1);
 	/* lost events or skipped timewait sockets: early ends become "unknown" */
 	lost = tf_run_lost(&tw->core->stats) + tw->snap.overflow;
 	tf_twt_end(tw->twt, lost == tw->lost_before, &tw->snap);
 	tw->lost_before = lost;
-	tw->snap.interval_ns = (int64_t)tw->interval_ns;
-	tw->snap.sweep_cost_ns = (int64_t)(tf_now_mono_ns() - t0);
+	/* a huge population stretches the period: sweeps take at most 1/MAX_SHARE of a CPU */
+	cost = tf_now_mono_ns() - t0;
+	period = cost * MAX_SHARE > tw->interval_ns ? cost * MAX_SHARE : tw->interval_ns;
+	tw->next_ns = t0 + period;
+	tw->snap.interval_ns = (int64_t)period;
+	tw->snap.sweep_cost_ns = (int64_t)cost;
 	tf_core_tw_sweep(tw->core, &tw->snap);
 	return 0;
 }
@@ -269,8 +287,7 @@ int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns)
 
 	if (now_ns < tw->next_ns)
 		return 0;
-	tw->next_ns = now_ns + tw->interval_ns;
-	err = sweep_now(tw);
+	err = sweep_now(tw, tf_now_mono_ns());
 	return err ? err : 1;
 }
 
@@ -312,9 +329,6 @@ static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t
 		return TF_EXIT_RUNTIME;
 	}
 	configure(tw->skel, cfg);
-	e = tf_nsiter_new(&tw->ns, cfg->netns, cfg->user != NULL, err, errlen);
-	if (e)
-		return e;
 	e = timewait_bpf__load(tw->skel);
 	if (e) {
 		snprintf(err, errlen, "TIME-WAIT tracker: loading the TCP socket iterator failed: %s "
@@ -328,7 +342,7 @@ static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t
 			 strerror(errno));
 		return TF_EXIT_KERNEL;
 	}
-	return TF_EXIT_OK;
+	return tf_nsiter_new(&tw->ns, cfg->netns, bpf_link__fd(tw->tcp_link), err, errlen);
 }
 
 static int make_trackers(struct tf_tw *tw, const struct tf_config *cfg)
@@ -360,6 +374,9 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 	tw->core = core;
 	tw->interval_ns = (uint64_t)(cfg->tw_interval_s * 1e9);
 	tw->swept_netns = cfg->netns;
+	tw->scan_period_ns = (uint64_t)(cfg->stuck_s * 1e8);	/* --stuck / 10 */
+	if (tw->scan_period_ns < tw->interval_ns)
+		tw->scan_period_ns = tw->interval_ns;
 	rc = load(tw, cfg, err, errlen);
 	if (rc)
 		goto cleanup;

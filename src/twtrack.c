@@ -40,7 +40,7 @@ struct grp_key {
 struct grp {
 	uint64_t count;
 	uint64_t min_h, max_h;		/* hand-over (or first-seen) times */
-	int64_t min_rem, max_rem;	/* jiffies left */
+	uint64_t min_exp, max_exp;	/* timers, CLOCK_MONOTONIC ns */
 };
 
 struct tf_twt {
@@ -53,6 +53,7 @@ struct tf_twt {
 	uint64_t untracked;		/* timewait sockets of the last sweep that did not fit */
 	uint64_t ended[TF_TWE_MAX];
 	bool prev_ok;			/* no events lost in the previous sweep period */
+	uint32_t pending;		/* gone early, waiting one sweep for evidence */
 	/* this sweep's census */
 	uint64_t total, fw2;
 	struct tf_ohash by_lport, by_remote;	/* grp_key -> grp */
@@ -72,7 +73,7 @@ const char *tf_tw_end_name(int reason)
 /* ---- groups (per sweep) ----------------------------------------------------- */
 
 static void grp_add(struct tf_ohash *g, uint8_t family, const uint8_t *addr, uint16_t port,
-		    uint64_t h, int64_t rem)
+		    uint64_t h, uint64_t exp)
 {
 	struct grp_key k = { .family = family, .port = port };
 	struct grp *x;
@@ -83,16 +84,16 @@ static void grp_add(struct tf_ohash *g, uint8_t family, const uint8_t *addr, uin
 	if (!x)
 		return;	/* out of memory: the census misses this group */
 	if (fresh)
-		*x = (struct grp){ .min_h = h, .max_h = h, .min_rem = rem, .max_rem = rem };
+		*x = (struct grp){ .min_h = h, .max_h = h, .min_exp = exp, .max_exp = exp };
 	x->count++;
 	if (h < x->min_h)
 		x->min_h = h;
 	if (h > x->max_h)
 		x->max_h = h;
-	if (rem < x->min_rem)
-		x->min_rem = rem;
-	if (rem > x->max_rem)
-		x->max_rem = rem;
+	if (exp < x->min_exp)
+		x->min_exp = exp;
+	if (exp > x->max_exp)
+		x->max_exp = exp;
 }
 
 struct grp_ref {
@@ -115,21 +116,20 @@ static int64_t jiffies_ns(const struct tf_twt *t, int64_t j)
 	return t->p.hz ? j * (1000000000ll / t->p.hz) : 0;
 }
 
-static void grp_export(const struct tf_twt *t, struct grp_ref r, uint64_t now, struct tf_tw_group *out)
+static void grp_export(struct grp_ref r, uint64_t now, struct tf_tw_group *out)
 {
 	*out = (struct tf_tw_group){
 		.family = r.k->family, .port = r.k->port, .count = r.g->count,
 		.oldest_age_ns = now > r.g->min_h ? (int64_t)(now - r.g->min_h) : 0,
 		.newest_age_ns = now > r.g->max_h ? (int64_t)(now - r.g->max_h) : 0,
-		.min_remaining_ns = jiffies_ns(t, r.g->min_rem),
-		.max_remaining_ns = jiffies_ns(t, r.g->max_rem),
+		.min_remaining_ns = (int64_t)(r.g->min_exp - now),
+		.max_remaining_ns = (int64_t)(r.g->max_exp - now),
 	};
 	memcpy(out->addr, r.k->addr, 16);
 }
 
 /* The TF_TW_TOP biggest groups, biggest first. */
-static void grp_top(const struct tf_twt *t, const struct tf_ohash *g, uint64_t now,
-		    struct tf_tw_group *out, int *nout)
+static void grp_top(const struct tf_ohash *g, uint64_t now, struct tf_tw_group *out, int *nout)
 {
 	struct grp_ref top[TF_TW_TOP];
 	int n = 0;
@@ -148,7 +148,7 @@ static void grp_top(const struct tf_twt *t, const struct tf_ohash *g, uint64_t n
 		top[k] = x;
 	}
 	for (int i = 0; i < n; i++)
-		grp_export(t, top[i], now, &out[i]);
+		grp_export(top[i], now, &out[i]);
 	*nout = n;
 }
 
@@ -201,6 +201,11 @@ uint64_t tf_twt_tracked(const struct tf_twt *t)
 uint64_t tf_twt_untracked(const struct tf_twt *t)
 {
 	return t->untracked;
+}
+
+uint32_t tf_twt_pending(const struct tf_twt *t)
+{
+	return t->pending;
 }
 
 /* ---- ends --------------------------------------------------------------------- */
@@ -343,6 +348,14 @@ static uint64_t stamp_to_mono(uint64_t now_ns, uint32_t entry_ms)
 	return t > 0 ? (uint64_t)t : 0;
 }
 
+/* When its timer is due: the jiffies left, from the moment the record was made. */
+static uint64_t expiry(const struct tf_twt *t, const struct tf_sweep_rec *r)
+{
+	uint64_t at = r->ts_ns ? r->ts_ns : t->t_begin;
+
+	return (uint64_t)((int64_t)at + jiffies_ns(t, r->jiffies));
+}
+
 static void see_entry(struct tf_twt *t, struct tw_ent *e, const struct tf_sweep_rec *r)
 {
 	if (!e->first_seen_ns) {
@@ -353,7 +366,7 @@ static void see_entry(struct tf_twt *t, struct tw_ent *e, const struct tf_sweep_
 	e->gen = t->gen;
 	e->gone_gen = 0;	/* the walk can miss a socket; it was not gone */
 	e->substate = r->state;
-	e->expires_ns = (uint64_t)((int64_t)t->t_begin + jiffies_ns(t, r->jiffies));
+	e->expires_ns = expiry(t, r);
 	if (e->hsrc == TF_TWH_UNKNOWN && (r->flags & TF_SWF_ENTRY_STAMP)) {
 		e->handover_ns = stamp_to_mono(t->t_begin, r->entry_ms);
 		e->hsrc = TF_TWH_KERNEL_STAMP;
@@ -382,8 +395,8 @@ void tf_twt_record(struct tf_twt *t, const struct tf_sweep_rec *r)
 		t->untracked++;
 		h = (r->flags & TF_SWF_ENTRY_STAMP) ? stamp_to_mono(t->t_begin, r->entry_ms) : t->t_begin;
 	}
-	grp_add(&t->by_lport, 0, (const uint8_t[16]){ 0 }, r->sport, h, r->jiffies);
-	grp_add(&t->by_remote, r->family, r->daddr, r->dport, h, r->jiffies);
+	grp_add(&t->by_lport, 0, (const uint8_t[16]){ 0 }, r->sport, h, expiry(t, r));
+	grp_add(&t->by_remote, r->family, r->daddr, r->dport, h, expiry(t, r));
 }
 
 /*
@@ -427,6 +440,7 @@ static void judge_all(struct tf_twt *t, uint64_t t_after, bool ok)
 {
 	uint32_t i = 0;
 
+	t->pending = 0;
 	while (i < t->ents.nslots) {
 		struct tw_ent *e = tf_ohash_at(&t->ents, i);
 
@@ -434,6 +448,7 @@ static void judge_all(struct tf_twt *t, uint64_t t_after, bool ok)
 			e->seen_hi_ns = t_after;
 		if (!e || e->handover_ns > t->t_begin ||
 		    !judge(t, tf_ohash_key_at(&t->ents, i), e, t_after, ok)) {
+			t->pending += e && e->gone_gen;
 			i++;
 			continue;
 		}
@@ -458,6 +473,6 @@ void tf_twt_end(struct tf_twt *t, bool evidence_ok, struct tf_tw_snapshot *snap)
 	snap->fin_wait2_substate = t->fw2;
 	snap->untracked = t->untracked;
 	memcpy(snap->ended, t->ended, sizeof(snap->ended));
-	grp_top(t, &t->by_lport, t->t_begin, snap->by_lport, &snap->n_by_lport);
-	grp_top(t, &t->by_remote, t->t_begin, snap->by_remote, &snap->n_by_remote);
+	grp_top(&t->by_lport, t->t_begin, snap->by_lport, &snap->n_by_lport);
+	grp_top(&t->by_remote, t->t_begin, snap->by_remote, &snap->n_by_remote);
 }

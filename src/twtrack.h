@@ -75,6 +75,12 @@ void tf_twt_end(struct tf_twt *t, bool evidence_ok, struct tf_tw_snapshot *snap)
 uint64_t tf_twt_tracked(const struct tf_twt *t);
 uint64_t tf_twt_untracked(const struct tf_twt *t);
 
+/*
+ * TIME-WAITs that went early and wait for evidence: the live connection
+ * table holds it when a new connection on the tuple is still open.
+ */
+uint32_t tf_twt_pending(const struct tf_twt *t);
+
 const char *tf_tw_end_name(int reason);
 
 #endif /* TF_TWTRACK_H */

@@ -154,6 +154,9 @@ static void census_groups_and_timers(void)
 		r[i] = tw_rec((uint16_t)(40000 + i), (uint64_t)(50 + i) * S);
 	r[11].state = TF_FIN_WAIT2;
 	r[11].dport = 6000;
+	/* read 32 ms into the walk: the timer is counted from then */
+	r[11].ts_ns = BASE + 32 * MS;
+	r[11].jiffies -= 32 * MS / (S / HZ);
 	s = sweep(t, BASE, r, 12, true);
 	CHECK_INT(s.total, 12);
 	CHECK_INT(s.fin_wait2_substate, 1);
@@ -165,6 +168,7 @@ static void census_groups_and_timers(void)
 	CHECK_INT(s.by_remote[0].max_remaining_ns, 60 * S);
 	CHECK_INT(s.by_remote[1].port, 6000);
 	CHECK_INT(s.by_remote[1].count, 1);
+	CHECK_INT(s.by_remote[1].min_remaining_ns, 61 * S);
 	/* first seen now: ages 0 until a hand-over or kernel stamp says more */
 	CHECK_INT(s.by_remote[0].oldest_age_ns, 0);
 	CHECK_INT(s.by_lport[0].port, 40000);	/* ties: lowest port first */
