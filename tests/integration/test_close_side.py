@@ -104,10 +104,13 @@ def test_tw_census_matches_the_kernel(ns):
     t_k, kernel = kernel_timewait(ns)
     assert sorted(kernel) == ports, kernel
 
-    tops = wait_records(tr, "tw_top", lambda r: wall(r["time"]) > t_k, 1, 5 * SWEEP_S + 2)
+    tops = wait_records(tr, "tw_top", lambda r: wall(r["time"]) > t_k, 1, 5 * SWEEP_S + 3)
     top = tops[0]
-    assert wall(top["time"]) - t_k < SWEEP_S + 0.2, "not the next sweep"
-    assert top["total"] == n == ss_count(ns, "time-wait"), top
+    # the next sweep (its period stretches when a walk is slow: busy host)
+    before = [r["interval_us"] / 1e6 for r in records(tr, "tw_top") if wall(r["time"]) <= t_k]
+    assert wall(top["time"]) - t_k <= (before or [SWEEP_S])[-1] + 0.2, "not the next sweep"
+    assert top["total"] == n == ss_count(ns, "time-wait"), (top, records(tr, "time_wait"),
+                                                           ns.exec("ss", "-Htan").stdout)
     assert top["fin_wait2_substate"] == 0 and top["untracked"] == 0, top
     (remote,) = top["by_remote"]
     assert (remote["addr"], remote["port"], remote["count"]) == ("127.0.0.1", PORT, n), top
@@ -120,7 +123,8 @@ def test_tw_census_matches_the_kernel(ns):
         kernel_expiry = t_k + kernel[g["port"]]
         assert abs(tool_expiry - kernel_expiry) < 0.05, (g, kernel[g["port"]], t_k)
         # age since the traced hand-over + time left = the 60 s the kernel armed
-        assert abs((g["oldest_age_us"] + g["min_remaining_us"]) / 1e6 - TW_LEN_S) < 0.02, g
+        # (jiffies: 4 ms at HZ=250)
+        assert abs((g["oldest_age_us"] + g["min_remaining_us"]) / 1e6 - TW_LEN_S) < 0.01, g
     res = tr.stop()
     check_run(res)
     assert sum(c["time_wait"] for c in res.conns if c["role"] == "client") == n
@@ -285,10 +289,12 @@ def test_stuck_close_wait_and_fin_wait2(ns):
     # when they entered the state: the client's FIN, its (delayed) ACK
     near(wall(cw["since"]) * 1e6, fin * 1e6, TOL_US, "CLOSE_WAIT since", ctx)
     near(wall(fw2["since"]) * 1e6, ack * 1e6, TOL_US, "FIN_WAIT2 since", ctx)
+    # one sweep late at most (the period stretches when walks are slow: busy host)
+    period = max([SWEEP_S] + [r["interval_us"] / 1e6 for r in records(tr, "tw_top")])
     for r in (cw, fw2):
         waited = wall(r["time"]) - wall(r["since"])
         assert abs(r["age_us"] / 1e6 - waited) < 0.001, r
-        assert 2.0 <= waited <= 2.0 + SWEEP_S + 0.3, f"reported after {waited:.3f} s: {r}"
+        assert 2.0 <= waited <= 2.0 + period + 0.2, f"reported after {waited:.3f} s (period {period}): {r}"
     assert top, "the census never showed the CLOSE_WAIT and FIN_WAIT2 sockets"
 
 
@@ -325,10 +331,15 @@ def test_rst_kills_time_wait(ns):
     assert wait_until(lambda: ss_count(ns, "time-wait") == 0, 1), "the RST did not kill it"
     tw = wait_records(tr, "time_wait", lambda r: r["sport"] == cport, 1, 4 * SWEEP_S + 2)[0]
     res = tr.stop()
-    check_run(res)
-    assert (tw["end"], tw["handover"], tw["pid"]) == ("reset", "traced", cli.pid), tw
-    assert wall(tw["end_time"]) - tw["precision_us"] / 1e6 <= sent + 0.05, tw
-    assert sent <= wall(tw["end_time"]) + 0.05 <= sent + SWEEP_S + 0.2, tw
+    st = check_run(res)
+    # lost events (another BPF program on the host, kernel-facts 13) could hide a
+    # reusing connection: then, and only then, the honest answer is "unknown"
+    want = {"reset"} if st["lost"] == 0 else {"reset", "unknown"}
+    assert tw["end"] in want and (tw["handover"], tw["pid"]) == ("traced", cli.pid), (tw, st)
+    # it went between the last sweep that saw it and the first that did not
+    assert wall(tw["end_time"]) - tw["precision_us"] / 1e6 <= sent + 0.01, tw
+    assert sent <= wall(tw["end_time"]) + 0.01, tw
+    assert tw["precision_us"] < 2e6, tw
 
 
 def test_namespace_teardown_ends_time_wait(ns_factory):
@@ -358,7 +369,7 @@ def test_time_wait_expires_after_60s(ns):
     agrees with when `ss` stopped listing the socket (polled every 100 ms)."""
     n = 6
     cap = ns.capture(f"tcp port {PORT}")
-    tr = Tracer(ns, [PORT], extra=("--tw-interval", "0.5"))
+    tr = Tracer(ns, [PORT], extra=("--tw", "--interval", "0.5", "--tw-interval", "0.5"))
     cli, _ = exchange_n(ns, n)
     ports = {c["lport"] for c in cli.conns()}
     gone = {}
@@ -375,6 +386,8 @@ def test_time_wait_expires_after_60s(ns):
     res = tr.stop()
     pkts = cap.stop()
     check_run(res)
+    # the sweep period stretches when walks are slow (busy host)
+    period = max([0.5] + [r["interval_us"] / 1e6 for r in records(tr, "tw_top")])
     for r in ends:
         print(f"port {r['sport']}: time_wait {r['time_wait_us'] / 1e6:.3f} s "
               f"(-{r['precision_us'] / 1e6:.3f}), ss lost it "
@@ -386,8 +399,8 @@ def test_time_wait_expires_after_60s(ns):
         near(wall(r["handover_time"]) * 1e6, final_ack.t_ns / 1000, TOL_US, "hand-over vs final ACK", ctx)
         lo = (r["time_wait_us"] - r["precision_us"]) / 1e6
         hi = r["time_wait_us"] / 1e6
-        assert TW_LEN_S - 0.01 <= lo and hi <= TW_LEN_S + WHEEL_SLACK_S + 0.5 + 0.1, ctx
-        assert r["precision_us"] <= 0.5e6 + 0.1e6, ctx
+        assert TW_LEN_S - 0.01 <= lo and hi <= TW_LEN_S + WHEEL_SLACK_S + period + 0.1, ctx
+        assert r["precision_us"] <= (period + 0.1) * 1e6, ctx
         # the kernel's view: ss lost it in [end - precision - poll, end + poll]
         assert wall(r["end_time"]) - r["precision_us"] / 1e6 - 0.15 <= gone[r["sport"]], ctx
         assert gone[r["sport"]] <= wall(r["end_time"]) + 0.15, ctx
@@ -415,8 +428,12 @@ def test_timeline_pairs_both_ends(ns):
     assert f"server 127.0.0.1:{PORT} pid {srv.pid} (tcpgen)" in out, out
     rows = [l for l in proc.lines if l.startswith("  ") and l.split()[0][:1] in "0+"]
     order = [l.split()[1] for l in rows]
-    assert order.index("FIN_WAIT1") < order.index("CLOSE_WAIT") < order.index("LAST_ACK") < \
-        order.index("TIME_WAIT"), out
+    # what causality fixes; the client may hand over before or after the
+    # server's FIN (kernel-facts 2: on the ACK of its own FIN, once closed)
+    at = {name: order.index(name) for name in order}
+    assert at["SYN_SENT"] < at["SYN_RECV"] < at["ESTABLISHED"], out
+    assert at["FIN_WAIT1"] < at["CLOSE_WAIT"] < at["LAST_ACK"] < order.index("CLOSE"), out
+    assert at["FIN_WAIT1"] < at["FIN_WAIT2"] <= at["TIME_WAIT"], out
     # the server's lane is indented past the client's
     indent = {l.split()[1]: len(l) - len(l[l.index(l.split()[1]):]) for l in rows}
     assert indent["CLOSE_WAIT"] > indent["FIN_WAIT1"] + 30, out
