@@ -50,7 +50,8 @@ int tf_ohash_init(struct tf_ohash *h, size_t ksize, size_t vsize, uint32_t cap)
 	memset(h, 0, sizeof(*h));
 	h->ksize = (uint32_t)ksize;
 	h->vsize = (uint32_t)vsize;
-	h->ssize = (uint32_t)((KEY_OFF + ksize + vsize + 7) & ~(size_t)7);
+	h->voff = (uint32_t)((KEY_OFF + ksize + 7) & ~(size_t)7);
+	h->ssize = (uint32_t)((h->voff + vsize + 7) & ~(size_t)7);
 	h->cap = cap;
 	return alloc_slots(h, 64);
 }
@@ -85,7 +86,7 @@ void *tf_ohash_get(const struct tf_ohash *h, const void *key)
 {
 	uint32_t i = find(h, key);
 
-	return used(h, i) ? slot(h, i) + KEY_OFF + h->ksize : NULL;
+	return used(h, i) ? slot(h, i) + h->voff : NULL;
 }
 
 void *tf_ohash_put(struct tf_ohash *h, const void *key, bool *fresh)
@@ -96,7 +97,7 @@ void *tf_ohash_put(struct tf_ohash *h, const void *key, bool *fresh)
 	if (fresh)
 		*fresh = false;
 	if (used(h, i))
-		return slot(h, i) + KEY_OFF + h->ksize;
+		return slot(h, i) + h->voff;
 	if (h->n >= h->cap)
 		return NULL;
 	if ((uint64_t)(h->n + 1) * 4 > (uint64_t)h->nslots * 3) {
@@ -111,12 +112,12 @@ void *tf_ohash_put(struct tf_ohash *h, const void *key, bool *fresh)
 	h->n++;
 	if (fresh)
 		*fresh = true;
-	return s + KEY_OFF + h->ksize;
+	return s + h->voff;
 }
 
 void *tf_ohash_at(const struct tf_ohash *h, uint32_t i)
 {
-	return i < h->nslots && used(h, i) ? slot(h, i) + KEY_OFF + h->ksize : NULL;
+	return i < h->nslots && used(h, i) ? slot(h, i) + h->voff : NULL;
 }
 
 const void *tf_ohash_key_at(const struct tf_ohash *h, uint32_t i)
@@ -126,7 +127,7 @@ const void *tf_ohash_key_at(const struct tf_ohash *h, uint32_t i)
 
 uint32_t tf_ohash_index(const struct tf_ohash *h, const void *val)
 {
-	return (uint32_t)(((const uint8_t *)val - KEY_OFF - h->ksize - h->mem) / h->ssize);
+	return (uint32_t)(((const uint8_t *)val - h->voff - h->mem) / h->ssize);
 }
 
 /* Is `home` cyclically in the half-open range (i, j]? */

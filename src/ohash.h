@@ -15,6 +15,7 @@ struct tf_ohash {
 	uint8_t *mem;
 	uint32_t nslots, n, cap;
 	uint32_t ksize, vsize, ssize;	/* key, value, slot bytes */
+	uint32_t voff;			/* value offset in a slot: 8-byte aligned */
 };
 
 /* cap: most entries it will ever hold. Returns 0 or -1 (out of memory). */
