@@ -22,6 +22,7 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define IPPROTO_TCP 6
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -174,5 +175,38 @@ int netns_of_tasks(struct bpf_iter__task *ctx)
 	inum = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 	if (inum)
 		bpf_seq_write(ctx->meta->seq, &inum, sizeof(inum));
+	return 0;
+}
+
+/*
+ * Owners of half-closed sockets (CLOSE_WAIT, FIN_WAIT2): run only when a
+ * connection that began before tracing has been half-closed for --stuck.
+ * bpf_sock_from_file() needs Linux 5.11; it is NULL for other files.
+ */
+SEC("iter/task_file")
+int half_owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct tf_owner_rec r = {};
+	struct socket *sock;
+	struct sock *sk;
+	int state;
+
+	if (!task || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state != TF_CLOSE_WAIT && state != TF_FIN_WAIT2)
+		return 0;
+	r.skaddr = (__u64)sk;
+	r.pid = BPF_CORE_READ(task, tgid);
+	BPF_CORE_READ_STR_INTO(&r.comm, task, group_leader, comm);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

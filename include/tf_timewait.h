@@ -48,8 +48,21 @@ struct tf_sweep_rec {
 	__u64 ino;		/* HALF: socket inode (as in /proc/PID/fd), 0 when orphaned */
 };
 
+/*
+ * Who holds a half-closed socket (iter/task_file): one per open file of a
+ * TCP socket in CLOSE_WAIT or FIN_WAIT2, for connections that began before
+ * tracing (their owner is not in any state-change event).
+ */
+struct tf_owner_rec {
+	__u64 skaddr;
+	__u32 pid;		/* tgid */
+	__u32 _pad;
+	char comm[16];		/* the thread-group leader's */
+};
+
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct tf_sweep_rec) == 88, "tf_sweep_rec ABI size");
+_Static_assert(sizeof(struct tf_owner_rec) == 32, "tf_owner_rec ABI size");
 #endif
 
 #endif /* TF_TIMEWAIT_H */

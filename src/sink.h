@@ -118,6 +118,9 @@ struct tf_stuck {
 	int state;			/* TF_CLOSE_WAIT or TF_FIN_WAIT2 */
 	int64_t age_ns;			/* time in that state */
 	bool orphaned;			/* FIN_WAIT2 with no owner: the kernel times it out */
+	bool idle_age;			/* began before tracing: age_ns is the time since the
+					 * peer's last ACK (tp->rcv_tstamp), not since the state
+					 * change; rec is built from the socket walk */
 };
 
 struct tf_sink;

@@ -176,8 +176,9 @@ static void json_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 	json_time(o, "since", sk, since);
 	json_endpoints(o, c->family, c->saddr, c->sport, c->daddr, c->dport, c->netns, c->pid,
 		       c->comm);
-	fprintf(o, ",\"role\":\"%s\",\"orphaned\":%s}\n", tf_role_name(c->role),
-		st->orphaned ? "true" : "false");
+	fprintf(o, ",\"role\":\"%s\",\"orphaned\":%s,\"age_from\":\"%s\"}\n",
+		tf_role_name(c->role), st->orphaned ? "true" : "false",
+		st->idle_age ? "peer_idle" : "state_change");
 	fflush(o);
 }
 

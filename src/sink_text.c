@@ -178,13 +178,14 @@ static void text_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 	char l[TF_ADDR_LEN + 8], r[TF_ADDR_LEN + 8], age[24];
 	bool cw = st->state == TF_CLOSE_WAIT;
 
-	fprintf(sk->out, "STUCK %s %s pid %u (%.16s) %s %s %s netns %u: %s\n",
+	fprintf(sk->out, "STUCK %s %s pid %u (%.16s) %s %s %s netns %u: %s%s\n",
 		tf_state_name(st->state), tf_fmt_dur(st->age_ns, age, sizeof(age)), c->pid, c->comm,
 		tf_fmt_endpoint(c->family, c->saddr, c->sport, l, sizeof(l)), cw ? "<-" : "->",
 		tf_fmt_endpoint(c->family, c->daddr, c->dport, r, sizeof(r)), c->netns,
 		cw ? "the peer closed; the application has not called close()"
 		   : st->orphaned ? "closed by the application; the peer never sent its FIN"
-				  : "our FIN was acknowledged; the peer never sent its FIN");
+				  : "our FIN was acknowledged; the peer never sent its FIN",
+		st->idle_age ? " (began before tracing: age = time since the peer's last ACK)" : "");
 	fflush(sk->out);
 }
 

@@ -54,19 +54,34 @@ void tf_stuckt_begin(struct tf_stuckt *t)
 		t->gen = 1;
 }
 
-bool tf_stuckt_check(struct tf_stuckt *t, const struct tf_conn *c, uint64_t now_ns,
-		     struct tf_stuck *out)
+/* The key of a half-closed connection over the threshold, else false. */
+static bool over(const struct tf_stuckt *t, const struct tf_conn *c, uint64_t now_ns,
+		 struct stuck_key *k)
 {
 	uint32_t last = (c->nstates - 1u) % TF_MAX_STATES;
-	struct stuck_key k = { .skaddr = c->skaddr };
-	struct stuck_val *v;
-	bool fresh;
 
 	if (!c->nstates || (c->state[last] != TF_CLOSE_WAIT && c->state[last] != TF_FIN_WAIT2))
 		return false;
-	k.state = c->state[last];
-	k.since_ns = c->state_ns[last];
-	if (now_ns < k.since_ns || now_ns - k.since_ns < t->threshold_ns)
+	*k = (struct stuck_key){ .skaddr = c->skaddr, .state = c->state[last],
+				 .since_ns = c->state_ns[last] };
+	return now_ns >= k->since_ns && now_ns - k->since_ns >= t->threshold_ns;
+}
+
+bool tf_stuckt_due(const struct tf_stuckt *t, const struct tf_conn *c, uint64_t now_ns)
+{
+	struct stuck_key k;
+
+	return over(t, c, now_ns, &k) && !tf_ohash_get(&t->reported, &k);
+}
+
+bool tf_stuckt_check(struct tf_stuckt *t, const struct tf_conn *c, uint64_t now_ns,
+		     struct tf_stuck *out)
+{
+	struct stuck_key k;
+	struct stuck_val *v;
+	bool fresh;
+
+	if (!over(t, c, now_ns, &k))
 		return false;
 	v = tf_ohash_put(&t->reported, &k, &fresh);
 	if (!v)

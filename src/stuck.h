@@ -33,6 +33,8 @@ void tf_stuckt_begin(struct tf_stuckt *t);
  */
 bool tf_stuckt_check(struct tf_stuckt *t, const struct tf_conn *c, uint64_t now_ns,
 		     struct tf_stuck *out);
+/* Would tf_stuckt_check() report c now? (Nothing is remembered.) */
+bool tf_stuckt_due(const struct tf_stuckt *t, const struct tf_conn *c, uint64_t now_ns);
 /* Forget connections that left their state (or closed) since they were reported. */
 void tf_stuckt_end(struct tf_stuckt *t);
 

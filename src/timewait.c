@@ -24,21 +24,39 @@
 #define NETNS_CAP (1u << 16)
 #define MAX_SHARE 20		/* sweeps may take 1/20 of the time: 5% of one CPU */
 
+#define SINCE_SLACK_NS 1000000000ull	/* a newer last-ACK time than this restarts the idle clock */
+
 /* What the walk tells about a full socket in CLOSE_WAIT / FIN_WAIT2. */
 struct half_info {
-	uint32_t flags;		/* TF_SWF_ORPHAN */
-	uint32_t uid;
+	struct tf_sweep_rec rec;
+	bool traced;		/* in the tracer's live table */
+};
+
+/* Half-closed sockets that began before tracing: idle since when. */
+struct since_key {
+	uint64_t skaddr;
+	uint32_t state;
+	uint32_t _pad;
+};
+
+struct since_val {
+	uint64_t since_ns;
+	uint32_t gen;		/* the scan that last saw it */
+	uint32_t _pad;
 };
 
 struct tf_tw {
 	struct timewait_bpf *skel;
-	struct bpf_link *tcp_link, *task_link;
+	struct bpf_link *tcp_link, *task_link, *owner_link;
 	struct tf_nsiter *ns;		/* opens iter/tcp in the swept namespace */
 	struct tf_loader *loader;
 	struct tf_core *core;
 	struct tf_twt *twt;
 	struct tf_stuckt *stuck;
 	struct tf_ohash half;		/* skaddr -> half_info, this sweep */
+	struct tf_ohash since;		/* since_key -> since_val, across scans */
+	struct tf_ohash owners;		/* skaddr -> tf_owner_rec, loaded when needed */
+	uint32_t scan_gen;
 	struct tf_ohash netns;		/* live namespaces, filled on demand per sweep */
 	bool netns_known;
 	uint32_t swept_netns;		/* --netns, 0: ours */
@@ -210,7 +228,7 @@ static void on_sweep_rec(struct tf_tw *tw, const struct tf_sweep_rec *r)
 			tw->snap.fin_wait2_orphaned++;
 		h = tf_ohash_put(&tw->half, &r->skaddr, NULL);
 		if (h)
-			*h = (struct half_info){ .flags = r->flags, .uid = r->uid };
+			*h = (struct half_info){ .rec = *r };
 		break;
 	}
 }
@@ -220,12 +238,128 @@ static void on_live(void *ctx, const struct tf_conn *c)
 	struct tf_tw *tw = ctx;
 	struct tf_stuck st;
 
+	struct half_info *h = tf_ohash_get(&tw->half, &c->skaddr);
+
+	if (h)
+		h->traced = true;
 	tf_twt_conn(tw->twt, c, NULL);
 	if (tf_stuckt_check(tw->stuck, c, tw->scan_ns, &st)) {
-		const struct half_info *h = tf_ohash_get(&tw->half, &c->skaddr);
-
-		st.orphaned = h && (h->flags & TF_SWF_ORPHAN);
+		st.orphaned = h && (h->rec.flags & TF_SWF_ORPHAN);
 		tf_core_stuck(tw->core, &st);
+	}
+}
+
+/* ---- half-closed sockets that began before tracing -------------------------------- */
+
+/* Idle since the peer's last ACK; stable across scans unless a newer ACK came. */
+static uint64_t idle_since(struct tf_tw *tw, const struct tf_sweep_rec *r)
+{
+	struct since_key k = { .skaddr = r->skaddr, .state = r->state };
+	uint64_t since = r->ts_ns - (uint64_t)r->jiffies * (1000000000ull / tw->hz);
+	struct since_val *v;
+	bool fresh;
+
+	v = tf_ohash_put(&tw->since, &k, &fresh);
+	if (!v)
+		return since;
+	if (fresh || since > v->since_ns + SINCE_SLACK_NS)
+		v->since_ns = since;
+	v->gen = tw->scan_gen;
+	return v->since_ns;
+}
+
+/* A record for a socket no state change told us about: what the walk saw. */
+static void walk_conn(const struct tf_sweep_rec *r, uint64_t since, struct tf_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = TF_REC_CONN;
+	c->flags = TF_F_MIDLIFE;
+	c->family = r->family;
+	c->first_old = r->state;
+	c->nstates = 1;
+	c->state[0] = r->state;
+	c->state_ns[0] = since;
+	c->skaddr = r->skaddr;
+	c->netns = r->netns;
+	memcpy(c->saddr, r->saddr, 16);
+	memcpy(c->daddr, r->daddr, 16);
+	c->sport = r->sport;
+	c->dport = r->dport;
+}
+
+/* Owners of half-closed sockets, from every task's open files (once per scan, when needed). */
+static void load_owners(struct tf_tw *tw)
+{
+	struct tf_owner_rec recs[64];
+	int fd;
+	ssize_t n;
+
+	tf_ohash_clear(&tw->owners);
+	if (!tw->owner_link)
+		return;
+	fd = bpf_iter_create(bpf_link__fd(tw->owner_link));
+	if (fd < 0)
+		return;
+	while ((n = read(fd, recs, sizeof(recs))) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof(recs[0]); i++) {
+			struct tf_owner_rec *o = tf_ohash_put(&tw->owners, &recs[i].skaddr, NULL);
+
+			if (o && !o->pid)
+				*o = recs[i];
+		}
+	close(fd);
+}
+
+static void check_untraced_one(struct tf_tw *tw, const struct tf_sweep_rec *r, bool *owners)
+{
+	struct tf_stuck st;
+	struct tf_conn c;
+	const struct tf_owner_rec *o;
+
+	walk_conn(r, idle_since(tw, r), &c);
+	if (tf_stuckt_due(tw->stuck, &c, tw->scan_ns) && !(r->flags & TF_SWF_ORPHAN)) {
+		if (!*owners)
+			load_owners(tw);
+		*owners = true;
+		o = tf_ohash_get(&tw->owners, &r->skaddr);
+		if (o) {
+			c.pid = o->pid;
+			memcpy(c.comm, o->comm, sizeof(c.comm));
+		}
+	}
+	if (!tf_stuckt_check(tw->stuck, &c, tw->scan_ns, &st))
+		return;
+	st.orphaned = r->flags & TF_SWF_ORPHAN;
+	st.idle_age = true;
+	tf_core_stuck(tw->core, &st);
+}
+
+/*
+ * Sockets the walk found half-closed and the tracer never saw change state:
+ * their connection began before tracing. Their age is how long the peer has
+ * been silent (no ACK since its FIN, for CLOSE_WAIT), their owner comes from
+ * the open files of every task.
+ */
+static void check_untraced(struct tf_tw *tw)
+{
+	bool owners = false;
+	uint32_t i = 0;
+
+	for (i = 0; i < tw->half.nslots; i++) {
+		const struct half_info *h = tf_ohash_at(&tw->half, i);
+
+		if (h && !h->traced)
+			check_untraced_one(tw, &h->rec, &owners);
+	}
+	i = 0;
+	while (i < tw->since.nslots) {	/* forget sockets gone or traced now */
+		const struct since_val *v = tf_ohash_at(&tw->since, i);
+
+		if (v && v->gen != tw->scan_gen) {
+			tf_ohash_del_at(&tw->since, i);
+			continue;
+		}
+		i++;
 	}
 }
 
@@ -247,8 +381,10 @@ static void scan_live(struct tf_tw *tw, uint64_t now)
 		return;
 	tw->next_scan_ns = now + tw->scan_period_ns;
 	tw->scan_ns = now;
+	tw->scan_gen++;
 	tf_stuckt_begin(tw->stuck);
 	tf_loader_scan_live(tw->loader, on_live, tw);
+	check_untraced(tw);
 	tf_stuckt_end(tw->stuck);
 }
 
@@ -317,19 +453,31 @@ static int attach_feed(struct tf_tw *tw)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t errlen)
+static int open_load(struct tf_tw *tw, const struct tf_config *cfg, bool owners)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path);
-	int e;
 
+	timewait_bpf__destroy(tw->skel);
 	tw->skel = timewait_bpf__open_opts(&oo);
+	if (!tw->skel)
+		return -errno;
+	configure(tw->skel, cfg);
+	bpf_program__set_autoload(tw->skel->progs.half_owners, owners);
+	return timewait_bpf__load(tw->skel);
+}
+
+static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t errlen)
+{
+	int e = open_load(tw, cfg, true);
+
+	/* half_owners needs bpf_sock_from_file (Linux 5.11): without it, owners stay unknown */
+	if (e && tw->skel)
+		e = open_load(tw, cfg, false);
 	if (!tw->skel) {
 		snprintf(err, errlen, "TIME-WAIT tracker: opening its BPF object failed: %s",
-			 strerror(errno));
+			 strerror(-e));
 		return TF_EXIT_RUNTIME;
 	}
-	configure(tw->skel, cfg);
-	e = timewait_bpf__load(tw->skel);
 	if (e) {
 		snprintf(err, errlen, "TIME-WAIT tracker: loading the TCP socket iterator failed: %s "
 			 "(needs iter/tcp, Linux >= 5.9; --verbose shows why)", strerror(-e));
@@ -337,6 +485,8 @@ static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t
 	}
 	tw->tcp_link = bpf_program__attach_iter(tw->skel->progs.sweep, NULL);
 	tw->task_link = bpf_program__attach_iter(tw->skel->progs.netns_of_tasks, NULL);
+	if (bpf_program__autoload(tw->skel->progs.half_owners))
+		tw->owner_link = bpf_program__attach_iter(tw->skel->progs.half_owners, NULL);
 	if (!tw->tcp_link || !tw->task_link) {
 		snprintf(err, errlen, "TIME-WAIT tracker: attaching the socket iterator failed: %s",
 			 strerror(errno));
@@ -354,6 +504,8 @@ static int make_trackers(struct tf_tw *tw, const struct tf_config *cfg)
 	tw->stuck = tf_stuckt_new((uint64_t)(cfg->stuck_s * 1e9));
 	if (!tw->twt || !tw->stuck ||
 	    tf_ohash_init(&tw->half, sizeof(uint64_t), sizeof(struct half_info), HALF_CAP) ||
+	    tf_ohash_init(&tw->since, sizeof(struct since_key), sizeof(struct since_val), HALF_CAP) ||
+	    tf_ohash_init(&tw->owners, sizeof(uint64_t), sizeof(struct tf_owner_rec), HALF_CAP) ||
 	    tf_ohash_init(&tw->netns, sizeof(uint32_t), 0, NETNS_CAP))
 		return -ENOMEM;
 	return 0;
@@ -405,11 +557,14 @@ void tf_tw_free(struct tf_tw *tw)
 		return;
 	bpf_link__destroy(tw->tcp_link);
 	bpf_link__destroy(tw->task_link);
+	bpf_link__destroy(tw->owner_link);
 	tf_nsiter_free(tw->ns);
 	timewait_bpf__destroy(tw->skel);
 	tf_twt_free(tw->twt);
 	tf_stuckt_free(tw->stuck);
 	tf_ohash_free(&tw->half);
+	tf_ohash_free(&tw->since);
+	tf_ohash_free(&tw->owners);
 	tf_ohash_free(&tw->netns);
 	free(tw);
 }

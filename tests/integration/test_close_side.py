@@ -298,6 +298,41 @@ def test_stuck_close_wait_and_fin_wait2(ns):
     assert top, "the census never showed the CLOSE_WAIT and FIN_WAIT2 sockets"
 
 
+def test_stuck_before_tracing_started(ns):
+    """The same half-closed pair, set up before the tracer starts: no state
+    change will ever name it. The socket walk finds it; the owners come from
+    every task's open files; the age is the peer's silence (since its last
+    ACK: the FIN for CLOSE_WAIT, the ACK of our FIN for FIN_WAIT2)."""
+    cap = ns.capture(f"tcp port {PORT}")
+    srv = ns.server("127.0.0.1", PORT, "--count", 1, "--close", "never", "--timeout-ms", "8000")
+    cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--count", 1,
+                    "--close", "shutdown-wr", "--timeout-ms", "8000", name="client")
+    assert wait_until(lambda: ss_count(ns, "close-wait") == 1 and ss_count(ns, "fin-wait-2") == 1, 5)
+    tr = Tracer(ns, [PORT], extra=("--stuck", "1.5", "--tw-interval", str(SWEEP_S)))
+    stuck = wait_records(tr, "stuck", lambda r: True, 2, 6)
+    time.sleep(3 * SWEEP_S)
+    assert len(records(tr, "stuck")) == 2, "reported more than once"
+    cli.kill()
+    srv.kill()
+    res = tr.stop()
+    pkts = cap.stop()
+    check_run(res)
+    (cw,) = [r for r in stuck if r["state"] == "CLOSE_WAIT"]
+    (fw2,) = [r for r in stuck if r["state"] == "FIN_WAIT2"]
+    cport = fw2["sport"]
+    t = tfenv.truth(pkts, cport, PORT)
+    ctx = f"capture:\n{t.dump()}\nstuck={stuck}"
+    assert (cw["pid"], cw["comm"], cw["sport"], cw["dport"]) == (srv.pid, "tcpgen", PORT, cport), ctx
+    assert (fw2["pid"], fw2["comm"], fw2["dport"], fw2["orphaned"]) == (cli.pid, "tcpgen", PORT, False), ctx
+    assert cw["age_from"] == fw2["age_from"] == "peer_idle", ctx
+    assert cw["role"] == fw2["role"] == "unknown", ctx
+    ack = t.fin_acked(t.c_fins[0], from_client=True)
+    near(wall(cw["since"]) * 1e6, t.c_fins[0].t_ns / 1000, 5000, "CLOSE_WAIT idle since the FIN", ctx)
+    near(wall(fw2["since"]) * 1e6, ack.t_ns / 1000, 5000, "FIN_WAIT2 idle since the ACK", ctx)
+    for r in (cw, fw2):
+        assert 1.5 <= r["age_us"] / 1e6, r
+
+
 # ---- how a TIME-WAIT ends -------------------------------------------------------------------
 
 def test_rst_kills_time_wait(ns):

@@ -51,7 +51,10 @@ static void reported_once_after_the_threshold(void)
 
 	c[1].state[c[1].nstates - 1] = TF_ESTABLISHED;	/* open connections are never stuck */
 	CHECK_INT(scan(t, c, 2, BASE + 30 * S, &st), 0);	/* 29 s in CLOSE_WAIT */
+	CHECK(!tf_stuckt_due(t, &c[0], BASE + 30 * S));
+	CHECK(tf_stuckt_due(t, &c[0], BASE + 31 * S));
 	CHECK_INT(scan(t, c, 2, BASE + 31 * S, &st), 1);
+	CHECK(!tf_stuckt_due(t, &c[0], BASE + 32 * S));	/* reported already */
 	CHECK_INT(st.state, TF_CLOSE_WAIT);
 	CHECK_INT(st.age_ns, 30 * S);
 	CHECK(st.rec == &c[0]);
@@ -124,7 +127,8 @@ static void json_time_wait_and_stuck(void)
 		  "{\"type\":\"stuck\",\"time\":\"2026-11-28T22:40:47.000000Z\",\"state\":\"CLOSE_WAIT\","
 		  "\"age_us\":47000000,\"since\":\"2026-11-28T22:40:00.000000Z\",\"family\":\"ipv4\","
 		  "\"saddr\":\"127.0.0.1\",\"sport\":8080,\"daddr\":\"127.0.0.1\",\"dport\":40000,"
-		  "\"netns\":4026532001,\"pid\":1234,\"comm\":\"app\",\"role\":\"server\",\"orphaned\":false}\n");
+		  "\"netns\":4026532001,\"pid\":1234,\"comm\":\"app\",\"role\":\"server\",\"orphaned\":false,"
+		  "\"age_from\":\"state_change\"}\n");
 	free(out);
 }
 
@@ -155,6 +159,13 @@ static void stuck_line(void)
 	out = output(tf_sink_line_new(f, OFFSET), NULL, &st, NULL, f, &buf);
 	CHECK_STR(out, "STUCK CLOSE_WAIT 47.000s pid 1234 (app) 127.0.0.1:8080 <- 127.0.0.1:40000 "
 		       "netns 4026532001: the peer closed; the application has not called close()\n");
+	free(out);
+	/* one that began before tracing: its age is the peer's silence */
+	st.idle_age = true;
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	out = output(tf_sink_json_new(f, OFFSET), NULL, &st, NULL, f, &buf);
+	CHECK(out && strstr(out, "\"age_from\":\"peer_idle\"}\n"));
 	free(out);
 }
 
