@@ -57,6 +57,7 @@ struct tf_tw {
 	struct tf_ohash since;		/* since_key -> since_val, across scans */
 	struct tf_ohash owners;		/* skaddr -> tf_owner_rec, loaded when needed */
 	uint32_t scan_gen;
+	const struct tf_config *cfg;	/* --pid: the owners wanted */
 	struct tf_ohash netns;		/* live namespaces, filled on demand per sweep */
 	bool netns_known;
 	uint32_t swept_netns;		/* --netns, 0: ours */
@@ -310,6 +311,15 @@ static void load_owners(struct tf_tw *tw)
 	close(fd);
 }
 
+/* --pid, as the kernel side filters traced connections; an unknown owner is not wanted. */
+static bool pid_wanted(const struct tf_config *cfg, uint32_t pid)
+{
+	for (int i = 0; i < cfg->npids; i++)
+		if (cfg->pids[i] == pid)
+			return true;
+	return cfg->npids == 0;
+}
+
 static void check_untraced_one(struct tf_tw *tw, const struct tf_sweep_rec *r, bool *owners)
 {
 	struct tf_stuck st;
@@ -327,7 +337,7 @@ static void check_untraced_one(struct tf_tw *tw, const struct tf_sweep_rec *r, b
 			memcpy(c.comm, o->comm, sizeof(c.comm));
 		}
 	}
-	if (!tf_stuckt_check(tw->stuck, &c, tw->scan_ns, &st))
+	if (!pid_wanted(tw->cfg, c.pid) || !tf_stuckt_check(tw->stuck, &c, tw->scan_ns, &st))
 		return;
 	st.orphaned = r->flags & TF_SWF_ORPHAN;
 	st.idle_age = true;
@@ -524,6 +534,7 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 	}
 	tw->loader = l;
 	tw->core = core;
+	tw->cfg = cfg;
 	tw->interval_ns = (uint64_t)(cfg->tw_interval_s * 1e9);
 	tw->swept_netns = cfg->netns;
 	tw->scan_period_ns = (uint64_t)(cfg->stuck_s * 1e8);	/* --stuck / 10 */

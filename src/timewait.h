@@ -22,7 +22,7 @@ struct tf_tw;
  * Load the iterator, measure HZ if the kernel config does not say, and
  * register with the core to see finished connections. The census covers one
  * network namespace: ours, or --netns (entered now: call it before dropping
- * privileges).
+ * privileges). cfg, l and core must outlive the tracker.
  * Returns TF_EXIT_OK, or an enum tf_exit status with one line in err.
  */
 int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader *l,

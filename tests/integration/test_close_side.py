@@ -312,6 +312,12 @@ def test_stuck_before_tracing_started(ns):
     stuck = wait_records(tr, "stuck", lambda r: True, 2, 6)
     time.sleep(3 * SWEEP_S)
     assert len(records(tr, "stuck")) == 2, "reported more than once"
+    # --pid keeps only the client's
+    by_pid = Tracer(ns, [PORT], pid=cli.pid, extra=("--stuck", "1.5", "--tw-interval", str(SWEEP_S)))
+    (mine,) = wait_records(by_pid, "stuck", lambda r: True, 1, 4)
+    time.sleep(3 * SWEEP_S)
+    assert [r["pid"] for r in records(by_pid, "stuck")] == [cli.pid], records(by_pid, "stuck")
+    check_run(by_pid.stop())
     cli.kill()
     srv.kill()
     res = tr.stop()
