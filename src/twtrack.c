@@ -226,7 +226,8 @@ static void report_end(struct tf_twt *t, const struct tw_key *k, const struct tw
 	memcpy(x.saddr, k->saddr, 16);
 	memcpy(x.daddr, k->daddr, 16);
 	t->ended[reason]++;
-	if (t->ops.end)
+	/* --pid: only the TIME-WAITs a wanted connection handed over are its own */
+	if (t->ops.end && (!t->p.owners_filtered || e->hsrc == TF_TWH_TRACED))
 		t->ops.end(t->ops.ctx, &x);
 }
 

@@ -35,7 +35,8 @@ struct tf_twt;
 struct tf_twt_params {
 	uint32_t cap;		/* max 4-tuples followed (0: TF_TWT_DEFAULT_CAP) */
 	uint32_t hz;		/* kernel HZ, to turn jiffies into time */
-	bool owners_filtered;	/* --pid: a reusing connection may be filtered out */
+	bool owners_filtered;	/* --pid: a reusing connection may be filtered out, and only
+				 * TIME-WAITs handed over by traced connections are reported */
 };
 
 /* Driver callbacks. */

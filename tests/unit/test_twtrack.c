@@ -374,7 +374,9 @@ static void early_end_other_reasons(void)
 {
 	struct ends x;
 	struct tf_twt *t = tracker(&x, 0, false);
-	struct tf_sweep_rec r = tw_rec(40000, 59 * S);
+	struct tf_sweep_rec r = tw_rec(40000, 59 * S), r2;
+	struct tf_tw_snapshot s;
+	struct tf_conn c;
 
 	/* namespace torn down */
 	sweep(t, BASE, &r, 1, true);
@@ -393,13 +395,22 @@ static void early_end_other_reasons(void)
 	CHECK_INT(x.n, 2);
 	CHECK_INT(x.e[1].reason, TF_TWE_UNKNOWN);
 	tf_twt_free(t);
-	/* --pid: a reusing connection of another process is not traced */
+	/*
+	 * --pid: a reusing connection of another process is not traced, and a
+	 * TIME-WAIT no traced connection handed over is not ours to report
+	 * (the census still counts it).
+	 */
 	t = tracker(&x, 0, true);
-	sweep(t, BASE, &r, 1, true);
-	sweep(t, BASE + 1 * S, NULL, 0, true);
+	c = client(40001, BASE, BASE + 500 * MS);
+	feed(t, &c);
+	r2 = tw_rec(40001, 59 * S);
+	sweep(t, BASE + 1 * S, (struct tf_sweep_rec[]){ r, r2 }, 2, true);
 	sweep(t, BASE + 2 * S, NULL, 0, true);
+	s = sweep(t, BASE + 3 * S, NULL, 0, true);
 	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].sport, 40001);
 	CHECK_INT(x.e[0].reason, TF_TWE_UNKNOWN);
+	CHECK_INT(s.ended[TF_TWE_UNKNOWN], 2);
 	tf_twt_free(t);
 }
 
