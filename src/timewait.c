@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "fmt.h"
@@ -463,9 +464,30 @@ static int attach_feed(struct tf_tw *tw)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
+/*
+ * libbpf 1.1 (Debian 12) fails the whole object with -EINVAL when a
+ * __kconfig extern cannot be read from /boot/config-RELEASE or
+ * /proc/config.gz, __weak or not: containers and Debian kernels (no
+ * CONFIG_IKCONFIG_PROC) often have neither. Give CONFIG_HZ=0 then: the
+ * sweeps measure HZ instead.
+ */
+static const char *kconfig_fallback(void)
+{
+	struct utsname u;
+	char path[sizeof(u.release) + 16];
+
+	if (uname(&u))
+		return "CONFIG_HZ=0\n";
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	if (!access(path, R_OK) || !access("/proc/config.gz", R_OK))
+		return NULL;
+	return "CONFIG_HZ=0\n";
+}
+
 static int open_load(struct tf_tw *tw, const struct tf_config *cfg, bool owners)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path,
+		    .kconfig = kconfig_fallback());
 
 	timewait_bpf__destroy(tw->skel);
 	tw->skel = timewait_bpf__open_opts(&oo);
