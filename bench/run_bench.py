@@ -694,6 +694,7 @@ class Bench:
                 self.budget -= time.monotonic() - t_retry + s.get("sample_s", 0)
             else:
                 log(f"run_bench:   disturbed ({'; '.join(why)}): kept, marked")
+                break
         return s
 
     # -- the parts of a run
