@@ -55,7 +55,10 @@ all: $(BIN) tools
 
 tools: $(TOOL_BINS)
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c | $(BUILD)/bpf
+# BPF sources: the tool's in bpf/, the benchmark's baseline program in bench/.
+vpath %.bpf.c bpf bench
+
+$(BUILD)/bpf/%.bpf.o: %.bpf.c | $(BUILD)/bpf
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp.o
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o
@@ -207,3 +210,4 @@ clean:
 
 include packaging/install.mk
 include tests/kernels/kernels.mk
+include bench/bench.mk

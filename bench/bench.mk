@@ -31,32 +31,16 @@ bench: bench-deps $(BIN) bench-tools
 
 # Debian's bpftrace is the comparison baseline.
 bench-deps: deps
-	@command -v bpftrace >/dev/null || { \
-		if [ "$$(id -u)" != 0 ]; then \
-			echo "bpftrace is missing -- run as root (sudo make bench) to install it" >&2; exit 1; \
-		fi; \
-		echo "installing: bpftrace"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null; } || \
-		{ echo "apt-get install bpftrace failed" >&2; exit 1; }; }
+	$(call apt_install,bpftrace)
 
 $(BENCH_LOADGEN): bench/loadgen.c | $(BENCH_DIR)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ -lpthread
 
-$(BENCH_DIR)/empty.bpf.o: bench/empty.bpf.c | $(BENCH_DIR)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp.o
-	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o
-	$(Q)rm -f $@.tmp.o
-
-$(BENCH_DIR)/empty.skel.h: $(BENCH_DIR)/empty.bpf.o
-	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name empty_bpf > $@
-
-$(BENCH_EMPTY): bench/empty_loader.c $(BENCH_DIR)/empty.skel.h
+# the skeleton comes from the top Makefile's BPF rules ($(BUILD)/empty.skel.h)
+$(BENCH_EMPTY): bench/empty_loader.c $(BUILD)/empty.skel.h | $(BENCH_DIR)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -I$(BENCH_DIR) $< -o $@ -lbpf -lelf -lz
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf -lelf -lz
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
