@@ -338,7 +338,12 @@ static void check_untraced_one(struct tf_tw *tw, const struct tf_sweep_rec *r, b
 			memcpy(c.comm, o->comm, sizeof(c.comm));
 		}
 	}
-	if (!pid_wanted(tw->cfg, c.pid) || !tf_stuckt_check(tw->stuck, &c, tw->scan_ns, &st))
+	/*
+	 * Check first, filter after: the check also keeps an already reported
+	 * connection remembered for this scan (its owner is only looked up
+	 * while it is due), or it would be forgotten and reported again.
+	 */
+	if (!tf_stuckt_check(tw->stuck, &c, tw->scan_ns, &st) || !pid_wanted(tw->cfg, c.pid))
 		return;
 	st.orphaned = r->flags & TF_SWF_ORPHAN;
 	st.idle_age = true;

@@ -316,7 +316,7 @@ def test_stuck_before_tracing_started(ns):
     by_pid = Tracer(ns, [PORT], pid=cli.pid, extra=("--stuck", "1.5", "--tw-interval", str(SWEEP_S)))
     (mine,) = wait_records(by_pid, "stuck", lambda r: True, 1, 4)
     time.sleep(3 * SWEEP_S)
-    assert [r["pid"] for r in records(by_pid, "stuck")] == [cli.pid], records(by_pid, "stuck")
+    assert [r["pid"] for r in records(by_pid, "stuck")] == [cli.pid], [(r["state"], r["sport"], r["dport"], r["age_us"], r["since"]) for r in records(by_pid, "stuck")]
     check_run(by_pid.stop())
     cli.kill()
     srv.kill()
