@@ -53,20 +53,6 @@ const char *tf_fmt_dur(int64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-void tf_json_str(FILE *out, const char *s, size_t maxlen)
-{
-	for (size_t i = 0; i < maxlen && s[i]; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-}
-
 static int64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;

@@ -19,8 +19,6 @@ const char *tf_fmt_endpoint(int family, const uint8_t addr[16], uint16_t port,
 const char *tf_fmt_rfc3339(int64_t real_ns, char *buf, size_t len);
 /* A duration for people: "850us", "42.1ms", "3.004s", "-" for negative. */
 const char *tf_fmt_dur(int64_t ns, char *buf, size_t len);
-/* comm as a JSON string body (escaped, no quotes). */
-void tf_json_str(FILE *out, const char *s, size_t maxlen);
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, in ns. */
 int64_t tf_mono_to_real_ns(void);
 uint64_t tf_now_mono_ns(void);

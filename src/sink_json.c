@@ -2,51 +2,96 @@
 /* --json: one object per connection per line; a "stats" object at the end. */
 #include <inttypes.h>
 #include <sys/socket.h>
+#include <stdlib.h>
 #include "fmt.h"
+#include "jw.h"
 #include "sink.h"
 #include "twtrack.h"
 
-static void json_us(FILE *o, const char *key, int64_t ns)
+struct json_priv {
+	struct tf_jw_clock clock;
+	uint64_t overflow;	/* lines too long to write (cannot happen with our records) */
+};
+
+static void emit(struct tf_sink *sk, struct tf_jw *w)
 {
-	if (ns < 0)
-		fprintf(o, ",\"%s\":null", key);
-	else
-		fprintf(o, ",\"%s\":%" PRId64, key, ns / 1000);
+	struct json_priv *p = sk->priv;
+
+	if (tf_jw_flush(w, sk->out))
+		p->overflow++;
 }
 
-static void json_name(FILE *o, const char *key, const char *val)
+static void json_time(struct tf_jw *w, const char *key, struct tf_sink *sk, uint64_t mono_ns)
 {
-	if (val)
-		fprintf(o, ",\"%s\":\"%s\"", key, val);
-	else
-		fprintf(o, ",\"%s\":null", key);
+	struct json_priv *p = sk->priv;
+
+	tf_jw_key(w, key);
+	if (!mono_ns) {
+		tf_jw_lit(w, "null");
+		return;
+	}
+	tf_jw_lit(w, "\"");
+	tf_jw_rfc3339(w, (int64_t)mono_ns + sk->mono_to_real_ns, &p->clock);
+	tf_jw_lit(w, "\"");
 }
 
-static void json_states(FILE *o, const struct tf_summary *s)
+/* "family", "saddr", "sport", "daddr", "dport", "netns", "pid", "comm" (opens with a comma). */
+static void json_endpoints(struct tf_jw *w, int family, const uint8_t *saddr, uint16_t sport,
+			   const uint8_t *daddr, uint16_t dport, uint32_t netns, uint32_t pid,
+			   const char *comm)
 {
-	fputs(",\"states\":[", o);
+	char a[TF_ADDR_LEN];
+
+	tf_jw_name(w, "family", family == AF_INET6 ? "ipv6" : "ipv4");
+	tf_jw_name(w, "saddr", tf_fmt_addr(family, saddr, a, sizeof(a)));
+	tf_jw_key(w, "sport");
+	tf_jw_u64(w, sport);
+	tf_jw_name(w, "daddr", tf_fmt_addr(family, daddr, a, sizeof(a)));
+	tf_jw_key(w, "dport");
+	tf_jw_u64(w, dport);
+	tf_jw_key(w, "netns");
+	tf_jw_u64(w, netns);
+	tf_jw_key(w, "pid");
+	tf_jw_u64(w, pid);
+	tf_jw_key(w, "comm");
+	tf_jw_lit(w, "\"");
+	tf_jw_str(w, comm, TF_COMM_LEN);
+	tf_jw_lit(w, "\"");
+}
+
+static void json_states(struct tf_jw *w, const struct tf_summary *s)
+{
+	tf_jw_key(w, "states");
+	tf_jw_lit(w, "[");
 	for (int i = 0; i < s->nstates; i++) {
 		const struct tf_state_point *p = &s->states[i];
 
-		fprintf(o, "%s{\"state\":\"%s\",\"t_us\":%" PRId64 "%s}", i ? "," : "",
-			tf_state_name(p->state), p->t_ns / 1000, p->derived ? ",\"derived\":true" : "");
+		tf_jw_lit(w, i ? ",{\"state\":\"" : "{\"state\":\"");
+		tf_jw_lit(w, tf_state_name(p->state));
+		tf_jw_lit(w, "\",\"t_us\":");
+		tf_jw_i64(w, p->t_ns / 1000);
+		tf_jw_lit(w, p->derived ? ",\"derived\":true}" : "}");
 	}
-	fputc(']', o);
+	tf_jw_lit(w, "]");
 }
 
-static void json_retrans(FILE *o, const struct tf_summary *s)
+static void json_retrans(struct tf_jw *w, const struct tf_summary *s)
 {
-	fputs(",\"retransmits\":[", o);
+	tf_jw_key(w, "retransmits");
+	tf_jw_lit(w, "[");
 	for (int i = 0; i < s->nretrans; i++) {
 		const struct tf_retrans_point *r = &s->retrans[i];
 
-		fprintf(o, "%s{\"t_us\":%" PRId64 ",\"state\":\"%s\",\"kind\":\"%s\"}", i ? "," : "",
-			r->t_ns / 1000, tf_state_name(r->state), tf_retrans_kind_name(r->kind));
+		tf_jw_lit(w, i ? ",{\"t_us\":" : "{\"t_us\":");
+		tf_jw_i64(w, r->t_ns / 1000);
+		tf_jw_name(w, "state", tf_state_name(r->state));
+		tf_jw_name(w, "kind", tf_retrans_kind_name(r->kind));
+		tf_jw_lit(w, "}");
 	}
-	fputc(']', o);
+	tf_jw_lit(w, "]");
 }
 
-static void json_flags(FILE *o, const struct tf_conn *c)
+static void json_flags(struct tf_jw *w, const struct tf_conn *c)
 {
 	static const struct { __u16 bit; const char *name; } names[] = {
 		{ TF_F_MIDLIFE, "began_before_trace" }, { TF_F_OPEN, "open_at_exit" },
@@ -56,49 +101,65 @@ static void json_flags(FILE *o, const struct tf_conn *c)
 	};
 	int n = 0;
 
-	fputs(",\"flags\":[", o);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (c->flags & names[i].bit)
-			fprintf(o, "%s\"%s\"", n++ ? "," : "", names[i].name);
-	fputc(']', o);
+	tf_jw_key(w, "flags");
+	tf_jw_lit(w, "[");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(c->flags & names[i].bit))
+			continue;
+		tf_jw_lit(w, n++ ? ",\"" : "\"");
+		tf_jw_lit(w, names[i].name);
+		tf_jw_lit(w, "\"");
+	}
+	tf_jw_lit(w, "]");
+}
+
+static void json_count(struct tf_jw *w, const char *key, uint64_t v)
+{
+	tf_jw_key(w, key);
+	tf_jw_u64(w, v);
+}
+
+static void json_bool(struct tf_jw *w, const char *key, bool v)
+{
+	tf_jw_key(w, key);
+	tf_jw_lit(w, v ? "true" : "false");
 }
 
 static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 {
 	const struct tf_conn *c = s->rec;
-	FILE *o = sk->out;
-	char t[TF_TIME_LEN], sa[TF_ADDR_LEN], da[TF_ADDR_LEN];
+	struct tf_jw w;
 
-	fprintf(o, "{\"type\":\"conn\",\"start_time\":\"%s\",\"family\":\"%s\","
-		   "\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\",\"dport\":%u,"
-		   "\"netns\":%u,\"pid\":%u,\"comm\":\"",
-		tf_fmt_rfc3339((int64_t)s->t0_ns + sk->mono_to_real_ns, t, sizeof(t)),
-		c->family == AF_INET6 ? "ipv6" : "ipv4",
-		tf_fmt_addr(c->family, c->saddr, sa, sizeof(sa)), c->sport,
-		tf_fmt_addr(c->family, c->daddr, da, sizeof(da)), c->dport, c->netns, c->pid);
-	tf_json_str(o, c->comm, sizeof(c->comm));
-	fprintf(o, "\",\"role\":\"%s\"", tf_role_name(s->role));
-	json_states(o, s);
-	json_retrans(o, s);
-	json_us(o, "handshake_us", s->handshake_ns);
-	json_name(o, "handshake_method", tf_hs_method_name(s->hs_method));
-	fprintf(o, ",\"syn_retrans\":%u,\"synack_retrans\":%u,\"fin_retrans\":%u,"
-		   "\"fin_retrans_fin_wait1\":%u,\"fin_retrans_last_ack\":%u,"
-		   "\"fin_retrans_closing\":%u,\"retrans\":%u,\"retrans_failed\":%u",
-		c->syn_retrans, c->synack_retrans, c->fin_retrans,
-		c->fin_retrans_by_state[TF_FIN_IN_FIN_WAIT1], c->fin_retrans_by_state[TF_FIN_IN_LAST_ACK],
-		c->fin_retrans_by_state[TF_FIN_IN_CLOSING], c->retrans, c->retrans_failed);
-	json_name(o, "close", tf_close_kind_name(s->close_kind));
-	json_name(o, "close_end", tf_close_end_name(s->close_end));
-	json_name(o, "reset", tf_reset_name(s->reset));
-	json_us(o, "close_us", s->close_ns);
-	json_us(o, "fin_ack_us", s->fin_ack_ns);
-	fprintf(o, ",\"time_wait\":%s", s->time_wait ? "true" : "false");
-	json_us(o, "time_wait_at_us", s->time_wait_at_ns);
-	json_us(o, "lifetime_us", s->lifetime_ns);
-	fprintf(o, ",\"complete\":%s", s->complete ? "true" : "false");
-	json_flags(o, c);
-	fputs("}\n", o);
+	tf_jw_init(&w);
+	tf_jw_lit(&w, "{\"type\":\"conn\"");
+	json_time(&w, "start_time", sk, s->t0_ns);
+	json_endpoints(&w, c->family, c->saddr, c->sport, c->daddr, c->dport, c->netns, c->pid,
+		       c->comm);
+	tf_jw_name(&w, "role", tf_role_name(s->role));
+	json_states(&w, s);
+	json_retrans(&w, s);
+	tf_jw_us(&w, "handshake_us", s->handshake_ns);
+	tf_jw_name(&w, "handshake_method", tf_hs_method_name(s->hs_method));
+	json_count(&w, "syn_retrans", c->syn_retrans);
+	json_count(&w, "synack_retrans", c->synack_retrans);
+	json_count(&w, "fin_retrans", c->fin_retrans);
+	json_count(&w, "fin_retrans_fin_wait1", c->fin_retrans_by_state[TF_FIN_IN_FIN_WAIT1]);
+	json_count(&w, "fin_retrans_last_ack", c->fin_retrans_by_state[TF_FIN_IN_LAST_ACK]);
+	json_count(&w, "fin_retrans_closing", c->fin_retrans_by_state[TF_FIN_IN_CLOSING]);
+	json_count(&w, "retrans", c->retrans);
+	json_count(&w, "retrans_failed", c->retrans_failed);
+	tf_jw_name(&w, "close", tf_close_kind_name(s->close_kind));
+	tf_jw_name(&w, "close_end", tf_close_end_name(s->close_end));
+	tf_jw_name(&w, "reset", tf_reset_name(s->reset));
+	tf_jw_us(&w, "close_us", s->close_ns);
+	tf_jw_us(&w, "fin_ack_us", s->fin_ack_ns);
+	json_bool(&w, "time_wait", s->time_wait);
+	tf_jw_us(&w, "time_wait_at_us", s->time_wait_at_ns);
+	tf_jw_us(&w, "lifetime_us", s->lifetime_ns);
+	json_bool(&w, "complete", s->complete);
+	json_flags(&w, c);
+	tf_jw_lit(&w, "}\n");
+	emit(sk, &w);
 }
 
 static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
@@ -117,49 +178,27 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 	fflush(sk->out);
 }
 
-/* "family", "saddr", "sport", "daddr", "dport", "netns", "pid", "comm" (opens with a comma). */
-static void json_endpoints(FILE *o, int family, const uint8_t *saddr, uint16_t sport,
-			   const uint8_t *daddr, uint16_t dport, uint32_t netns, uint32_t pid,
-			   const char *comm)
-{
-	char sa[TF_ADDR_LEN], da[TF_ADDR_LEN];
-
-	fprintf(o, ",\"family\":\"%s\",\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
-		   "\"dport\":%u,\"netns\":%u,\"pid\":%u,\"comm\":\"",
-		family == AF_INET6 ? "ipv6" : "ipv4", tf_fmt_addr(family, saddr, sa, sizeof(sa)), sport,
-		tf_fmt_addr(family, daddr, da, sizeof(da)), dport, netns, pid);
-	tf_json_str(o, comm, TF_COMM_LEN);
-	fputc('"', o);
-}
-
-static void json_time(FILE *o, const char *key, const struct tf_sink *sk, uint64_t mono_ns)
-{
-	char t[TF_TIME_LEN];
-
-	if (!mono_ns)
-		fprintf(o, ",\"%s\":null", key);
-	else
-		fprintf(o, ",\"%s\":\"%s\"", key,
-			tf_fmt_rfc3339((int64_t)mono_ns + sk->mono_to_real_ns, t, sizeof(t)));
-}
-
 /* A TIME-WAIT that ended: {"type":"time_wait", ...}. */
 static void json_tw_end(struct tf_sink *sk, const struct tf_tw_end *e)
 {
 	static const char *const src[] = { "unknown", "kernel_stamp", "traced" };
-	FILE *o = sk->out;
+	struct tf_jw w;
 
-	fputs("{\"type\":\"time_wait\"", o);
-	json_endpoints(o, e->family, e->saddr, e->sport, e->daddr, e->dport, e->netns, e->pid,
+	tf_jw_init(&w);
+	tf_jw_lit(&w, "{\"type\":\"time_wait\"");
+	json_endpoints(&w, e->family, e->saddr, e->sport, e->daddr, e->dport, e->netns, e->pid,
 		       e->comm);
-	json_time(o, "handover_time", sk, e->handover_ns);
-	json_time(o, "end_time", sk, e->end_ns);
-	json_us(o, "time_wait_us", e->handover_ns && e->end_ns >= e->handover_ns ?
-				   (int64_t)(e->end_ns - e->handover_ns) : -1);
-	fprintf(o, ",\"end\":\"%s\",\"precision_us\":%" PRId64 ",\"substate\":\"%s\","
-		   "\"handover\":\"%s\"}\n",
-		tf_tw_end_name(e->reason), e->precision_ns / 1000, tf_state_name(e->substate),
-		e->handover_src >= 0 && e->handover_src <= 2 ? src[e->handover_src] : "unknown");
+	json_time(&w, "handover_time", sk, e->handover_ns);
+	json_time(&w, "end_time", sk, e->end_ns);
+	tf_jw_us(&w, "time_wait_us", e->handover_ns && e->end_ns >= e->handover_ns ?
+					(int64_t)(e->end_ns - e->handover_ns) : -1);
+	tf_jw_name(&w, "end", tf_tw_end_name(e->reason));
+	tf_jw_us(&w, "precision_us", e->precision_ns);
+	tf_jw_name(&w, "substate", tf_state_name(e->substate));
+	tf_jw_name(&w, "handover", e->handover_src >= 0 && e->handover_src <= 2 ?
+				   src[e->handover_src] : "unknown");
+	tf_jw_lit(&w, "}\n");
+	emit(sk, &w);
 }
 
 /* A half-closed connection older than --stuck: {"type":"stuck", ...}. */
@@ -167,19 +206,27 @@ static void json_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 {
 	const struct tf_conn *c = st->rec;
 	uint64_t since = c->state_ns[(c->nstates - 1u) % TF_MAX_STATES];
-	FILE *o = sk->out;
+	struct tf_jw w;
 
-	fputs("{\"type\":\"stuck\"", o);
-	json_time(o, "time", sk, since + (uint64_t)st->age_ns);
-	fprintf(o, ",\"state\":\"%s\",\"age_us\":%" PRId64, tf_state_name(st->state),
-		st->age_ns / 1000);
-	json_time(o, "since", sk, since);
-	json_endpoints(o, c->family, c->saddr, c->sport, c->daddr, c->dport, c->netns, c->pid,
+	tf_jw_init(&w);
+	tf_jw_lit(&w, "{\"type\":\"stuck\"");
+	json_time(&w, "time", sk, since + (uint64_t)st->age_ns);
+	tf_jw_name(&w, "state", tf_state_name(st->state));
+	tf_jw_us(&w, "age_us", st->age_ns);
+	json_time(&w, "since", sk, since);
+	json_endpoints(&w, c->family, c->saddr, c->sport, c->daddr, c->dport, c->netns, c->pid,
 		       c->comm);
-	fprintf(o, ",\"role\":\"%s\",\"orphaned\":%s,\"age_from\":\"%s\"}\n",
-		tf_role_name(c->role), st->orphaned ? "true" : "false",
-		st->idle_age ? "peer_idle" : "state_change");
-	fflush(o);
+	tf_jw_name(&w, "role", tf_role_name(c->role));
+	json_bool(&w, "orphaned", st->orphaned);
+	tf_jw_name(&w, "age_from", st->idle_age ? "peer_idle" : "state_change");
+	tf_jw_lit(&w, "}\n");
+	emit(sk, &w);
+	fflush(sk->out);
+}
+
+static void json_free(struct tf_sink *sk)
+{
+	free(sk->priv);
 }
 
 static const struct tf_sink_ops json_ops = {
@@ -188,9 +235,19 @@ static const struct tf_sink_ops json_ops = {
 	.tw_end = json_tw_end,
 	.stuck = json_stuck,
 	.finish = json_finish,
+	.free = json_free,
 };
 
 struct tf_sink *tf_sink_json_new(FILE *out, int64_t mono_to_real_ns)
 {
-	return tf_sink_alloc(&json_ops, out, mono_to_real_ns);
+	struct tf_sink *sk = tf_sink_alloc(&json_ops, out, mono_to_real_ns);
+
+	if (!sk)
+		return NULL;
+	sk->priv = calloc(1, sizeof(struct json_priv));
+	if (!sk->priv) {
+		tf_sink_free(sk);
+		return NULL;
+	}
+	return sk;
 }

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "jw.h"
+
+void tf_jw_raw(struct tf_jw *w, const char *s, size_t n)
+{
+	if (w->overflow || n > TF_JW_CAP - w->len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+void tf_jw_lit(struct tf_jw *w, const char *s)
+{
+	tf_jw_raw(w, s, strlen(s));
+}
+
+void tf_jw_u64(struct tf_jw *w, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	tf_jw_raw(w, tmp + i, sizeof(tmp) - i);
+}
+
+void tf_jw_i64(struct tf_jw *w, int64_t v)
+{
+	if (v < 0) {
+		tf_jw_raw(w, "-", 1);
+		tf_jw_u64(w, (uint64_t)0 - (uint64_t)v);
+	} else {
+		tf_jw_u64(w, (uint64_t)v);
+	}
+}
+
+void tf_jw_str(struct tf_jw *w, const char *s, size_t maxlen)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < maxlen && s[i]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			char e[2] = { '\\', (char)ch };
+
+			tf_jw_raw(w, e, 2);
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			char e[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
+
+			tf_jw_raw(w, e, 6);
+		} else {
+			tf_jw_raw(w, (const char *)&ch, 1);
+		}
+	}
+}
+
+void tf_jw_key(struct tf_jw *w, const char *key)
+{
+	tf_jw_raw(w, ",\"", 2);
+	tf_jw_lit(w, key);
+	tf_jw_raw(w, "\":", 2);
+}
+
+void tf_jw_us(struct tf_jw *w, const char *key, int64_t ns)
+{
+	tf_jw_key(w, key);
+	if (ns < 0)
+		tf_jw_raw(w, "null", 4);
+	else
+		tf_jw_i64(w, ns / 1000);
+}
+
+void tf_jw_name(struct tf_jw *w, const char *key, const char *val)
+{
+	tf_jw_key(w, key);
+	if (!val) {
+		tf_jw_raw(w, "null", 4);
+		return;
+	}
+	tf_jw_raw(w, "\"", 1);
+	tf_jw_lit(w, val);
+	tf_jw_raw(w, "\"", 1);
+}
+
+void tf_jw_rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck)
+{
+	int64_t sec = real_ns > 0 ? real_ns / 1000000000 : 0;
+	uint64_t us = real_ns > 0 ? (uint64_t)(real_ns % 1000000000) / 1000 : 0;
+	char frac[8] = { '.', 0, 0, 0, 0, 0, 0, 'Z' };
+
+	if (sec != ck->sec || !ck->text[0]) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		if (!gmtime_r(&t, &tm) || !strftime(ck->text, sizeof(ck->text), "%Y-%m-%dT%H:%M:%S", &tm))
+			snprintf(ck->text, sizeof(ck->text), "1970-01-01T00:00:00");
+		ck->sec = sec;
+	}
+	for (int i = 6; i >= 1; i--, us /= 10)
+		frac[i] = (char)('0' + us % 10);
+	tf_jw_lit(w, ck->text);
+	tf_jw_raw(w, frac, sizeof(frac));
+}
+
+int tf_jw_flush(struct tf_jw *w, FILE *out)
+{
+	if (w->overflow)
+		return -1;
+	fwrite(w->buf, 1, w->len, out);
+	return 0;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A small JSON line writer into a fixed buffer, for the per-connection hot
+ * path of --json: literal copies and hand-rolled integers instead of one
+ * fprintf() format parse per field. One fwrite() per line.
+ */
+#ifndef TF_JW_H
+#define TF_JW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TF_JW_CAP 8192
+
+struct tf_jw {
+	size_t len;
+	bool overflow;		/* the line did not fit: nothing is written */
+	char buf[TF_JW_CAP];
+};
+
+static inline void tf_jw_init(struct tf_jw *w)
+{
+	w->len = 0;
+	w->overflow = false;
+}
+
+void tf_jw_raw(struct tf_jw *w, const char *s, size_t n);
+void tf_jw_lit(struct tf_jw *w, const char *s);		/* a C string, as is */
+void tf_jw_u64(struct tf_jw *w, uint64_t v);
+void tf_jw_i64(struct tf_jw *w, int64_t v);
+void tf_jw_str(struct tf_jw *w, const char *s, size_t maxlen);	/* escaped, no quotes */
+/* ,"key": then a value */
+void tf_jw_key(struct tf_jw *w, const char *key);
+/* ,"key":N with N = ns / 1000, or null when ns < 0 */
+void tf_jw_us(struct tf_jw *w, const char *key, int64_t ns);
+/* ,"key":"val", or null when val is NULL (val is not escaped: our own names) */
+void tf_jw_name(struct tf_jw *w, const char *key, const char *val);
+/* The date and time of the last second formatted, reused within that second. */
+struct tf_jw_clock {
+	int64_t sec;
+	char text[24];	/* YYYY-MM-DDTHH:MM:SS */
+};
+
+/* RFC 3339 UTC with microseconds, no quotes: 2026-11-28T22:40:01.123456Z */
+void tf_jw_rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck);
+
+/* Write the line; returns 0, or -1 when it overflowed (counted by the caller). */
+int tf_jw_flush(struct tf_jw *w, FILE *out);
+
+#endif /* TF_JW_H */
