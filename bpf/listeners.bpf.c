@@ -10,8 +10,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "tcpflow.h"
-
-#define IPPROTO_TCP 6
+#include "tf_bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -22,19 +21,13 @@ int dump_listeners(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct tf_listener_rec rec = {};
-	struct socket *sock;
 	struct sock *sk;
+	int state;
 
 	if (!task || !file)
 		return 0;
-	/* bpf_sock_from_file() (Linux 5.11) returns NULL for non-sockets */
-	sock = bpf_sock_from_file(file);
-	if (!sock)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TF_LISTEN)
-		return 0;
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+	sk = file_tcp_sock(file, &state);
+	if (!sk || state != TF_LISTEN)
 		return 0;
 
 	rec.pid = BPF_CORE_READ(task, tgid);

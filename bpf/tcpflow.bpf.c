@@ -15,10 +15,8 @@
 #include <bpf/bpf_endian.h>
 #include "tcpflow.h"
 #include "tf_fold.h"
+#include "tf_bpf.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -19,10 +19,7 @@
 #include <bpf/bpf_endian.h>
 #include "tcpflow.h"
 #include "tf_timewait.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
+#include "tf_bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -189,20 +186,13 @@ int half_owners(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct tf_owner_rec r = {};
-	struct socket *sock;
 	struct sock *sk;
 	int state;
 
 	if (!task || !file)
 		return 0;
-	sock = bpf_sock_from_file(file);
-	if (!sock)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (state != TF_CLOSE_WAIT && state != TF_FIN_WAIT2)
+	sk = file_tcp_sock(file, &state);
+	if (!sk || (state != TF_CLOSE_WAIT && state != TF_FIN_WAIT2))
 		return 0;
 	r.skaddr = (__u64)sk;
 	r.pid = BPF_CORE_READ(task, tgid);
