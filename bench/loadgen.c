@@ -154,8 +154,13 @@ static int make_listener(int port, int backlog)
 		die("socket: %s", strerror(errno));
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
 		die("SO_REUSEADDR: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
-		die("bind 127.0.0.1:%d: %s (pick another base port with -p)", port, strerror(errno));
+	/* A client socket of someone else may hold the port for a moment. */
+	for (int tries = 0; bind(fd, (struct sockaddr *)&a, sizeof(a)); tries++) {
+		if (errno != EADDRINUSE || tries == 50)
+			die("bind 127.0.0.1:%d: %s (pick another base port with -p)", port,
+			    strerror(errno));
+		usleep(100 * 1000);
+	}
 	if (listen(fd, backlog))
 		die("listen: %s", strerror(errno));
 	return fd;
@@ -359,7 +364,9 @@ static void usage(FILE *f)
 "  -m MODE  close mode: client (client-first, default), server (server-first),\n"
 "           reset (client SO_LINGER {1,0}: RST)\n"
 "  -H N     hold N idle connections open during the churn\n"
-"  -p PORT  base port: worker i listens on 127.0.0.1:PORT+i (default 47000)\n"
+"  -p PORT  base port: worker i listens on 127.0.0.1:PORT+i, the held\n"
+"           connections' listener on PORT+workers (default 31000: below the\n"
+"           ephemeral range, where other clients' sockets cannot hold it)\n"
 "  -A       do not rotate source addresses (all from 127.0.0.1)\n"
 "  -N       run in a new network namespace of our own (needs CAP_SYS_ADMIN)\n"
 "  -P       pin worker i to CPU i\n"
@@ -395,7 +402,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {
 		.workers = 2, .duration = 5, .warmup = 1, .mode = CLOSE_CLIENT,
-		.port = 47000, .rotate = 1,
+		.port = 31000, .rotate = 1,
 	};
 	struct sigaction sa;
 	struct worker *ws;

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -284,7 +285,7 @@ class Tracer:
             return ""
 
     def stop(self, timeout=20):
-        """SIGINT (again every 5 s: one was seen lost once), SIGKILL after `timeout` s."""
+        """SIGINT (repeated every 5 s), SIGKILL after `timeout` s."""
         self.sigints = 0
         t_end = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < t_end:
@@ -375,6 +376,11 @@ class Bench:
             copy = os.path.join(self.workdir, "tcpflow-trace")
             shutil.copy2(a.tracer, copy)
             a.tracer_version = tool_version([copy, "--version"])
+            with open(copy, "rb") as f:
+                image = f.read()
+            if b"__asan_init" in image or b"__ubsan_handle" in image:
+                a.tracer_version += " (SANITIZER BUILD: figures not representative)"
+                log("run_bench: warning: the tracer is a sanitizer build")
             for c in self.configs:
                 if c.argv and c.argv[0] == a.tracer:
                     c.argv = [copy] + c.argv[1:]
@@ -485,14 +491,15 @@ class Bench:
         return last
 
     @staticmethod
-    def foreign_cpu_s(scan0, scan1, user0, user1, wall):
+    def foreign_cpu_s(scan0, scan1, user0, user1, wall, ours_user_s=0.0):
         """CPU seconds other processes used between two scans (+ user time of
-        processes that came and went, from /proc/stat)."""
+        processes that came and went: /proc/stat's user time minus what the scans and
+        our own processes, `ours_user_s`, account for)."""
         foreign = 0
         for pid, t in scan1.items():
             foreign += t - scan0.get(pid, 0) if pid in scan0 else t
         gap = (user1 - user0) - sum(max(0, scan1.get(p, 0) - scan0.get(p, 0)) for p in scan1)
-        return foreign / CLK_TCK + max(0, gap / CLK_TCK - 0.05 * wall)
+        return foreign / CLK_TCK + max(0, gap / CLK_TCK - ours_user_s - 0.05 * wall)
 
     @staticmethod
     def foreign_bpf_runs(progs0, progs1, mine):
@@ -523,6 +530,7 @@ class Bench:
             scan0, user0, p0, t0 = cpu_scan(ours), stat_user_ticks(), bpf_progs(a.bpftool), \
                 time.monotonic()
             c0 = proc_cpu_ns(tr.pid) if tr else None
+            ut0 = (proc_utime_stime(tr.pid) or (0, 0))[0] if tr else 0
             time.sleep(1.0)
             c1 = proc_cpu_ns(tr.pid) if tr else None
             scan1, user1, p1, t1 = cpu_scan(ours), stat_user_ticks(), bpf_progs(a.bpftool), \
@@ -530,7 +538,9 @@ class Bench:
             if tr and c0 is not None and c1 is not None:
                 # the tracer's own CPU with no churn: timers, sweeps (per second, not per conn)
                 tr.idle_cpu_ms_per_s = (c1 - c0) / 1e6 / (t1 - t0)
-            frac = self.foreign_cpu_s(scan0, scan1, user0, user1, t1 - t0) / ((t1 - t0) * NCPU)
+            ut = ((proc_utime_stime(tr.pid) or (0, 0))[0] - ut0) / CLK_TCK if tr else 0.0
+            frac = (self.foreign_cpu_s(scan0, scan1, user0, user1, t1 - t0, ut) /
+                    ((t1 - t0) * NCPU))
             fbpf = self.foreign_bpf_runs(p0, p1, mine)
             own = self.runs_of(p1, mine) - self.runs_of(p0, mine)
             if frac <= a.max_foreign and fbpf <= 100 and own <= 100:
@@ -566,9 +576,11 @@ class Bench:
         cpu0 = proc_cpu_ns(tr.pid) if tr else None
         us0 = proc_utime_stime(tr.pid) if tr else None
         s["time_wait"] = tcp_time_wait_count()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
         t0 = time.monotonic()
         lg = self.loadgen(load_args)
         t1 = time.monotonic()
+        lg_user_s = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - ru0
         progs1 = bpf_progs(a.bpftool)
         scan1 = cpu_scan(ours)
         user1 = stat_user_ticks()
@@ -578,7 +590,11 @@ class Bench:
         s["conns"] = conns
 
         # Other processes' CPU and other BPF tracing programs during the run.
-        s["foreign_cpu_frac"] = (self.foreign_cpu_s(scan0, scan1, user0, user1, t1 - t0) /
+        tr_user_s = 0.0
+        if tr and us0:
+            tr_user_s = ((proc_utime_stime(tr.pid) or us0)[0] - us0[0]) / CLK_TCK
+        s["foreign_cpu_frac"] = (self.foreign_cpu_s(scan0, scan1, user0, user1, t1 - t0,
+                                                    lg_user_s + tr_user_s) /
                                  ((t1 - t0) * NCPU))
         s["foreign_bpf_runs"] = self.foreign_bpf_runs(progs0, progs1,
                                                       tr.prog_ids if tr else set())
@@ -975,7 +991,9 @@ def main():
     ap.add_argument("--duration", type=float, help="measured seconds per sample")
     ap.add_argument("--warmup", type=float, help="seconds of churn before the window")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--base-port", type=int, default=47000)
+    ap.add_argument("--base-port", type=int, default=31000,
+                    help="load generator listeners: PORT..PORT+workers (below the ephemeral "
+                         "port range)")
     ap.add_argument("--metrics-port", type=int, default=0, help="default: a free port")
     ap.add_argument("--netns", action="store_true",
                     help="each churn in a new network namespace instead of the host's loopback")
@@ -994,7 +1012,7 @@ def main():
                     help="runs of other BPF tracing programs allowed during a sample")
     ap.add_argument("--disturb-budget", type=float,
                     help="total seconds spent waiting for quiet and re-running disturbed "
-                         "samples (default 300, quick 60)")
+                         "samples (default 120, quick 60)")
     ap.add_argument("--quiet-wait", type=float,
                     help="seconds to wait for a quiet machine before each sample "
                          "(default 120, quick 20)")
@@ -1019,7 +1037,7 @@ def main():
         scale_counts = [1000, 10000, 100000, 1000000]
         hold_rounds = 3
         a.quiet_wait = a.quiet_wait if a.quiet_wait is not None else 120
-        a.disturb_budget = a.disturb_budget if a.disturb_budget is not None else 300
+        a.disturb_budget = a.disturb_budget if a.disturb_budget is not None else 120
     if a.rounds < 1 or a.duration <= 0 or a.workers < 1:
         die("--rounds, --duration and --workers must be positive", 2)
     if not a.no_tracer and not os.access(a.tracer, os.X_OK):
