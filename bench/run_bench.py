@@ -586,6 +586,7 @@ class Bench:
         user1 = stat_user_ticks()
         s["load"] = lg
         s["rate"] = lg["rate"]
+        s["t_mid"] = t1 - lg["window_s"] / 2 if lg.get("window_s") else (t0 + t1) / 2
         conns = lg["total_conns"] + lg["held"]
         s["conns"] = conns
 
@@ -736,11 +737,14 @@ class Bench:
                      if s.get("bpf_ns_per_run") else "") +
                     (f"  cpu {s['tracer_cpu_us_per_conn']:.2f} us/conn"
                      if "tracer_cpu_us_per_conn" in s else ""))
-        # per-round ratio to the untraced churn of the same round
-        base = {s["round"]: s["rate"] for s in res["none"]}
+        # Ratio to the untraced rate at the same moment: this machine drifts by several
+        # percent over minutes, so interpolate linearly in time between the untraced
+        # samples before and after (the nearest one at the ends).
+        nones = sorted((s["t_mid"], s["rate"]) for s in res["none"])
         for key, ss in res.items():
             for s in ss:
-                s["ratio"] = s["rate"] / base[s["round"]] if base.get(s["round"]) else None
+                b = untraced_at(nones, s["t_mid"])
+                s["ratio"] = s["rate"] / b if b else None
         return res
 
     def scaling(self, tcfg, counts):
@@ -755,6 +759,20 @@ class Bench:
 
 
 # ---------------------------------------------------------------- report
+
+def untraced_at(nones, t):
+    """The untraced rate at time t, interpolated between (time, rate) samples."""
+    if not nones:
+        return None
+    before = [x for x in nones if x[0] <= t]
+    after = [x for x in nones if x[0] > t]
+    if not before:
+        return after[0][1]
+    if not after:
+        return before[-1][1]
+    (t0, r0), (t1, r1) = before[-1], after[0]
+    return r0 + (r1 - r0) * (t - t0) / (t1 - t0)
+
 
 def med(xs):
     xs = [x for x in xs if x is not None]
@@ -1132,8 +1150,10 @@ def main():
             twmax = f.read().strip()
     except OSError:
         twmax = "?"
-    lines.append("- ratio: this row's conn/s / the untraced conn/s of the same round "
-                 "(median of rounds, min–max). BPF figures with kernel.bpf_stats_enabled=1 "
+    lines.append("- ratio: a sample's conn/s / the untraced conn/s at the same moment "
+                 "(interpolated in time between the untraced samples before and after it: "
+                 "the machine drifts by several percent over minutes); median of rounds, "
+                 "min–max. BPF figures with kernel.bpf_stats_enabled=1 "
                  "(on for every row) from `bpftool prog show -j` over the whole churn: "
                  "ns/run and runs/conn of the hook programs (tracepoints); ns/conn of all "
                  "programs, BPF iterators included (`bpftool link show`: type iter). "
