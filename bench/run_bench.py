@@ -311,6 +311,10 @@ class Tracer:
                 pass
 
 
+class SampleFailed(Exception):
+    """The tracer of a sample did not start; the run goes on without that sample."""
+
+
 def parse_tracer_stats(text):
     """lost / recursion_misses / conns from a JSON stats line or a summary line."""
     st = {}
@@ -436,13 +440,13 @@ class Bench:
         res = json.loads(out.strip().splitlines()[-1])
         return res
 
-    def wait_ready(self, tr, timeout=60):
+    def wait_ready(self, tr, timeout=120):
         """Until the tracer's programs are loaded, stable, and running on our traffic."""
         deadline = time.monotonic() + timeout
         stable_since, last = None, None
         while time.monotonic() < deadline:
             if tr.proc.poll() is not None:
-                die(f"{tr.cfg.label} exited with status {tr.proc.returncode} before it was "
+                raise SampleFailed(f"{tr.cfg.label} exited with status {tr.proc.returncode} before it was "
                     f"ready:\n{tr.stderr_text().strip()[-2000:]}")
             ids = bpf_prog_ids_of(tr.pid)
             text_ok = (tr.cfg.ready_text is None or
@@ -457,7 +461,7 @@ class Bench:
             last = ids
             time.sleep(0.05)
         else:
-            die(f"{tr.cfg.label} did not load its BPF programs within {timeout}s:\n"
+            raise SampleFailed(f"{tr.cfg.label} did not load its BPF programs within {timeout}s:\n"
                 f"{tr.stderr_text().strip()[-2000:]}")
         tr.prog_ids = last
         tr.iter_ids = bpf_iter_prog_ids(self.a.bpftool) & last
@@ -469,7 +473,7 @@ class Bench:
                 time.sleep(0.2)   # the rest of a multi-probe attach
                 return
             time.sleep(0.1)
-        die(f"{tr.cfg.label}: its BPF programs never ran on loopback connections")
+        raise SampleFailed(f"{tr.cfg.label}: its BPF programs never ran on loopback connections")
 
     @staticmethod
     def runs_of(progs, ids):
@@ -688,7 +692,20 @@ class Bench:
         mode = load_args[load_args.index("-m") + 1] if "-m" in load_args else "client"
         expect = EXPECTED_RUNS_PER_CONN.get(mode)
         for attempt in range(self.a.retries + 1):
-            s = self.sample(cfg, load_args, tag, round_no, expect)
+            try:
+                s = self.sample(cfg, load_args, tag, round_no, expect)
+            except SampleFailed as e:
+                # a tracer that does not start (e.g. bpftrace's compile under load) loses
+                # this sample, not the whole run
+                log(f"run_bench:   {cfg.label}: sample failed: {str(e).strip()[-600:]}")
+                if self.tracer:
+                    self.tracer.stop(timeout=5)
+                    self.tracer.cleanup()
+                    self.tracer = None
+                s = {"row": cfg.key, "label": cfg.label, "tag": tag, "round": round_no,
+                     "rate": None, "failed": str(e)[-600:], "t_mid": time.monotonic()}
+                self.samples.append(s)
+                return s
             busy = s["foreign_cpu_frac"] > self.a.max_foreign
             bpf_busy = s["foreign_bpf_runs"] > self.a.max_foreign_bpf_runs
             tcp_busy = s.get("foreign_tcp", False)
@@ -731,8 +748,8 @@ class Bench:
             for c in order:
                 s = self.measured(c, load_args, tag, r)
                 res[c.key].append(s)
-                log(f"run_bench: [{tag}] round {r + 1}/{rounds} {c.label:<28} "
-                    f"{s['rate']:8.0f} conn/s" +
+                log(f"run_bench: [{tag}] round {r + 1}/{rounds} {c.label:<28} " +
+                    (f"{s['rate']:8.0f} conn/s" if s["rate"] is not None else "  FAILED") +
                     (f"  bpf {s['bpf_ns_per_run']:.0f} ns/run x{s['bpf_runs_per_conn']:.1f}"
                      if s.get("bpf_ns_per_run") else "") +
                     (f"  cpu {s['tracer_cpu_us_per_conn']:.2f} us/conn"
@@ -744,13 +761,15 @@ class Bench:
         for key, ss in res.items():
             for s in ss:
                 b = untraced_at(nones, s["t_mid"])
-                s["ratio"] = s["rate"] / b if b else None
+                s["ratio"] = s["rate"] / b if b and s["rate"] is not None else None
         return res
 
     def scaling(self, tcfg, counts):
         rows = []
         for n in counts:
             s = self.measured(tcfg, ["-n", str(n), "-W", "0"], f"scale-{n}", 0)
+            if s.get("failed"):
+                continue
             rows.append(s)
             log(f"run_bench: [scaling] {n:>8} conns: cpu "
                 f"{s['tracer_cpu_us_per_conn']:.2f} us/conn, VmHWM "
@@ -805,7 +824,7 @@ def cpu_cell(ss):
 
 
 def row_cells(ss):
-    rates = [s["rate"] for s in ss]
+    rates = [s["rate"] for s in ss if s["rate"] is not None]
     ratios = [s.get("ratio") for s in ss]
     lo, hi = rng(rates)
     rlo, rhi = rng(ratios)
@@ -821,6 +840,9 @@ def row_cells(ss):
     nd = sum(1 for s in ss if s.get("disturbed"))
     if nd:
         notes.append(f"{nd} disturbed")
+    nf = sum(1 for s in ss if s.get("failed"))
+    if nf:
+        notes.append(f"{nf} failed to start")
     if any(s.get("tracer_error") for s in ss):
         notes.append("tracer error")
     if any(s.get("sigints", 0) > 1 for s in ss):
@@ -830,7 +852,7 @@ def row_cells(ss):
         notes.append("scrape ok" if all(x["ok"] for x in sc) else "scrape FAILED")
     return [
         fnum(med(rates)),
-        f"{fnum(lo)}–{fnum(hi)}",
+        f"{fnum(lo)}–{fnum(hi)}" if lo is not None else "–",
         "1" if ss and ss[0]["row"] == "none" else
         (f"{fnum(mr, '{:.3f}')} ({fnum(rlo, '{:.2f}')}–{fnum(rhi, '{:.2f}')})"
          if mr is not None else "–"),
