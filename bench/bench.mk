@@ -21,7 +21,7 @@ else
 BENCH_OUT := --results bench/RESULTS.md --raw $(BENCH_DIR)/samples.json
 endif
 
-.PHONY: bench bench-tools bench-deps
+.PHONY: bench bench-tools bench-deps soak
 
 bench-tools: $(BENCH_LOADGEN) $(BENCH_EMPTY)
 
@@ -46,3 +46,7 @@ $(BENCH_DIR):
 	$(Q)mkdir -p $@
 
 -include $(wildcard $(BENCH_DIR)/*.d)
+
+# Issue 6's soak: 1,000,000 connections, memory and table size every 5 s (bench/SOAK.md).
+soak: $(BIN) $(BENCH_LOADGEN)
+	$(PYTHON) bench/soak.py --tracer $(BIN) --loadgen $(BENCH_LOADGEN)
