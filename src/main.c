@@ -217,7 +217,8 @@ static void print_summary(const struct tf_run_stats *st)
 			"raise --max-conns\n", tf_run_evicted(st));
 	if (st->recursion_misses)
 		fprintf(stderr, "tcpflow-trace: the kernel skipped our programs %" PRIu64
-			" times (another BPF program was running on that CPU)\n", st->recursion_misses);
+			" times (a nested run on the same CPU; those events are missing)\n",
+			st->recursion_misses);
 }
 
 int main(int argc, char **argv)
