@@ -114,7 +114,7 @@ def run_tool(*args, preexec=None, timeout=30):
 def test_not_permitted_exit_3():
     """No capabilities (as nobody): one line, status 3."""
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        "--inh-caps=-all", "--bounding-set=-all", str(TRACER_BIN)],
+                        "--inh-caps=-all", "--bounding-set=-all", str(tfenv.unprivileged_bin())],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 3, r
     lines = r.stderr.strip().splitlines()

@@ -36,8 +36,9 @@ def _as_nobody():
     ["--port"],                       # missing value
 ], ids=lambda a: " ".join(a))
 def test_usage_error(args):
-    tfenv.require_bin(tfenv.TRACER_BIN, "build it with `make`")
-    p = subprocess.run([str(tfenv.TRACER_BIN), *args], capture_output=True, text=True, timeout=10,
+    binary = tfenv.unprivileged_bin() if os.geteuid() == 0 else tfenv.TRACER_BIN
+    tfenv.require_bin(binary, "build it with `make`")
+    p = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=10,
                        preexec_fn=_as_nobody(), cwd="/")
     assert p.returncode == 2, f"exit {p.returncode}, stderr {p.stderr!r}"
     lines = p.stderr.splitlines()

@@ -55,6 +55,31 @@ def require_bin(path, hint):
         pytest.fail(f"{path} is missing: {hint}", pytrace=False)
 
 
+_unpriv_bin = None
+
+
+def unprivileged_bin():
+    """TRACER_BIN as a user without privileges can execute it.
+
+    Tests that run the tracer as `nobody` cannot reach build/ when the clone
+    sits under a directory only root may enter (a `mktemp -d` folder is 0700),
+    so they get a copy in a 0755 temp dir, made once and removed at exit."""
+    global _unpriv_bin
+    if _unpriv_bin is None:
+        import atexit
+        import shutil
+        import tempfile
+        require_bin(TRACER_BIN, "build it with `make`")
+        d = tempfile.mkdtemp(prefix="tcpflow-bin-")
+        os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, True)
+        dst = Path(d) / TRACER_BIN.name
+        shutil.copy2(TRACER_BIN, dst)
+        os.chmod(dst, 0o755)
+        _unpriv_bin = dst
+    return _unpriv_bin
+
+
 def run(cmd, timeout=20, check=True, input=None):
     """Run a short command; raise with its stderr if it fails."""
     p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
