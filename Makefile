@@ -46,6 +46,9 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+# LD_PRELOAD shims that make the tracer see a kernel we cannot boot here
+PRELOAD_SRCS := $(wildcard tests/preload/*.c)
+PRELOAD_LIBS := $(patsubst tests/preload/%.c,$(BUILD)/tests/%.so,$(PRELOAD_SRCS))
 BIN       := $(BUILD)/tcpflow-trace
 
 .PHONY: all clean run test check check-unit check-integration deps vmlinux tools \
@@ -53,7 +56,7 @@ BIN       := $(BUILD)/tcpflow-trace
 
 all: $(BIN) tools
 
-tools: $(TOOL_BINS)
+tools: $(TOOL_BINS) $(PRELOAD_LIBS)
 
 # BPF sources: the tool's in bpf/, the benchmark's baseline program in bench/.
 vpath %.bpf.c bpf bench
@@ -88,6 +91,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h $(BUILD)/libtf.a
 $(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ -lpthread
+
+$(BUILD)/tests/%.so: tests/preload/%.c | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -shared -fPIC $< -o $@ -ldl
 
 $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests:
 	$(Q)mkdir -p $@

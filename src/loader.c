@@ -175,7 +175,7 @@ static int preflight(const char *btf_path, char *err, size_t errlen)
 		}
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 0) {
-		snprintf(err, errlen, "this kernel has no BPF ring buffer (needs Linux >= 5.8)");
+		snprintf(err, errlen, "this kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux >= 5.8): run on a newer kernel");
 		rc = TF_EXIT_KERNEL;
 	}
 out:

@@ -128,6 +128,21 @@ def test_missing_btf_exit_4(tmp_path):
     assert len(lines) == 1 and "BTF" in lines[0] and "--btf" in lines[0], lines
 
 
+def test_no_ring_buffer_exit_4():
+    """A kernel without BPF ring buffers (< 5.8), simulated: an LD_PRELOAD shim
+    makes BPF_MAP_CREATE of a ring buffer fail with EINVAL, as such a kernel
+    answers an unknown map type. One line naming what is missing, status 4,
+    and nothing was attached (the same run without the shim starts)."""
+    shim = tfenv.ROOT / "build" / "tests" / "no_ringbuf.so"
+    tfenv.require_bin(shim, "build it with `make tools`")
+    r = subprocess.run([str(TRACER_BIN), "--json"], capture_output=True, text=True, timeout=30,
+                       env={**os.environ, "LD_PRELOAD": str(shim)})
+    assert r.returncode == 4, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ring buffer" in lines[0] and "5.8" in lines[0], lines
+    assert r.stdout == ""
+
+
 def test_missing_tracepoint_exit_4():
     """A BTF that describes a kernel without our tracepoints (our own BPF
     object's BTF has the structs but no btf_trace_* typedefs)."""
