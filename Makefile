@@ -54,7 +54,9 @@ BIN       := $(BUILD)/tcpflow-trace
 .PHONY: all clean run test check check-unit check-integration deps vmlinux tools \
 	check-asan check-fuzz check-leaks
 
-all: $(BIN) tools
+# The skeletons first, as goals of their own: only order-only prerequisites
+# elsewhere, a deleted one would otherwise not be rebuilt.
+all: $(SKELS) $(BIN) tools
 
 tools: $(TOOL_BINS) $(PRELOAD_LIBS)
 
