@@ -286,12 +286,19 @@ static bool parse_addr(const char *s, int family, uint8_t out[16])
 	return s && inet_pton(family, s, out) == 1;
 }
 
-static int add_states(struct tf_rp_data *d, struct tf_rp_conn *c, json_t *arr)
+/*
+ * A connection's list of timed entries ("states", "retransmits"): each object
+ * with a valid t_us goes to push(), which appends it to the data's pool; the
+ * connection keeps at most max of them (*count), more set trunc in its flags.
+ * Returns -1 when push() fails (out of memory).
+ */
+static int add_timed(struct tf_rp_data *d, struct tf_rp_conn *c, json_t *arr,
+		     uint8_t *count, int max, uint8_t trunc,
+		     int (*push)(struct tf_rp_data *d, json_t *e, int64_t t_us))
 {
 	size_t i;
 	json_t *e;
 
-	c->states_off = (uint32_t)d->nstates;
 	if (!json_is_array(arr))
 		return 0;
 	json_array_foreach(arr, i, e) {
@@ -299,48 +306,38 @@ static int add_states(struct tf_rp_data *d, struct tf_rp_conn *c, json_t *arr)
 
 		if (!json_is_object(e) || !get_int(e, "t_us", -US_LIMIT, US_LIMIT, &t))
 			continue;
-		if (c->nstates >= TF_RP_MAX_STATES) {
-			c->flags |= TF_RPF_STATES_TRUNC;
+		if (*count >= max) {
+			c->flags |= trunc;
 			break;
 		}
-		if (grow((void **)&d->states, &d->cap_states, d->nstates, sizeof(*d->states)))
+		if (push(d, e, t))
 			return -1;
-		d->states[d->nstates++] = (struct tf_rp_state){
-			.t_us = t,
-			.state = (uint8_t)state_of(get_str(e, "state")),
-			.derived = json_is_true(json_object_get(e, "derived")),
-		};
-		c->nstates++;
+		(*count)++;
 	}
 	return 0;
 }
 
-static int add_retrans(struct tf_rp_data *d, struct tf_rp_conn *c, json_t *arr)
+static int push_state(struct tf_rp_data *d, json_t *e, int64_t t_us)
 {
-	size_t i;
-	json_t *e;
+	if (grow((void **)&d->states, &d->cap_states, d->nstates, sizeof(*d->states)))
+		return -1;
+	d->states[d->nstates++] = (struct tf_rp_state){
+		.t_us = t_us,
+		.state = (uint8_t)state_of(get_str(e, "state")),
+		.derived = json_is_true(json_object_get(e, "derived")),
+	};
+	return 0;
+}
 
-	c->retrans_off = (uint32_t)d->nretrans;
-	if (!json_is_array(arr))
-		return 0;
-	json_array_foreach(arr, i, e) {
-		int64_t t;
-
-		if (!json_is_object(e) || !get_int(e, "t_us", -US_LIMIT, US_LIMIT, &t))
-			continue;
-		if (c->nretrans >= TF_RP_MAX_RETRANS) {
-			c->flags |= TF_RPF_RETRANS_TRUNC;
-			break;
-		}
-		if (grow((void **)&d->retrans, &d->cap_retrans, d->nretrans, sizeof(*d->retrans)))
-			return -1;
-		d->retrans[d->nretrans++] = (struct tf_rp_retrans){
-			.t_us = t,
-			.state = (uint8_t)state_of(get_str(e, "state")),
-			.kind = (uint8_t)lookup(get_str(e, "kind"), tf_retrans_kind_name, 4, TF_RETRANS_DATA),
-		};
-		c->nretrans++;
-	}
+static int push_retrans(struct tf_rp_data *d, json_t *e, int64_t t_us)
+{
+	if (grow((void **)&d->retrans, &d->cap_retrans, d->nretrans, sizeof(*d->retrans)))
+		return -1;
+	d->retrans[d->nretrans++] = (struct tf_rp_retrans){
+		.t_us = t_us,
+		.state = (uint8_t)state_of(get_str(e, "state")),
+		.kind = (uint8_t)lookup(get_str(e, "kind"), tf_retrans_kind_name, 4, TF_RETRANS_DATA),
+	};
 	return 0;
 }
 
@@ -491,8 +488,12 @@ static int add_conn(struct tf_rp_data *d, json_t *o)
 	c.time_wait = json_is_true(json_object_get(o, "time_wait"));
 	c.complete = json_is_true(json_object_get(o, "complete"));
 	c.flags = parse_flags(json_object_get(o, "flags"));
-	if (add_states(d, &c, json_object_get(o, "states")) ||
-	    add_retrans(d, &c, json_object_get(o, "retransmits")))
+	c.states_off = (uint32_t)ns0;
+	c.retrans_off = (uint32_t)nr0;
+	if (add_timed(d, &c, json_object_get(o, "states"), &c.nstates,
+		      TF_RP_MAX_STATES, TF_RPF_STATES_TRUNC, push_state) ||
+	    add_timed(d, &c, json_object_get(o, "retransmits"), &c.nretrans,
+		      TF_RP_MAX_RETRANS, TF_RPF_RETRANS_TRUNC, push_retrans))
 		return -1;
 	aggregate(d, &c);
 	if (d->nconns >= TF_RP_MAX_KEPT) {
