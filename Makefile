@@ -23,8 +23,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 
 WARN     := -Wall -Wextra -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP \
-	    -DTF_VERSION='"$(VERSION)"'
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
 LDLIBS   += -lbpf -lelf -lz -lmicrohttpd -lcap -ljansson -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 	      -Iinclude -Ivmlinux -MMD -MP
@@ -52,7 +51,7 @@ PRELOAD_LIBS := $(patsubst tests/preload/%.c,$(BUILD)/tests/%.so,$(PRELOAD_SRCS)
 BIN       := $(BUILD)/tcpflow-trace
 
 .PHONY: all clean run test check check-unit check-integration deps vmlinux tools \
-	check-asan check-fuzz check-leaks
+	check-asan check-fuzz check-leaks FORCE
 
 # The skeletons first, as goals of their own: only order-only prerequisites
 # elsewhere, a deleted one would otherwise not be rebuilt.
@@ -77,6 +76,20 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/obj/%.o: src/%.c | $(SKELS) $(BUILD)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The version (TF_VERSION) in a header of its own, rewritten only when it
+# changes: a new commit or tag, or VERSION=... from packaging/install.mk or the
+# command line, rebuilds the objects that include it, and only those. A -D flag
+# would leave them with the version of the build that compiled them.
+VERSION_H     := $(BUILD)/version.h
+VERSION_USERS := options sink_metrics
+
+$(VERSION_H): FORCE
+	@mkdir -p $(@D)
+	@printf '#define TF_VERSION "%s"\n' '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+
+FORCE:
 
 $(BUILD)/libtf.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -119,6 +132,8 @@ FUZZ_SECONDS ?= 60
 $(SAN_DIR)/obj/%.o: src/%.c | $(SKELS)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(SAN_CFLAGS) -c $< -o $@
+
+$(foreach o,$(VERSION_USERS),$(BUILD)/obj/$(o).o $(SAN_DIR)/obj/$(o).o): $(VERSION_H)
 
 $(SAN_DIR)/libtf.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
