@@ -23,10 +23,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Configuration, set by user space before load. */
 const volatile __u32 filter_netns = 0;		/* 0: every namespace */
 const volatile __u8 filter_family = 0;		/* 0: both */
-const volatile __u32 n_port_filters = 0;	/* entries in port_filter */
 const volatile __u32 n_pid_filters = 0;		/* entries in pid_filter */
 const volatile bool emit_events = false;	/* --events: one record per change */
-const volatile __u64 wakeup_bytes = 1 << 20;	/* wake user space past this backlog */
+const volatile __u32 wakeup_every = 1024;	/* records per CPU between wake-ups */
+/*
+ * A --port filter port may be a client's ephemeral port (it lies in an
+ * ip_local_port_range): clients are then decided at their second event,
+ * once connect() has picked the port. Otherwise at the first.
+ */
+const volatile bool filter_ephemeral = true;
+
+/* Set once a server child had to wait for its tuple (see filtered_out). */
+bool pending_server_seen = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -62,13 +70,6 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 64);
-	__type(key, __u16);
-	__type(value, __u8);
-} port_filter SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u8);
 } pid_filter SEC(".maps");
@@ -80,6 +81,14 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Records written on this CPU since it last woke user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} rb_since_wakeup SEC(".maps");
+
 static const struct tf_conn zero_conn;
 
 static __always_inline void stat_inc(__u32 idx)
@@ -90,11 +99,20 @@ static __always_inline void stat_inc(__u32 idx)
 		(*v)++;
 }
 
-/* Batch wake-ups: user space also drains on a short poll timeout. */
+/*
+ * Batch wake-ups: one per wakeup_every records per CPU, and user space also
+ * drains on its poll timeout. Counted per CPU rather than asking the ring
+ * for its backlog (bpf_ringbuf_query): that reads the consumer position user
+ * space writes, a cache line bouncing between CPUs on every record.
+ */
 static __always_inline __u64 rb_flags(void)
 {
-	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u32 zero = 0, *n = bpf_map_lookup_elem(&rb_since_wakeup, &zero);
+
+	if (!n || ++*n < wakeup_every)
+		return BPF_RB_NO_WAKEUP;
+	*n = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /*
@@ -147,14 +165,6 @@ static __always_inline void read_endpoints(const struct sock *sk, __u16 family,
 	}
 	*sport = sk_sport(sk);
 	*dport = bpf_ntohs(sk->__sk_common.skc_dport);
-}
-
-static __always_inline bool port_wanted(__u16 sport, __u16 dport)
-{
-	if (!n_port_filters)
-		return true;
-	return bpf_map_lookup_elem(&port_filter, &sport) ||
-	       bpf_map_lookup_elem(&port_filter, &dport);
 }
 
 static __always_inline bool pid_wanted(__u32 pid)
@@ -212,8 +222,11 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 		 * remote port is 0 at LISTEN -> SYN_RECV before Linux 6.15
 		 * (see tuple_late()).
 		 */
-		if (!(role == TF_ROLE_CLIENT && !sport) && !(role == TF_ROLE_SERVER && !dport))
+		if (!(role == TF_ROLE_CLIENT && !sport && filter_ephemeral) &&
+		    !(role == TF_ROLE_SERVER && !dport))
 			return NULL;
+		if (role == TF_ROLE_SERVER)
+			pending_server_seen = true;
 		flags |= TF_F_FILTER_PENDING;
 	}
 
@@ -358,6 +371,35 @@ static __always_inline void on_listener_change(const struct sock *sk, int newsta
 	}
 }
 
+/*
+ * Filtered-out traffic (--port), decided before any map is touched. A record
+ * with unwanted ports exists only while its filter is pending, from its
+ * first event to its next one: a client whose connect() has not picked its
+ * port yet (when a filter port could be that port), a server child whose
+ * tuple was not set yet (kernels before 6.15, see tuple_late; remembered in
+ * pending_server_seen once met). Anything else with unwanted ports returns
+ * here, at the cost of a few loads.
+ */
+static __always_inline bool filtered_out(const struct sock *sk, int oldstate, int newstate)
+{
+	int role = tf_start_role(oldstate, newstate);
+	__u16 sport, dport = bpf_ntohs(sk->__sk_common.skc_dport);
+
+	/* skc_num is a direct load; only -> CLOSE has zeroed it (see sk_sport) */
+	sport = newstate == TF_CLOSE ? sk_sport(sk) : sk->__sk_common.skc_num;
+	if (port_wanted(sport, dport))
+		return false;
+	if (role == TF_ROLE_CLIENT)
+		return sport || !filter_ephemeral;
+	if (role == TF_ROLE_SERVER)
+		return dport != 0;
+	if (oldstate == TF_SYN_SENT)
+		return !filter_ephemeral;
+	if (oldstate == TF_SYN_RECV)
+		return !pending_server_seen;
+	return true;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 {
@@ -367,6 +409,8 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	int act;
 
 	if (!sk_wanted(sk, &family))
+		return 0;
+	if (n_port_filters && filtered_out(sk, oldstate, newstate))
 		return 0;
 	ts = bpf_ktime_get_ns();
 	c = bpf_map_lookup_elem(&conns, &key);

@@ -25,8 +25,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 filter_netns = 0;		/* 0: every namespace */
 const volatile __u8 filter_family = 0;		/* 0: both */
-const volatile __u32 n_port_filters = 0;
-const volatile __u16 filter_ports[64] = {};	/* local or remote port */
 
 /*
  * Jiffies -> time needs HZ. libbpf reads it from the kernel config
@@ -38,19 +36,6 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
 struct inet_timewait_sock___entry {
 	__u32 tw_entry_stamp;
 } __attribute__((preserve_access_index));
-
-static __always_inline bool port_wanted(__u16 sport, __u16 dport)
-{
-	if (!n_port_filters)
-		return true;
-	for (__u32 i = 0; i < 64; i++) {
-		if (i >= n_port_filters)
-			break;
-		if (filter_ports[i] == sport || filter_ports[i] == dport)
-			return true;
-	}
-	return false;
-}
 
 /* Family, namespace and ports of any socket (full, timewait) into *r. */
 static __always_inline bool fill_common(const struct sock_common *skc, struct tf_sweep_rec *r)

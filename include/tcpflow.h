@@ -18,6 +18,7 @@
 #define TF_COMM_LEN 16
 #define TF_MAX_STATES 16	/* state changes kept per connection */
 #define TF_MAX_RETRANS 12	/* retransmissions kept with their time */
+#define TF_PORT_WORDS 1024	/* --port filter bitmap: 65536 bits in 64-bit words */
 
 /* TCP states as the kernel numbers them (include/net/tcp_states.h). */
 enum tf_tcp_state {

@@ -61,6 +61,39 @@ static int classify(int err, char *buf, size_t len, const char *what)
 	return TF_EXIT_KERNEL;
 }
 
+/*
+ * Can a --port be the local port connect() picks (from ip_local_port_range)?
+ * Then clients wait for their second event to be filtered. The host's range
+ * and the kernel's default one (32768-60999, what a new namespace starts
+ * with) count; a namespace set to another range with a filter port only in
+ * there would miss its clients' own-port matches (documented).
+ */
+static bool filter_may_be_ephemeral(const struct tf_config *cfg)
+{
+	unsigned int lo = 32768, hi = 60999, a, b;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f) {
+		if (fscanf(f, "%u %u", &a, &b) == 2) {
+			lo = a < lo ? a : lo;
+			hi = b > hi ? b : hi;
+		}
+		fclose(f);
+	}
+	for (int i = 0; i < cfg->nports; i++)
+		if (cfg->ports[i] >= lo && cfg->ports[i] <= hi)
+			return true;
+	return false;
+}
+
+/* Records per CPU between forced wake-ups: a quarter of the buffer in all. */
+static __u32 wakeup_every(__u32 ringbuf_bytes, int ncpus)
+{
+	__u32 n = ringbuf_bytes / 4 / sizeof(struct tf_conn) / (ncpus > 0 ? ncpus : 1);
+
+	return n ? n : 1;
+}
+
 static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 {
 	struct tcpflow_bpf__rodata *ro = skel->rodata;
@@ -69,10 +102,12 @@ static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 	ro->filter_netns = cfg->netns;
 	ro->filter_family = (__u8)cfg->family;
 	ro->n_port_filters = (__u32)cfg->nports;
+	tf_port_bits_fill(ro->port_bits, cfg);
+	ro->filter_ephemeral = filter_may_be_ephemeral(cfg);
 	ro->n_pid_filters = (__u32)cfg->npids;
 	ro->emit_events = cfg->events;
 	/* wake user space once a quarter of the buffer is waiting */
-	ro->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	ro->wakeup_every = wakeup_every(cfg->ringbuf_bytes, libbpf_num_possible_cpus());
 	err = bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.conns, cfg->max_conns);
@@ -84,12 +119,6 @@ static int fill_filters(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 	__u8 one = 1;
 	int err = 0;
 
-	for (int i = 0; i < cfg->nports && !err; i++) {
-		__u16 port = cfg->ports[i];
-
-		err = bpf_map__update_elem(skel->maps.port_filter, &port, sizeof(port), &one,
-					   sizeof(one), BPF_ANY);
-	}
 	for (int i = 0; i < cfg->npids && !err; i++) {
 		__u32 pid = cfg->pids[i];
 

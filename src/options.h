@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "tcpflow.h"
 
 #define TF_MAX_FILTERS 64
 
@@ -86,5 +87,12 @@ struct tf_option_doc {
 
 /* Row i (table order) into *out: 0, or -1 past the end. */
 int tf_options_doc(int i, struct tf_option_doc *out);
+
+/* The --port filter as the BPF programs take it: bit p of bits[] for port p. */
+static inline void tf_port_bits_fill(__u64 bits[TF_PORT_WORDS], const struct tf_config *cfg)
+{
+	for (int i = 0; i < cfg->nports; i++)
+		bits[cfg->ports[i] >> 6] |= 1ULL << (cfg->ports[i] & 63);
+}
 
 #endif /* TF_OPTIONS_H */

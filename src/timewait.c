@@ -82,8 +82,7 @@ static void configure(struct timewait_bpf *skel, const struct tf_config *cfg)
 	ro->filter_netns = cfg->netns;
 	ro->filter_family = (__u8)cfg->family;
 	ro->n_port_filters = (__u32)cfg->nports;
-	for (int i = 0; i < cfg->nports && i < 64; i++)
-		ro->filter_ports[i] = cfg->ports[i];
+	tf_port_bits_fill(ro->port_bits, cfg);
 }
 
 /* One walk over every TCP socket: fn(ctx, rec) for each record. */
