@@ -100,3 +100,27 @@ def test_family_filter(ns, flag, family, addr):
     tfenv.check_run(res)
     got = sorted((c["role"], c["family"], c["sport"], c["dport"]) for c in res.conns)
     assert got == [("client", family, cport, PORT), ("server", family, PORT, cport)], res.describe()
+
+
+def test_port_filter_client_ephemeral_port(ns):
+    """--port matching only the client's own (ephemeral) port, chosen by
+    connect() after the CLOSE -> SYN_SENT event: the client is decided at its
+    next event (pending filter), the accepted child at once (its remote port).
+    The namespace's ip_local_port_range is narrowed to two ports inside the
+    kernel's default range so the filter knows them in advance; a client on
+    an unfiltered listener port is reported on both sides, nothing else."""
+    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40001")
+    tr = tfenv.Tracer(ns, [40000, 40001])
+    srv = ns.server("127.0.0.1", PORT, "--count", "2", "--close", "after-peer")
+    cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--count", "2",
+                    "--close", "first", name="client")
+    assert cli.wait(20) == 0 and srv.wait(20) == 0
+    res = tr.stop()
+    tfenv.check_run(res)
+    cports = sorted(c["lport"] for c in cli.conns())
+    assert cports == [40000, 40001], cports   # ground truth: getsockname() in tcpgen
+    got = sorted((c["role"], c["sport"], c["dport"]) for c in res.conns)
+    want = sorted([("client", p, PORT) for p in cports] + [("server", PORT, p) for p in cports])
+    assert got == want, res.describe()
+    for c in res.conns:
+        assert c["complete"] is True, res.describe()

@@ -243,7 +243,7 @@ class Netns:
 
     def sysctl(self, key, value):
         self.exec("sysctl", "-qw", f"{key}={value}")
-        got = self.exec("sysctl", "-n", key).stdout.strip()
+        got = " ".join(self.exec("sysctl", "-n", key).stdout.split())   # ranges: tab-separated
         assert got == str(value), f"sysctl {key} in {self.name}: wanted {value}, got {got}"
 
     # -- nftables: drop the first k matching packets, count what was seen --
