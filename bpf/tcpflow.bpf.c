@@ -385,6 +385,9 @@ static __always_inline bool filtered_out(const struct sock *sk, int oldstate, in
 	int role = tf_start_role(oldstate, newstate);
 	__u16 sport, dport = bpf_ntohs(sk->__sk_common.skc_dport);
 
+	/* listeners name the owner of children on any port: always kept */
+	if (tf_is_listener_change(oldstate, newstate))
+		return false;
 	/* skc_num is a direct load; only -> CLOSE has zeroed it (see sk_sport) */
 	sport = newstate == TF_CLOSE ? sk_sport(sk) : sk->__sk_common.skc_num;
 	if (port_wanted(sport, dport))

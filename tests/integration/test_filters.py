@@ -124,3 +124,5 @@ def test_port_filter_client_ephemeral_port(ns):
     assert got == want, res.describe()
     for c in res.conns:
         assert c["complete"] is True, res.describe()
+        # the listener (port 5000, not filtered) still names the server side's owner
+        assert c["pid"] == (srv.pid if c["role"] == "server" else cli.pid), res.describe()
