@@ -28,6 +28,10 @@ struct tf_loader {
 	__u64 *scan_keys;
 	struct tf_conn *scan_vals;
 	bool no_batch;		/* the kernel has no batch lookup for this map type */
+	/* tf_loader_hold: records waiting for the end of a walk, each after its length */
+	bool holding;
+	unsigned char *held;
+	size_t held_len, held_cap, held_max;
 };
 
 static bool verbose;
@@ -40,12 +44,60 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* Room for one more held record of len bytes (grows up to held_max). */
+static bool hold_room(struct tf_loader *l, size_t len)
+{
+	size_t need = l->held_len + sizeof(uint32_t) + len, cap = l->held_cap ? l->held_cap : 1 << 20;
+	unsigned char *p;
+
+	if (need <= l->held_cap)
+		return true;
+	while (cap < need)
+		cap *= 2;
+	if (cap > l->held_max)
+		return false;
+	p = realloc(l->held, cap);
+	if (!p)
+		return false;
+	l->held = p;
+	l->held_cap = cap;
+	return true;
+}
+
 static int on_sample(void *ctx, void *data, size_t len)
 {
 	struct tf_loader *l = ctx;
+	uint32_t n = (uint32_t)len;
 
+	if (l->holding && hold_room(l, len)) {
+		memcpy(l->held + l->held_len, &n, sizeof(n));
+		memcpy(l->held + l->held_len + sizeof(n), data, len);
+		l->held_len += sizeof(n) + len;
+		return 0;
+	}
 	l->fn(l->ctx, data, len);
 	return 0;
+}
+
+void tf_loader_hold(struct tf_loader *l)
+{
+	l->holding = true;
+	ring_buffer__consume(l->rb);
+	l->holding = false;
+}
+
+void tf_loader_release(struct tf_loader *l)
+{
+	size_t off = 0;
+
+	while (off < l->held_len) {
+		uint32_t n;
+
+		memcpy(&n, l->held + off, sizeof(n));
+		l->fn(l->ctx, l->held + off + sizeof(n), n);
+		off += sizeof(n) + n;
+	}
+	l->held_len = 0;
 }
 
 /* Errors of bpf() that mean "not allowed", not "not supported". */
@@ -245,6 +297,8 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 	}
 	l->fn = fn;
 	l->ctx = ctx;
+	/* as much as four ring buffers' worth may wait for a walk to end */
+	l->held_max = (size_t)cfg->ringbuf_bytes * 4;
 	l->ncpus = libbpf_num_possible_cpus();
 
 	l->skel = tcpflow_bpf__open_opts(&oo);
@@ -447,5 +501,6 @@ void tf_loader_free(struct tf_loader *l)
 	tcpflow_bpf__destroy(l->skel);
 	free(l->scan_keys);
 	free(l->scan_vals);
+	free(l->held);
 	free(l);
 }

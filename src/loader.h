@@ -29,6 +29,16 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 /* Wait up to timeout_ms for records, then drain. Returns records or -errno. */
 int tf_loader_poll(struct tf_loader *l, int timeout_ms);
 
+/*
+ * While a long walk runs (the TIME-WAIT sweep) records must not reach the
+ * sinks, yet the ring buffer must not fill: tf_loader_hold() moves what is
+ * waiting into memory, tf_loader_release() delivers it, in order, after the
+ * walk. Past a bound (a stalled walk) records are delivered at once rather
+ * than lost.
+ */
+void tf_loader_hold(struct tf_loader *l);
+void tf_loader_release(struct tf_loader *l);
+
 /* Stop the tracepoints, drain what is left in the ring buffer. */
 void tf_loader_detach(struct tf_loader *l);
 

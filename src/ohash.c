@@ -4,16 +4,23 @@
 #include <string.h>
 #include "ohash.h"
 
-#define KEY_OFF 8u	/* slot: used flag, padding, key, value */
+#define KEY_OFF 8u	/* slot: padding, key, value */
 
-static uint32_t hash_key(const struct tf_ohash *h, const void *key)
+/* The key's tag: its FNV-1a hash, never 0 (0 marks an empty slot). */
+static uint32_t tag_of(const struct tf_ohash *h, const void *key)
 {
 	const uint8_t *b = key;
-	uint32_t x = 2166136261u;	/* FNV-1a */
+	uint32_t x = 2166136261u;
 
 	for (uint32_t i = 0; i < h->ksize; i++)
 		x = (x ^ b[i]) * 16777619u;
-	return (x ^ (x >> 15)) & (h->nslots - 1);
+	x ^= x >> 15;
+	return x ? x : 1;
+}
+
+static uint32_t home(const struct tf_ohash *h, uint32_t tag)
+{
+	return tag & (h->nslots - 1);
 }
 
 static uint8_t *slot(const struct tf_ohash *h, uint32_t i)
@@ -23,15 +30,15 @@ static uint8_t *slot(const struct tf_ohash *h, uint32_t i)
 
 static bool used(const struct tf_ohash *h, uint32_t i)
 {
-	return slot(h, i)[0] != 0;
+	return h->tags[i] != 0;
 }
 
-/* Slot holding key, or the empty slot where it would go. */
-static uint32_t find(const struct tf_ohash *h, const void *key)
+/* Slot holding key (tag given), or the empty slot where it would go. */
+static uint32_t find(const struct tf_ohash *h, const void *key, uint32_t tag)
 {
-	uint32_t i = hash_key(h, key);
+	uint32_t i = home(h, tag);
 
-	while (used(h, i) && memcmp(slot(h, i) + KEY_OFF, key, h->ksize))
+	while (h->tags[i] && (h->tags[i] != tag || memcmp(slot(h, i) + KEY_OFF, key, h->ksize)))
 		i = (i + 1) & (h->nslots - 1);
 	return i;
 }
@@ -39,8 +46,14 @@ static uint32_t find(const struct tf_ohash *h, const void *key)
 static int alloc_slots(struct tf_ohash *h, uint32_t nslots)
 {
 	h->mem = calloc(nslots, h->ssize);
-	if (!h->mem)
+	h->tags = calloc(nslots, sizeof(*h->tags));
+	if (!h->mem || !h->tags) {
+		free(h->mem);
+		free(h->tags);
+		h->mem = NULL;
+		h->tags = NULL;
 		return -1;
+	}
 	h->nslots = nslots;
 	return 0;
 }
@@ -59,13 +72,15 @@ int tf_ohash_init(struct tf_ohash *h, size_t ksize, size_t vsize, uint32_t cap)
 void tf_ohash_free(struct tf_ohash *h)
 {
 	free(h->mem);
+	free(h->tags);
 	h->mem = NULL;
+	h->tags = NULL;
 	h->nslots = h->n = 0;
 }
 
 void tf_ohash_clear(struct tf_ohash *h)
 {
-	memset(h->mem, 0, (size_t)h->nslots * h->ssize);
+	memset(h->tags, 0, (size_t)h->nslots * sizeof(*h->tags));
 	h->n = 0;
 }
 
@@ -73,25 +88,35 @@ static int grow(struct tf_ohash *h)
 {
 	struct tf_ohash old = *h;
 
-	if (h->nslots >= (1u << 30) || alloc_slots(h, h->nslots * 2))
+	if (h->nslots >= (1u << 30) || alloc_slots(h, h->nslots * 2)) {
+		*h = old;
 		return -1;
-	for (uint32_t i = 0; i < old.nslots; i++)
-		if (used(&old, i))
-			memcpy(slot(h, find(h, slot(&old, i) + KEY_OFF)), slot(&old, i), h->ssize);
+	}
+	for (uint32_t i = 0; i < old.nslots; i++) {
+		uint32_t j, tag = old.tags[i];
+
+		if (!tag)
+			continue;
+		for (j = home(h, tag); h->tags[j]; j = (j + 1) & (h->nslots - 1))
+			;
+		h->tags[j] = tag;
+		memcpy(slot(h, j), slot(&old, i), h->ssize);
+	}
 	free(old.mem);
+	free(old.tags);
 	return 0;
 }
 
 void *tf_ohash_get(const struct tf_ohash *h, const void *key)
 {
-	uint32_t i = find(h, key);
+	uint32_t i = find(h, key, tag_of(h, key));
 
 	return used(h, i) ? slot(h, i) + h->voff : NULL;
 }
 
 void *tf_ohash_put(struct tf_ohash *h, const void *key, bool *fresh)
 {
-	uint32_t i = find(h, key);
+	uint32_t tag = tag_of(h, key), i = find(h, key, tag);
 	uint8_t *s;
 
 	if (fresh)
@@ -103,11 +128,11 @@ void *tf_ohash_put(struct tf_ohash *h, const void *key, bool *fresh)
 	if ((uint64_t)(h->n + 1) * 4 > (uint64_t)h->nslots * 3) {
 		if (grow(h))
 			return NULL;
-		i = find(h, key);
+		i = find(h, key, tag);
 	}
 	s = slot(h, i);
 	memset(s, 0, h->ssize);
-	s[0] = 1;
+	h->tags[i] = tag;
 	memcpy(s + KEY_OFF, key, h->ksize);
 	h->n++;
 	if (fresh)
@@ -142,17 +167,18 @@ void tf_ohash_del_at(struct tf_ohash *h, uint32_t i)
 
 	if (!used(h, i))
 		return;
-	slot(h, i)[0] = 0;
+	h->tags[i] = 0;
 	h->n--;
 	for (;;) {
 		j = (j + 1) & mask;
 		if (!used(h, j))
 			return;
 		/* an entry whose home lies in (i, j] stays; others fill the hole */
-		if (between(i, hash_key(h, slot(h, j) + KEY_OFF), j))
+		if (between(i, home(h, h->tags[j]), j))
 			continue;
 		memcpy(slot(h, i), slot(h, j), h->ssize);
-		slot(h, j)[0] = 0;
+		h->tags[i] = h->tags[j];
+		h->tags[j] = 0;
 		i = j;
 	}
 }

@@ -3,6 +3,11 @@
  * A small open-addressing hash table of fixed-size keys and values (linear
  * probing, backward-shift deletion, doubling up to a cap). Keys compare
  * byte for byte: zero their padding. Used by the close-side bookkeeping.
+ *
+ * Probing walks a separate array of 32-bit hash tags (0: empty), 16 to a
+ * cache line, and touches a slot only when its tag matches: a miss in a
+ * table of 131k TIME-WAIT entries costs about one cache miss instead of
+ * one per probed slot.
  */
 #ifndef TF_OHASH_H
 #define TF_OHASH_H
@@ -13,6 +18,7 @@
 
 struct tf_ohash {
 	uint8_t *mem;
+	uint32_t *tags;			/* per slot: the key's hash (never 0), 0 when empty */
 	uint32_t nslots, n, cap;
 	uint32_t ksize, vsize, ssize;	/* key, value, slot bytes */
 	uint32_t voff;			/* value offset in a slot: 8-byte aligned */

@@ -85,8 +85,13 @@ static void configure(struct timewait_bpf *skel, const struct tf_config *cfg)
 	tf_port_bits_fill(ro->port_bits, cfg);
 }
 
-/* One walk over every TCP socket: fn(ctx, rec) for each record. */
-static int walk(struct tf_tw *tw, void (*fn)(struct tf_tw *, const struct tf_sweep_rec *))
+/*
+ * One walk over every TCP socket: fn(ctx, rec) for each record. hold: keep
+ * the ring buffer drained meanwhile (a walk of 131k TIME-WAIT sockets takes
+ * ~250 ms, long enough to fill it under churn); the caller releases.
+ */
+static int walk(struct tf_tw *tw, void (*fn)(struct tf_tw *, const struct tf_sweep_rec *),
+		bool hold)
 {
 	int fd = tf_nsiter_open(tw->ns, bpf_link__fd(tw->tcp_link), &tw->snap.overflow);
 	ssize_t n;
@@ -98,9 +103,12 @@ static int walk(struct tf_tw *tw, void (*fn)(struct tf_tw *, const struct tf_swe
 	if (fd < 0)
 		return fd;
 	tw->ns_gone = false;
-	while ((n = read(fd, tw->buf, sizeof(tw->buf))) > 0)
+	while ((n = read(fd, tw->buf, sizeof(tw->buf))) > 0) {
+		if (hold)
+			tf_loader_hold(tw->loader);
 		for (size_t i = 0; i < (size_t)n / sizeof(tw->buf[0]); i++)
 			fn(tw, &tw->buf[i]);
+	}
 	n = n < 0 ? -errno : 0;
 	close(fd);
 	return (int)n;
@@ -123,13 +131,13 @@ static uint32_t measure_hz(struct tf_tw *tw)
 	double hz, best = 1e18;
 	uint32_t pick = 0;
 
-	if (walk(tw, keep_end))
+	if (walk(tw, keep_end, false))
 		return 0;
 	a = tw->last_end;
 	if (a.kind == TF_SWR_END && a.entry_ms)
 		return a.entry_ms;
 	usleep(100000);
-	if (walk(tw, keep_end))
+	if (walk(tw, keep_end, false))
 		return 0;
 	b = tw->last_end;
 	if (b.ts_ns <= a.ts_ns)
@@ -412,7 +420,7 @@ static int sweep_now(struct tf_tw *tw, uint64_t t0)
 	tf_ohash_clear(&tw->half);
 	tw->netns_known = false;
 	tf_twt_begin(tw->twt, t0);
-	err = walk(tw, on_sweep_rec);
+	err = walk(tw, on_sweep_rec, true);
 	if (err)
 		return err;
 	t1 = tf_now_mono_ns();
@@ -439,6 +447,8 @@ int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns)
 	if (now_ns < tw->next_ns)
 		return 0;
 	err = sweep_now(tw, tf_now_mono_ns());
+	/* what arrived during the sweep, as if read at the next poll */
+	tf_loader_release(tw->loader);
 	return err ? err : 1;
 }
 
