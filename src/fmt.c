@@ -5,8 +5,29 @@
 #include <time.h>
 #include "fmt.h"
 
+/* a.b.c.d without inet_ntop()'s sprintf (one per address was ~5% of --json) */
+static void ipv4_text(const uint8_t a[4], char out[16])
+{
+	char *p = out;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned int v = a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+}
+
 const char *tf_fmt_addr(int family, const uint8_t addr[16], char *buf, size_t len)
 {
+	if (family != AF_INET6 && len >= 16) {
+		ipv4_text(addr, buf);
+		return buf;
+	}
 	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
 		snprintf(buf, len, "?");
 	return buf;

@@ -4,21 +4,6 @@
 #include <time.h>
 #include "jw.h"
 
-void tf_jw_raw(struct tf_jw *w, const char *s, size_t n)
-{
-	if (w->overflow || n > TF_JW_CAP - w->len) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-}
-
-void tf_jw_lit(struct tf_jw *w, const char *s)
-{
-	tf_jw_raw(w, s, strlen(s));
-}
-
 void tf_jw_u64(struct tf_jw *w, uint64_t v)
 {
 	char tmp[20];
@@ -60,34 +45,6 @@ void tf_jw_str(struct tf_jw *w, const char *s, size_t maxlen)
 			tf_jw_raw(w, (const char *)&ch, 1);
 		}
 	}
-}
-
-void tf_jw_key(struct tf_jw *w, const char *key)
-{
-	tf_jw_raw(w, ",\"", 2);
-	tf_jw_lit(w, key);
-	tf_jw_raw(w, "\":", 2);
-}
-
-void tf_jw_us(struct tf_jw *w, const char *key, int64_t ns)
-{
-	tf_jw_key(w, key);
-	if (ns < 0)
-		tf_jw_raw(w, "null", 4);
-	else
-		tf_jw_i64(w, ns / 1000);
-}
-
-void tf_jw_name(struct tf_jw *w, const char *key, const char *val)
-{
-	tf_jw_key(w, key);
-	if (!val) {
-		tf_jw_raw(w, "null", 4);
-		return;
-	}
-	tf_jw_raw(w, "\"", 1);
-	tf_jw_lit(w, val);
-	tf_jw_raw(w, "\"", 1);
 }
 
 void tf_jw_rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define TF_JW_CAP 8192
 
@@ -26,17 +27,61 @@ static inline void tf_jw_init(struct tf_jw *w)
 	w->overflow = false;
 }
 
-void tf_jw_raw(struct tf_jw *w, const char *s, size_t n);
-void tf_jw_lit(struct tf_jw *w, const char *s);		/* a C string, as is */
 void tf_jw_u64(struct tf_jw *w, uint64_t v);
 void tf_jw_i64(struct tf_jw *w, int64_t v);
 void tf_jw_str(struct tf_jw *w, const char *s, size_t maxlen);	/* escaped, no quotes */
+
+/*
+ * The small writers are inline: called with literals, their strlen() folds
+ * at compile time (a per-field strlen was ~7% of --json's CPU).
+ */
+static inline void tf_jw_raw(struct tf_jw *w, const char *s, size_t n)
+{
+	if (w->overflow || n > TF_JW_CAP - w->len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+/* a C string, as is */
+static inline void tf_jw_lit(struct tf_jw *w, const char *s)
+{
+	tf_jw_raw(w, s, strlen(s));
+}
+
 /* ,"key": then a value */
-void tf_jw_key(struct tf_jw *w, const char *key);
+static inline void tf_jw_key(struct tf_jw *w, const char *key)
+{
+	tf_jw_raw(w, ",\"", 2);
+	tf_jw_lit(w, key);
+	tf_jw_raw(w, "\":", 2);
+}
+
 /* ,"key":N with N = ns / 1000, or null when ns < 0 */
-void tf_jw_us(struct tf_jw *w, const char *key, int64_t ns);
+static inline void tf_jw_us(struct tf_jw *w, const char *key, int64_t ns)
+{
+	tf_jw_key(w, key);
+	if (ns < 0)
+		tf_jw_raw(w, "null", 4);
+	else
+		tf_jw_i64(w, ns / 1000);
+}
+
 /* ,"key":"val", or null when val is NULL (val is not escaped: our own names) */
-void tf_jw_name(struct tf_jw *w, const char *key, const char *val);
+static inline void tf_jw_name(struct tf_jw *w, const char *key, const char *val)
+{
+	tf_jw_key(w, key);
+	if (!val) {
+		tf_jw_raw(w, "null", 4);
+		return;
+	}
+	tf_jw_raw(w, "\"", 1);
+	tf_jw_lit(w, val);
+	tf_jw_raw(w, "\"", 1);
+}
+
 /* The date and time of the last second formatted, reused within that second. */
 struct tf_jw_clock {
 	int64_t sec;

@@ -5,6 +5,8 @@
 #include "tf_fold.h"
 #include "core.h"
 #include "sink.h"
+#include <arpa/inet.h>
+#include "fmt.h"
 
 #define US 1000ull
 #define BASE 1000000000000ull	/* CLOCK_MONOTONIC 1000 s */
@@ -172,5 +174,23 @@ static void late_reset_merged(void)
 	free(buf);
 }
 
+/* Our IPv4 formatter against inet_ntop over octets of 1, 2 and 3 digits. */
+static void ipv4_text_matches_inet_ntop(void)
+{
+	static const uint8_t octets[] = { 0, 1, 9, 10, 42, 99, 100, 127, 199, 200, 255 };
+	const size_t n = sizeof(octets);
+	char got[TF_ADDR_LEN], want[INET_ADDRSTRLEN];
+	int bad = 0;
+
+	for (size_t i = 0; i < n * n * n * n; i++) {
+		uint8_t a[16] = { octets[i % n], octets[i / n % n], octets[i / n / n % n],
+				  octets[i / n / n / n] };
+
+		inet_ntop(AF_INET, a, want, sizeof(want));
+		bad += strcmp(tf_fmt_addr(AF_INET, a, got, sizeof(got)), want) != 0;
+	}
+	CHECK_INT(bad, 0);
+}
+
 TF_TEST_MAIN("test_json", T(client_record), T(ipv6_open_record), T(stats_line),
-	     T(malformed_records_counted), T(late_reset_merged))
+	     T(malformed_records_counted), T(late_reset_merged), T(ipv4_text_matches_inet_ntop))
