@@ -7,6 +7,9 @@
 #include "sink.h"
 #include <arpa/inet.h>
 #include "fmt.h"
+#include "jw.h"
+#include <inttypes.h>
+#include <string.h>
 
 #define US 1000ull
 #define BASE 1000000000000ull	/* CLOCK_MONOTONIC 1000 s */
@@ -192,5 +195,31 @@ static void ipv4_text_matches_inet_ntop(void)
 	CHECK_INT(bad, 0);
 }
 
+/* tf_jw_u64/i64 against printf at every digit count and the extremes. */
+static void integers_match_printf(void)
+{
+	static const uint64_t vals[] = { 0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1009, 65535,
+					 1234567890123ull, 9999999999999999999ull, UINT64_MAX };
+	struct tf_jw w;
+	char want[32];
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		tf_jw_init(&w);
+		tf_jw_u64(&w, vals[i]);
+		snprintf(want, sizeof(want), "%" PRIu64, vals[i]);
+		bad += w.len != strlen(want) || memcmp(w.buf, want, w.len) != 0;
+		tf_jw_init(&w);
+		tf_jw_i64(&w, -(int64_t)(vals[i] >> 1));
+		snprintf(want, sizeof(want), "%" PRId64, -(int64_t)(vals[i] >> 1));
+		bad += w.len != strlen(want) || memcmp(w.buf, want, w.len) != 0;
+	}
+	tf_jw_init(&w);
+	tf_jw_i64(&w, INT64_MIN);
+	bad += w.len != 20 || memcmp(w.buf, "-9223372036854775808", 20) != 0;
+	CHECK_INT(bad, 0);
+}
+
 TF_TEST_MAIN("test_json", T(client_record), T(ipv6_open_record), T(stats_line),
-	     T(malformed_records_counted), T(late_reset_merged), T(ipv4_text_matches_inet_ntop))
+	     T(malformed_records_counted), T(late_reset_merged), T(ipv4_text_matches_inet_ntop),
+	     T(integers_match_printf))
