@@ -37,27 +37,34 @@ struct inet_timewait_sock___entry {
 	__u32 tw_entry_stamp;
 } __attribute__((preserve_access_index));
 
-/* Family, namespace and ports of any socket (full, timewait) into *r. */
+/*
+ * Family, namespace and ports of any socket (full, timewait) into *r.
+ *
+ * The iterator's sk_common and the bpf_skc_to_*() results are BTF-typed
+ * pointers: fields are loaded directly (CO-RE relocated) rather than with
+ * one bpf_probe_read_kernel() each, which cost ~100 ns apiece when a sweep
+ * visits 131k TIME-WAIT sockets.
+ */
 static __always_inline bool fill_common(const struct sock_common *skc, struct tf_sweep_rec *r)
 {
-	r->family = BPF_CORE_READ(skc, skc_family);
+	r->family = skc->skc_family;
 	if (r->family != AF_INET && r->family != AF_INET6)
 		return false;
 	if (filter_family && r->family != filter_family)
 		return false;
-	r->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	r->netns = skc->skc_net.net->ns.inum;
 	if (filter_netns && r->netns != filter_netns)
 		return false;
-	r->sport = BPF_CORE_READ(skc, skc_num);
-	r->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	r->sport = skc->skc_num;
+	r->dport = bpf_ntohs(skc->skc_dport);
 	if (!port_wanted(r->sport, r->dport))
 		return false;
 	if (r->family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)r->saddr, skc, skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)r->daddr, skc, skc_daddr);
+		*(__u32 *)r->saddr = skc->skc_rcv_saddr;
+		*(__u32 *)r->daddr = skc->skc_daddr;
 	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)r->saddr, skc, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)r->daddr, skc, skc_v6_daddr);
+		__builtin_memcpy(r->saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->daddr, &skc->skc_v6_daddr, 16);
 	}
 	return true;
 }
@@ -72,9 +79,9 @@ static __always_inline void emit_timewait(struct seq_file *seq, struct sock_comm
 
 	if (!tw || !fill_common(skc, &r))
 		return;
-	r.state = BPF_CORE_READ(tw, tw_sk.tw_substate);
+	r.state = tw->tw_sk.tw_substate;
 	/* 64-bit kernels: timer_list.expires is jiffies_64, as bpf_jiffies64() */
-	expires = BPF_CORE_READ(tw, tw_sk.tw_timer.expires);
+	expires = tw->tw_sk.tw_timer.expires;
 	r.jiffies = (__s64)(expires - now_jiffies);
 	r.ts_ns = bpf_ktime_get_ns();
 	/*
@@ -85,7 +92,7 @@ static __always_inline void emit_timewait(struct seq_file *seq, struct sock_comm
 	 */
 	e = (void *)&tw->tw_sk;
 	if (bpf_core_field_exists(e->tw_entry_stamp)) {
-		r.entry_ms = BPF_CORE_READ(e, tw_entry_stamp);
+		r.entry_ms = e->tw_entry_stamp;
 		r.flags |= TF_SWF_ENTRY_STAMP;
 	}
 	bpf_seq_write(seq, &r, sizeof(r));
@@ -100,15 +107,15 @@ static __always_inline void emit_half_closed(struct seq_file *seq, struct sock_c
 
 	if (!tp || !fill_common(skc, &r))
 		return;
-	r.state = BPF_CORE_READ(skc, skc_state);
+	r.state = skc->skc_state;
 	r.skaddr = (__u64)tp;
 	r.uid = uid;
 	/* tcp_jiffies32 of the last ACK the peer sent: its FIN, if idle since */
-	r.jiffies = (__s64)(__s32)((__u32)now_jiffies - BPF_CORE_READ(tp, rcv_tstamp));
+	r.jiffies = (__s64)(__s32)((__u32)now_jiffies - tp->rcv_tstamp);
 	r.ts_ns = bpf_ktime_get_ns();
-	so = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_socket);
+	so = tp->inet_conn.icsk_inet.sk.sk_socket;
 	if (so)
-		r.ino = BPF_CORE_READ(so, file, f_inode, i_ino);
+		r.ino = so->file->f_inode->i_ino;
 	else
 		r.flags |= TF_SWF_ORPHAN;
 	bpf_seq_write(seq, &r, sizeof(r));
@@ -133,7 +140,7 @@ int sweep(struct bpf_iter__tcp *ctx)
 		bpf_seq_write(seq, &r, sizeof(r));
 		return 0;
 	}
-	state = BPF_CORE_READ(skc, skc_state);
+	state = skc->skc_state;
 	if (state == TF_TIME_WAIT)
 		emit_timewait(seq, skc, now);
 	else if (state == TF_CLOSE_WAIT || state == TF_FIN_WAIT2)
