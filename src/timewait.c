@@ -23,7 +23,7 @@
 #define SWEEP_BATCH 256		/* records per read() */
 #define HALF_CAP (1u << 20)	/* half-closed sockets remembered per sweep */
 #define NETNS_CAP (1u << 16)
-#define MAX_SHARE 20		/* sweeps may take 1/20 of the time: 5% of one CPU */
+#define MAX_SHARE 50		/* sweeps may take 1/50 of the time: 2% of one CPU */
 
 #define SINCE_SLACK_NS 1000000000ull	/* a newer last-ACK time than this restarts the idle clock */
 
