@@ -280,47 +280,57 @@ static bool key_from_conn(const struct tf_conn *c, struct tw_key *k)
  * moves the new socket to SYN_SENT; a SYN from the peer kills it before the
  * accepted child's first event (by about one round trip).
  */
-static void check_reuse(struct tf_twt *t, const struct tf_conn *c, const struct tw_key *k)
+/*
+ * Does connection c, on the 4-tuple of entry e, begin a new lifecycle while
+ * e was still in TIME-WAIT? Then e's TIME-WAIT ended by reuse: reported here.
+ */
+static bool ended_by_reuse(struct tf_twt *t, const struct tf_conn *c, const struct tw_key *k,
+			   const struct tw_ent *e)
 {
-	struct tw_ent *e = tf_ohash_get(&t->ents, k);
 	uint64_t start;
 	int64_t prec;
 
-	if (!e || (c->flags & TF_F_MIDLIFE) || !c->nstates || c->role == TF_ROLE_UNKNOWN)
-		return;
+	if ((c->flags & TF_F_MIDLIFE) || !c->nstates || c->role == TF_ROLE_UNKNOWN)
+		return false;
 	start = c->state_ns[0];
 	if (start <= began_by(t, e) || (e->gone_gen && start > e->gone_ns))
-		return;
+		return false;
 	if (c->role == TF_ROLE_CLIENT)
 		prec = 0;
 	else
 		prec = c->srtt_us ? (int64_t)c->srtt_us * 1000 : (int64_t)(start - last_alive(e));
 	report_end(t, k, e, TF_TWE_REUSED, start, prec);
-	tf_ohash_del_at(&t->ents, tf_ohash_index(&t->ents, e));
+	return true;
 }
 
-static void note_handover(struct tf_twt *t, const struct tf_conn *c, const struct tw_key *k)
-{
-	uint64_t h = c->state_ns[(c->nstates - 1) % TF_MAX_STATES];
-	struct tw_ent *e = tf_ohash_put(&t->ents, k, NULL);
-
-	if (!e)
-		return;		/* over the cap: the census still counts it */
-	e->handover_ns = h;
-	e->hsrc = TF_TWH_TRACED;
-	e->pid = c->pid;
-	memcpy(e->comm, c->comm, sizeof(e->comm));
-}
-
+/*
+ * One finished connection. An active closer's record also starts (or
+ * dates) the TIME-WAIT entry of its tuple: one lookup serves both, the
+ * hash table being the tracer's hottest memory under churn.
+ */
 void tf_twt_conn(struct tf_twt *t, const struct tf_conn *c, const struct tf_summary *s)
 {
 	struct tw_key k;
+	struct tw_ent *e;
+	bool fresh = false;
 
 	if (!key_from_conn(c, &k))
 		return;
-	check_reuse(t, c, &k);
-	if (s && s->time_wait && c->nstates)
-		note_handover(t, c, &k);
+	if (!(s && s->time_wait && c->nstates)) {
+		e = tf_ohash_get(&t->ents, &k);
+		if (e && ended_by_reuse(t, c, &k, e))
+			tf_ohash_del_at(&t->ents, tf_ohash_index(&t->ents, e));
+		return;
+	}
+	e = tf_ohash_put(&t->ents, &k, &fresh);
+	if (!e)
+		return;		/* over the cap: the census still counts it */
+	if (!fresh && ended_by_reuse(t, c, &k, e))
+		memset(e, 0, sizeof(*e));	/* the old entry ends, this one begins */
+	e->handover_ns = c->state_ns[(c->nstates - 1) % TF_MAX_STATES];
+	e->hsrc = TF_TWH_TRACED;
+	e->pid = c->pid;
+	memcpy(e->comm, c->comm, sizeof(e->comm));
 }
 
 /* ---- sweeps ------------------------------------------------------------------------ */
