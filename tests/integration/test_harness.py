@@ -26,7 +26,7 @@ def test_capture_sees_a_whole_connection(ns, addr):
     # the passive closer (server) closes right away, so its FIN carries the ACK
     assert t.fin_acked(t.c_fins[0], from_client=True) is not None, t.dump()
     assert t.fin_acked(t.s_fins[0], from_client=False) is not None, t.dump()
-    assert not t.c_rsts and not t.s_rsts
+    assert not t.c_rsts and not t.s_rsts, t.dump()
 
 
 def test_nft_drops_first_syn_and_counts(ns):
