@@ -157,8 +157,13 @@ struct tf_sink *tf_sink_timeline_new(FILE *out, int64_t mono_to_real_ns);
 struct tf_sink *tf_sink_events_new(FILE *out, int64_t mono_to_real_ns);
 struct tf_sink *tf_sink_json_new(FILE *out, int64_t mono_to_real_ns);
 
-/* For sink implementations: a zeroed sink with ops/out/clock set. */
-struct tf_sink *tf_sink_alloc(const struct tf_sink_ops *ops, FILE *out, int64_t mono_to_real_ns);
+/*
+ * For sink implementations: a zeroed sink with ops/out/clock set and, when
+ * priv_size > 0, a zeroed priv of that size in the same allocation (freed
+ * with the sink: no ops->free needed for it).
+ */
+struct tf_sink *tf_sink_alloc(const struct tf_sink_ops *ops, FILE *out, int64_t mono_to_real_ns,
+			      size_t priv_size);
 /* Calls ops->free (for priv), then frees sk. NULL is fine. */
 void tf_sink_free(struct tf_sink *sk);
 

@@ -173,7 +173,7 @@ static const struct tf_sink_ops hist_ops = {
 
 struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, double interval_s)
 {
-	struct tf_sink *sk = tf_sink_alloc(&hist_ops, out, mono_to_real_ns);
+	struct tf_sink *sk = tf_sink_alloc(&hist_ops, out, mono_to_real_ns, 0);
 	struct hsink *hs = calloc(1, sizeof(*hs));
 
 	if (!sk || !hs)

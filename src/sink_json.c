@@ -224,30 +224,15 @@ static void json_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 	fflush(sk->out);
 }
 
-static void json_free(struct tf_sink *sk)
-{
-	free(sk->priv);
-}
-
 static const struct tf_sink_ops json_ops = {
 	.name = "json",
 	.conn = json_conn,
 	.tw_end = json_tw_end,
 	.stuck = json_stuck,
 	.finish = json_finish,
-	.free = json_free,
 };
 
 struct tf_sink *tf_sink_json_new(FILE *out, int64_t mono_to_real_ns)
 {
-	struct tf_sink *sk = tf_sink_alloc(&json_ops, out, mono_to_real_ns);
-
-	if (!sk)
-		return NULL;
-	sk->priv = calloc(1, sizeof(struct json_priv));
-	if (!sk->priv) {
-		tf_sink_free(sk);
-		return NULL;
-	}
-	return sk;
+	return tf_sink_alloc(&json_ops, out, mono_to_real_ns, sizeof(struct json_priv));
 }

@@ -136,7 +136,7 @@ struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int
 		goto cleanup;
 	pthread_mutex_init(&ms->lock, NULL);
 	ms->m = tf_metrics_new(ports, nports, TF_VERSION);
-	sk = tf_sink_alloc(&metrics_ops, NULL, 0);
+	sk = tf_sink_alloc(&metrics_ops, NULL, 0, 0);
 	if (!ms->m || !sk)
 		goto cleanup;
 	err = tf_http_start(&ms->http, addr, ms_render, ms, msg, msglen);

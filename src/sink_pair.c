@@ -226,7 +226,7 @@ struct tf_sink *tf_sink_paired_new(struct tf_sink *inner, double window_s)
 
 	if (!inner)
 		return NULL;
-	sk = tf_sink_alloc(&paired_ops, inner->out, inner->mono_to_real_ns);
+	sk = tf_sink_alloc(&paired_ops, inner->out, inner->mono_to_real_ns, 0);
 	p = calloc(1, sizeof(*p));
 	if (!sk || !p) {
 		free(p);

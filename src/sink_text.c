@@ -189,29 +189,15 @@ static void text_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 	fflush(sk->out);
 }
 
-static void text_free(struct tf_sink *sk)
-{
-	free(sk->priv);
-}
-
 static const struct tf_sink_ops line_ops = { .name = "line", .conn = line_conn,
-					      .stuck = text_stuck, .free = text_free };
+					      .stuck = text_stuck };
 static const struct tf_sink_ops timeline_ops = { .name = "timeline", .conn = timeline_conn,
-						  .stuck = text_stuck, .free = text_free };
-static const struct tf_sink_ops events_ops = { .name = "events", .state = events_state, .free = text_free };
+						  .stuck = text_stuck };
+static const struct tf_sink_ops events_ops = { .name = "events", .state = events_state };
 
 static struct tf_sink *text_new(const struct tf_sink_ops *ops, FILE *out, int64_t off)
 {
-	struct tf_sink *sk = tf_sink_alloc(ops, out, off);
-
-	if (!sk)
-		return NULL;
-	sk->priv = calloc(1, sizeof(struct text_priv));
-	if (!sk->priv) {
-		tf_sink_free(sk);
-		return NULL;
-	}
-	return sk;
+	return tf_sink_alloc(ops, out, off, sizeof(struct text_priv));
 }
 
 struct tf_sink *tf_sink_line_new(FILE *out, int64_t off)

@@ -181,30 +181,20 @@ static void tw_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 		v->nstuck++;
 }
 
-static void tw_free(struct tf_sink *sk)
-{
-	free(sk->priv);
-}
-
 static const struct tf_sink_ops tw_ops = {
-	.name = "tw", .tw_sweep = tw_sweep, .stuck = tw_stuck, .free = tw_free,
+	.name = "tw", .tw_sweep = tw_sweep, .stuck = tw_stuck,
 };
 
 struct tf_sink *tf_sink_tw_new(FILE *out, int64_t mono_to_real_ns, double interval_s, bool json)
 {
-	struct tf_sink *sk = tf_sink_alloc(&tw_ops, out, mono_to_real_ns);
+	struct tf_sink *sk = tf_sink_alloc(&tw_ops, out, mono_to_real_ns, sizeof(struct tw_view));
 	struct tw_view *v;
 
 	if (!sk)
 		return NULL;
-	v = calloc(1, sizeof(*v));
-	if (!v) {
-		tf_sink_free(sk);
-		return NULL;
-	}
+	v = sk->priv;
 	v->interval_ns = (uint64_t)(interval_s * 1e9);
 	v->json = json;
 	v->tty = isatty(fileno(out));
-	sk->priv = v;
 	return sk;
 }

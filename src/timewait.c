@@ -464,7 +464,7 @@ static const struct tf_sink_ops feed_ops = { .name = "time-wait tracker", .conn 
 
 static int attach_feed(struct tf_tw *tw)
 {
-	struct tf_sink *sk = tf_sink_alloc(&feed_ops, NULL, 0);
+	struct tf_sink *sk = tf_sink_alloc(&feed_ops, NULL, 0, 0);
 
 	if (!sk)
 		return -ENOMEM;
