@@ -97,10 +97,18 @@ def test_tw_census_matches_the_kernel(ns):
     """N client-first closes: the census equals `ss state time-wait` within one
     sweep, every timer agrees with /proc/net/tcp, and age + timer = 60 s."""
     n = 25
+    cap = ns.capture(f"tcp port {PORT}")
     tr = Tracer(ns, [PORT], extra=("--tw", "--interval", str(SWEEP_S), "--tw-interval", str(SWEEP_S)))
     cli, _ = exchange_n(ns, n)
     ports = sorted(c["lport"] for c in cli.conns())
-    assert ss_count(ns, "time-wait") == n
+    # The server's last FIN may still wait in the softirq backlog (ksoftirqd on
+    # a busy host) when it exits: the kernel's count settles within moments.
+    if not wait_until(lambda: ss_count(ns, "time-wait") == n, 5, step=0.05):
+        pkts = cap.stop()
+        rsts = [p for p in pkts if p.rst]
+        pytest.fail(f"the kernel has {ss_count(ns, 'time-wait')} TIME-WAIT sockets for {n} "
+                    f"client-first closes, after 5 s; {len(rsts)} RSTs in the capture: "
+                    f"{rsts[:4]}\nss: {ns.exec('ss', '-Htan').stdout}")
     t_k, kernel = kernel_timewait(ns)
     assert sorted(kernel) == ports, kernel
 
