@@ -92,6 +92,49 @@ static int state_before(const struct tf_conn *c, int i)
 }
 
 /*
+ * Can tcp_set_state() go from `from` to `to` in one step? Every change but
+ * the listener's and TIME_WAIT (never traced: the timewait socket takes
+ * over at FIN_WAIT2/CLOSING -> CLOSE). Any state may abort to CLOSE. A
+ * record with another pair missed events in between, whatever the cause.
+ */
+static bool tcp_step(int from, int to)
+{
+	if (from == to)		/* a sweep's snapshot of a socket, or a repeated change */
+		return true;
+	if (to == TF_CLOSE)
+		return true;
+	switch (from) {
+	case TF_CLOSE:
+		return to == TF_SYN_SENT;
+	case TF_LISTEN:
+		return to == TF_SYN_RECV;
+	case TF_SYN_SENT:	/* SYN_RECV: simultaneous open */
+		return to == TF_ESTABLISHED || to == TF_SYN_RECV;
+	case TF_SYN_RECV:	/* FIN_WAIT1: a Fast Open child closed before the ACK */
+		return to == TF_ESTABLISHED || to == TF_FIN_WAIT1;
+	case TF_ESTABLISHED:
+		return to == TF_FIN_WAIT1 || to == TF_CLOSE_WAIT;
+	case TF_FIN_WAIT1:
+		return to == TF_FIN_WAIT2 || to == TF_CLOSING;
+	case TF_CLOSE_WAIT:
+		return to == TF_LAST_ACK;
+	default:		/* FIN_WAIT2, CLOSING, LAST_ACK: only CLOSE */
+		return false;
+	}
+}
+
+/* Is a step missing between the changes kept (the last slot of a truncated record jumps)? */
+static bool has_gap(const struct tf_conn *c, int n)
+{
+	int last = (c->flags & TF_F_STATES_TRUNC) ? n - 1 : n;
+
+	for (int i = 0; i < last; i++)
+		if (!tcp_step(state_before(c, i), c->state[i]))
+			return true;
+	return false;
+}
+
+/*
  * Server handshake: the child socket's SYN_RECV and ESTABLISHED events both
  * fire at the final ACK. The kernel knows better: the first SYN-ACK's send
  * time (seen when it was retransmitted) or the first RTT sample, which
@@ -234,7 +277,9 @@ void tf_summarize(const struct tf_conn *c, struct tf_summary *s)
 
 	close_kind(c, n, closed, established, s);
 	close_end(c, n, closed, s);
-	s->complete = closed && !(c->flags & (TF_F_MIDLIFE | TF_F_REPLACED | TF_F_STATES_TRUNC));
+	s->gap = has_gap(c, n);
+	s->complete = closed && !s->gap &&
+		      !(c->flags & (TF_F_MIDLIFE | TF_F_REPLACED | TF_F_STATES_TRUNC));
 
 	if (n)
 		s->lifetime_ns = (int64_t)(c->state_ns[n - 1] - s->t0_ns);

@@ -71,6 +71,7 @@ struct tf_summary {
 	int hs_method;			/* enum tf_hs_method */
 	bool complete;			/* whole lifecycle seen (start and CLOSE) */
 	bool time_wait;			/* handed to a timewait socket */
+	bool gap;			/* a change TCP cannot make: events were missed */
 	int64_t handshake_ns;		/* -1: none */
 	int64_t close_ns;		/* first FIN sent or received -> CLOSE; -1: none */
 	int64_t fin_ack_ns;		/* our first FIN -> its ACK (FIN_WAIT1->FIN_WAIT2/CLOSING->, LAST_ACK->CLOSE); -1 */

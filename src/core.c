@@ -23,6 +23,8 @@ static void to_sinks(struct tf_core *core, const struct tf_conn *c)
 
 	tf_summarize(c, &s);
 	core->stats.conns++;
+	if (s.gap)
+		core->stats.gaps++;
 	if (c->flags & TF_F_OPEN)
 		core->stats.flushed_open++;
 	for (int i = 0; i < core->nsinks; i++)

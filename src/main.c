@@ -219,6 +219,9 @@ static void print_summary(const struct tf_run_stats *st)
 		fprintf(stderr, "tcpflow-trace: the kernel skipped our programs %" PRIu64
 			" times (a nested run on the same CPU; those events are missing)\n",
 			st->recursion_misses);
+	if (st->gaps)
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections show a state change TCP cannot "
+			"make: events were missed there (flag \"missed_transitions\")\n", st->gaps);
 }
 
 int main(int argc, char **argv)

@@ -166,6 +166,8 @@ static void count_events(struct tf_metrics_values *v, const struct tf_summary *s
 		v->tw_handovers[role]++;
 	if (s->close_kind == TF_CK_REFUSED)
 		v->refused++;
+	if (s->gap)
+		v->missed_transitions++;
 }
 
 /* ---- stuck half-closed connections ---- */

@@ -270,6 +270,9 @@ static void render_tracer(struct tf_text *t, const struct tf_metrics_values *v)
 	       "TCP state changes of traced connections.", v->state_changes);
 	scalar(t, "tcpflow_malformed_records_total", "counter",
 	       "Ring-buffer records of unknown type or size (a tracer bug if not 0).", v->malformed);
+	scalar(t, "tcpflow_connections_missed_transitions_total", "counter",
+	       "Connections whose record shows a state change TCP cannot make: events were missed.",
+	       v->missed_transitions);
 }
 
 static void render_gauges(struct tf_text *t, const struct tf_metrics_values *v)

@@ -341,16 +341,16 @@ static int push_retrans(struct tf_rp_data *d, json_t *e, int64_t t_us)
 	return 0;
 }
 
-static uint8_t parse_flags(json_t *arr)
+static uint16_t parse_flags(json_t *arr)
 {
-	static const struct { const char *name; uint8_t bit; } names[] = {
+	static const struct { const char *name; uint16_t bit; } names[] = {
 		{ "began_before_trace", TF_RPF_MIDLIFE }, { "open_at_exit", TF_RPF_OPEN },
 		{ "states_truncated", TF_RPF_STATES_TRUNC },
 		{ "retransmits_truncated", TF_RPF_RETRANS_TRUNC },
 		{ "close_not_seen", TF_RPF_REPLACED }, { "pid_from_listener", TF_RPF_PID_LISTENER },
-		{ "events_lost", TF_RPF_LOST },
+		{ "events_lost", TF_RPF_LOST }, { "missed_transitions", TF_RPF_GAP },
 	};
-	uint8_t f = 0;
+	uint16_t f = 0;
 	size_t i, k;
 	json_t *e;
 
@@ -414,7 +414,7 @@ static void aggregate(struct tf_rp_data *d, const struct tf_rp_conn *c)
 		a->time_wait++;
 	if (!c->complete)
 		a->incomplete++;
-	if (c->flags & TF_RPF_LOST)
+	if (c->flags & (TF_RPF_LOST | TF_RPF_GAP))
 		a->flagged_lost++;
 	if (is_open_half_closed(d, c))
 		a->open_half_closed++;
@@ -1275,7 +1275,7 @@ static void write_summary(FILE *o, const struct tf_rp_data *d)
 	}
 	fprintf(o, "<tr><td>connection records read</td><td>%" PRIu64 "</td></tr>\n", a->conns);
 	if (a->flagged_lost)
-		fprintf(o, "<tr><td>records marked events_lost</td><td class=\"warn\">%" PRIu64
+		fprintf(o, "<tr><td>records marked events_lost or missed_transitions</td><td class=\"warn\">%" PRIu64
 			   "</td></tr>\n", a->flagged_lost);
 	for (int i = 0; i < d->ntypes; i++) {
 		fputs("<tr><td>other records: &quot;", o);
@@ -1410,6 +1410,8 @@ static void facts_row(FILE *o, const struct tf_rp_data *d, const struct tf_rp_co
 		fputs("<span class=\"warn\">truncated</span> ", o);
 	if (c->flags & TF_RPF_LOST)
 		fputs("<span class=\"warn\">events lost</span> ", o);
+	if (c->flags & TF_RPF_GAP)
+		fputs("<span class=\"warn\">missed transitions</span> ", o);
 	if (c->flags & TF_RPF_REPLACED)
 		fputs("<span class=\"warn\">close not seen</span> ", o);
 	fprintf(o, "</td><td>line %u</td></tr>\n", c->line);

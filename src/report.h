@@ -46,6 +46,7 @@ enum tf_rp_msg {
 #define TF_RPF_PID_LISTENER	0x20	/* pid_from_listener */
 #define TF_RPF_LOST		0x40	/* events_lost */
 #define TF_RPF_OTHER		0x80	/* a flag this version does not know */
+#define TF_RPF_GAP		0x100	/* missed_transitions */
 
 struct tf_rp_state {
 	int64_t t_us;		/* since the record's start_time */
@@ -76,7 +77,7 @@ struct tf_rp_conn {
 	uint8_t close_kind;	/* enum tf_close_kind; TF_CK_MAX when unknown */
 	uint8_t close_end;	/* enum tf_close_end; TF_CE_MAX when unknown */
 	uint8_t reset;		/* enum tf_reset_dir */
-	uint8_t flags;		/* TF_RPF_* */
+	uint16_t flags;		/* TF_RPF_* */
 	uint8_t nstates, nretrans;
 	uint8_t stuck_state;	/* state named by a "stuck" record, 0 if none */
 	uint8_t tw_end;		/* 1 + how its TIME-WAIT ended ("time_wait" record), 0 unknown */

@@ -21,6 +21,7 @@ struct tf_run_stats {
 	uint64_t recursion_misses;	/* program runs the kernel skipped (all programs) */
 	uint64_t flushed_open;		/* connections still open at exit, flushed incomplete */
 	uint64_t malformed;		/* ring-buffer records of unknown type or size */
+	uint64_t gaps;			/* records with a change TCP cannot make (events missed) */
 	uint64_t live[TF_STATE_MAX];	/* connections the kernel tracks now, by state */
 	uint64_t live_total;
 };

@@ -91,8 +91,9 @@ static void json_retrans(struct tf_jw *w, const struct tf_summary *s)
 	tf_jw_lit(w, "]");
 }
 
-static void json_flags(struct tf_jw *w, const struct tf_conn *c)
+static void json_flags(struct tf_jw *w, const struct tf_summary *s)
 {
+	const struct tf_conn *c = s->rec;
 	static const struct { __u16 bit; const char *name; } names[] = {
 		{ TF_F_MIDLIFE, "began_before_trace" }, { TF_F_OPEN, "open_at_exit" },
 		{ TF_F_STATES_TRUNC, "states_truncated" }, { TF_F_RETRANS_TRUNC, "retransmits_truncated" },
@@ -110,6 +111,8 @@ static void json_flags(struct tf_jw *w, const struct tf_conn *c)
 		tf_jw_lit(w, names[i].name);
 		tf_jw_lit(w, "\"");
 	}
+	if (s->gap)	/* derived here, not a kernel flag */
+		tf_jw_lit(w, n++ ? ",\"missed_transitions\"" : "\"missed_transitions\"");
 	tf_jw_lit(w, "]");
 }
 
@@ -157,7 +160,7 @@ static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 	tf_jw_us(&w, "time_wait_at_us", s->time_wait_at_ns);
 	tf_jw_us(&w, "lifetime_us", s->lifetime_ns);
 	json_bool(&w, "complete", s->complete);
-	json_flags(&w, c);
+	json_flags(&w, s);
 	tf_jw_lit(&w, "}\n");
 	emit(sk, &w);
 }
@@ -167,13 +170,14 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 	fprintf(sk->out, "{\"type\":\"stats\",\"conns\":%" PRIu64 ",\"events\":%" PRIu64
 		",\"open_at_exit\":%" PRIu64 ",\"started\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"lost_ringbuf\":%" PRIu64
 		",\"lost_ringbuf_events\":%" PRIu64 ",\"lost_table_full\":%" PRIu64
-		",\"evicted\":%" PRIu64 ",\"recursion_misses\":%" PRIu64 ",\"replaced\":%" PRIu64
+		",\"evicted\":%" PRIu64 ",\"recursion_misses\":%" PRIu64
+		",\"missed_transitions\":%" PRIu64 ",\"replaced\":%" PRIu64
 		",\"retrans_failed\":%" PRIu64 ",\"synack_retrans_listeners\":%" PRIu64
 		",\"malformed\":%" PRIu64 "}\n",
 		st->conns, st->events, st->flushed_open, st->bpf[TF_STAT_CREATED], tf_run_lost(st),
 		st->bpf[TF_STAT_RB_LOST_CONN], st->bpf[TF_STAT_RB_LOST_STATE],
 		st->bpf[TF_STAT_TABLE_FULL], tf_run_evicted(st), st->recursion_misses,
-		st->bpf[TF_STAT_REPLACED],
+		st->gaps, st->bpf[TF_STAT_REPLACED],
 		st->bpf[TF_STAT_RETRANS_FAILED], st->bpf[TF_STAT_SYNACK_RETRANS], st->malformed);
 	fflush(sk->out);
 }

@@ -555,6 +555,10 @@ def check_run(res):
     st = res.stats[0]
     assert st.get("conns") == len(res.conns), (
         f"stats conns={st.get('conns')} but {len(res.conns)} conn records were printed")
+    # TCP's own state machine as ground truth: no record may skip a step
+    gaps = [c for c in res.conns if "missed_transitions" in c["flags"]]
+    assert st.get("missed_transitions") == len(gaps) == 0, (
+        f"records with a state change TCP cannot make (events missed): {gaps}; stats={st}")
     return st
 
 

@@ -106,7 +106,7 @@ static void stats_line(void)
 	out = run_json(NULL, &st);
 	CHECK_STR(out, "{\"type\":\"stats\",\"conns\":3,\"events\":15,\"open_at_exit\":0,\"started\":0,\"lost\":7,"
 		       "\"lost_ringbuf\":1,\"lost_ringbuf_events\":0,\"lost_table_full\":4,"
-		       "\"evicted\":0,\"recursion_misses\":2,\"replaced\":0,\"retrans_failed\":0,"
+		       "\"evicted\":0,\"recursion_misses\":2,\"missed_transitions\":0,\"replaced\":0,\"retrans_failed\":0,"
 		       "\"synack_retrans_listeners\":0,\"malformed\":0}\n");
 	free(out);
 }

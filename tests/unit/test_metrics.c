@@ -449,8 +449,8 @@ static void structure(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	/* README's worst case: 59 * P + 574 series for P port label values (here 3 + other) */
-	CHECK_INT(samples, 59 * 4 + 574);
+	/* README's worst case: 59 * P + 575 series for P port label values (here 3 + other) */
+	CHECK_INT(samples, 59 * 4 + 575);
 	free(out);
 	tf_metrics_free(m);
 }

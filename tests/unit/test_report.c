@@ -252,6 +252,27 @@ static void time_wait_records(void)
 	tf_rp_free(&d);
 }
 
+/* A record whose states skip a TCP step (flagged by the tracer) counts as flagged. */
+static void missed_transitions_flag(void)
+{
+	struct tf_rp_data d;
+
+	tf_rp_init(&d);
+	add(&d, "{\"type\":\"conn\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\",\"sport\":33786,"
+		"\"daddr\":\"127.0.0.1\",\"dport\":5000,\"netns\":4026532177,\"pid\":13026,"
+		"\"comm\":\"tcpgen\",\"role\":\"client\",\"start_time\":\"2026-11-29T04:01:17.768896Z\","
+		"\"states\":[{\"state\":\"SYN_SENT\",\"t_us\":0},{\"state\":\"FIN_WAIT1\",\"t_us\":3055695},"
+		"{\"state\":\"FIN_WAIT2\",\"t_us\":3056184},{\"state\":\"CLOSE\",\"t_us\":3056196}],"
+		"\"retransmits\":[{\"t_us\":1017813,\"state\":\"SYN_SENT\",\"kind\":\"SYN\"}],"
+		"\"complete\":false,\"flags\":[\"missed_transitions\"]}");
+	tf_rp_pair(&d);
+	CHECK_INT(d.nconns, 1);
+	CHECK(d.nconns == 1 && (d.conns[0].flags & TF_RPF_GAP));
+	CHECK(d.nconns == 1 && !(d.conns[0].flags & TF_RPF_OTHER));
+	CHECK_INT(d.agg.flagged_lost, 1);
+	tf_rp_free(&d);
+}
+
 static void golden_single_lanes(void)
 {
 	struct tf_rp_data d;
@@ -604,5 +625,5 @@ static void html_page(void)
 }
 
 TF_TEST_MAIN("test_report", T(buckets), T(golden_syn_retrans), T(golden_fin_retrans),
-	     T(golden_close_wait_open), T(time_wait_records), T(golden_single_lanes), T(golden_histograms), T(pairing),
+	     T(golden_close_wait_open), T(time_wait_records), T(missed_transitions_flag), T(golden_single_lanes), T(golden_histograms), T(pairing),
 	     T(bad_input_counted), T(mutations_survive), T(html_page))
