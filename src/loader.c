@@ -28,6 +28,7 @@ struct tf_loader {
 	__u64 *scan_keys;
 	struct tf_conn *scan_vals;
 	bool no_batch;		/* the kernel has no batch lookup for this map type */
+	struct bpf_link *scan_link;	/* dump_conns over `conns`; NULL: batch lookups */
 	/* tf_loader_hold: records waiting for the end of a walk, each after its length */
 	bool holding;
 	unsigned char *held;
@@ -232,11 +233,20 @@ static const char *const required_tps[][2] = {
 	{ "btf_trace_tcp_receive_reset", "tcp:tcp_receive_reset" },
 };
 
+/* dump_conns over the connection table; NULL (walks use batch lookups) if refused. */
+static struct bpf_link *attach_scan(struct tcpflow_bpf *skel)
+{
+	union bpf_iter_link_info li = { .map.map_fd = bpf_map__fd(skel->maps.conns) };
+	LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &li, .link_info_len = sizeof(li));
+
+	return bpf_program__attach_iter(skel->progs.dump_conns, &o);
+}
+
 /*
  * Before loading: does this kernel (as its BTF describes it) have our
  * tracepoints and ring buffers? A clear message beats a verifier log.
  */
-static int preflight(const char *btf_path, char *err, size_t errlen)
+static int preflight(const char *btf_path, bool *map_iter, char *err, size_t errlen)
 {
 	struct btf *btf = btf__parse(btf_path, NULL);
 	int rc = TF_EXIT_OK;
@@ -255,6 +265,8 @@ static int preflight(const char *btf_path, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	/* iter/bpf_map_elem: Linux 5.9 */
+	*map_iter = btf__find_by_name_kind(btf, "bpf_iter_bpf_map_elem", BTF_KIND_FUNC) >= 0;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 0) {
 		snprintf(err, errlen, "this kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux >= 5.8): run on a newer kernel");
 		rc = TF_EXIT_KERNEL;
@@ -271,6 +283,7 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path);
 	struct tf_loader *l;
 	int rc = TF_EXIT_RUNTIME, e;
+	bool map_iter = false;
 
 	*out = NULL;
 	verbose = cfg->verbose;
@@ -287,7 +300,7 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 			 btf, strerror(errno));
 		return errno == EACCES ? TF_EXIT_PERM : TF_EXIT_KERNEL;
 	}
-	rc = preflight(btf, err, errlen);
+	rc = preflight(btf, &map_iter, err, errlen);
 	if (rc)
 		return rc;
 	l = calloc(1, sizeof(*l));
@@ -306,6 +319,10 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 		rc = classify(errno, err, errlen, "opening the BPF object");
 		goto cleanup;
 	}
+	/* the walk's iterator is attached to the map below, not to a hook */
+	bpf_program__set_autoattach(l->skel->progs.dump_conns, false);
+	if (!map_iter)
+		bpf_program__set_autoload(l->skel->progs.dump_conns, false);
 	e = configure(l->skel, cfg);
 	if (e) {
 		rc = classify(e, err, errlen, "configuring the BPF maps");
@@ -335,6 +352,8 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 		rc = classify(errno, err, errlen, "opening the ring buffer");
 		goto cleanup;
 	}
+	if (map_iter)
+		l->scan_link = attach_scan(l->skel);
 	resolve_listeners(l, cfg->btf_path);
 	*out = l;
 	return TF_EXIT_OK;
@@ -389,18 +408,23 @@ static int scan_keys(int fd, tf_live_fn fn, void *ctx)
  * hash maps): ~5x cheaper than key by key on a full table (50 000
  * connections: 33 ms instead of 156 ms, measured). -1: not supported.
  */
+static bool scan_buffers(struct tf_loader *l)
+{
+	if (!l->scan_keys) {
+		l->scan_keys = calloc(SCAN_BATCH, sizeof(*l->scan_keys));
+		l->scan_vals = calloc(SCAN_BATCH, sizeof(*l->scan_vals));
+	}
+	return l->scan_keys && l->scan_vals;
+}
+
 static int scan_batches(struct tf_loader *l, int fd, tf_live_fn fn, void *ctx)
 {
 	__u64 in = 0, out = 0;
 	void *inp = NULL;
 	int n = 0, err;
 
-	if (!l->scan_keys) {
-		l->scan_keys = calloc(SCAN_BATCH, sizeof(*l->scan_keys));
-		l->scan_vals = calloc(SCAN_BATCH, sizeof(*l->scan_vals));
-		if (!l->scan_keys || !l->scan_vals)
-			return -1;
-	}
+	if (!scan_buffers(l))
+		return -1;
 	do {
 		__u32 count = SCAN_BATCH;
 
@@ -419,11 +443,50 @@ static int scan_batches(struct tf_loader *l, int fd, tf_live_fn fn, void *ctx)
 	return n;
 }
 
+/*
+ * Through dump_conns (see there why not batch lookups): whole records, read
+ * SCAN_BATCH at a time; a read may end inside one, kept for the next read.
+ */
+static int scan_iter(struct tf_loader *l, tf_live_fn fn, void *ctx)
+{
+	const size_t rec = sizeof(struct tf_conn), cap = SCAN_BATCH * rec;
+	unsigned char *buf;
+	size_t have = 0, off;
+	ssize_t got;
+	int fd, n = 0;
+
+	if (!scan_buffers(l))
+		return -1;
+	buf = (unsigned char *)l->scan_vals;
+	fd = bpf_iter_create(bpf_link__fd(l->scan_link));
+	if (fd < 0)
+		return -1;
+	while ((got = read(fd, buf + have, cap - have)) > 0) {
+		have += (size_t)got;
+		for (off = 0; off + rec <= have; off += rec) {
+			const struct tf_conn *c = (const void *)(buf + off);	/* 8-aligned */
+
+			if (!c->nstates)
+				continue;
+			fn(ctx, c);
+			n++;
+		}
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	close(fd);
+	return got < 0 && !n ? -1 : n;
+}
+
 /* The one walk over the kernel's connection table (copies, in hash order). */
 int tf_loader_scan_live(struct tf_loader *l, tf_live_fn fn, void *ctx)
 {
 	int fd = bpf_map__fd(l->skel->maps.conns);
-	int n = l->no_batch ? -1 : scan_batches(l, fd, fn, ctx);
+	int n = l->scan_link ? scan_iter(l, fn, ctx) : -1;
+
+	if (n >= 0)
+		return n;
+	n = l->no_batch ? -1 : scan_batches(l, fd, fn, ctx);
 
 	if (n >= 0)
 		return n;
@@ -498,6 +561,7 @@ void tf_loader_free(struct tf_loader *l)
 	if (!l)
 		return;
 	ring_buffer__free(l->rb);
+	bpf_link__destroy(l->scan_link);
 	tcpflow_bpf__destroy(l->skel);
 	free(l->scan_keys);
 	free(l->scan_vals);
