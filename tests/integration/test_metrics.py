@@ -309,6 +309,8 @@ def test_prometheus_end_to_end(ns, prometheus):
     assert prom.scalar('sum(tcpflow_connections_total{role="client"})') == 10.0
     assert prom.scalar('sum(tcpflow_connections_total{role="server"})') == 10.0
     assert prom.scalar('sum(tcpflow_connections_total{role="client",port="5301"})') == 8.0
+    # TCP's own steps as ground truth: no record may skip one (events missed)
+    assert prom.scalar('sum(tcpflow_connections_missed_transitions_total)') == 0.0
     assert prom.scalar('sum(tcpflow_syn_retransmits_total)') == 4.0
     assert prom.scalar('sum(tcpflow_handshake_duration_seconds_count{role="client"})') == 10.0
 
