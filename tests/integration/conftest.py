@@ -22,6 +22,15 @@ def pytest_configure(config):
         config.addinivalue_line("markers", "flaky(reruns): rerun once (python3-pytest-rerunfailures)")
 
 
+def pytest_runtest_logreport(report):
+    """A failure that gets a rerun (flaky marker) is otherwise only named in the
+    summary: keep what it said in the log."""
+    if report.outcome == "rerun":
+        sys.__stderr__.write(f"\n--- {report.nodeid} failed once, rerun; it said:\n"
+                             f"{report.longreprtext[-4000:]}\n---\n")
+        sys.__stderr__.flush()
+
+
 def pytest_sessionstart(session):
     if os.geteuid() == 0:
         tfenv.remove_stale_namespaces()
