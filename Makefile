@@ -173,14 +173,14 @@ check-fuzz: $(FUZZ_BINS)
 # a leak makes it exit 99, which the tests see as a wrong exit status.
 check-leaks: $(SAN_DIR)/tcpflow-trace tools
 	TCPFLOW_BIN=$(SAN_DIR)/tcpflow-trace ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
-		$(PYTHON) -m pytest -q -rsR tests/integration $(PYTEST_ARGS)
+		$(PYTHON) -m pytest -q -rs tests/integration $(PYTEST_ARGS)
 
 # ---- setup -----------------------------------------------------------------
 
 # Debian packages the build, the tool and the tests need.
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libcap-dev libjansson-dev \
 	     make gcc pkg-config git
-DEB_TEST  := python3 python3-pytest python3-pytest-rerunfailures iproute2 nftables tcpdump procps prometheus python3-yaml libclang-rt-14-dev chromium dpkg-dev debhelper lintian bash-completion systemd-container
+DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps prometheus python3-yaml libclang-rt-14-dev chromium dpkg-dev debhelper lintian bash-completion systemd-container
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # $(call apt_install,PACKAGES,EXTRA apt-get OPTIONS): install what is missing (root only).
@@ -222,7 +222,7 @@ check-unit: $(UNIT_BINS)
 	echo "unit test programs: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 check-integration: $(BIN) tools
-	$(PYTHON) -m pytest -q -rsR tests/integration $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q -rs tests/integration $(PYTEST_ARGS)
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h

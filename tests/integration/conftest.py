@@ -16,19 +16,6 @@ import tfenv  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "root: needs root (BPF, network namespaces)")
-    if not config.pluginmanager.hasplugin("rerunfailures"):
-        # flaky(reruns=1) marks the two tests whose ground truth (loopback TCP in a
-        # namespace) misbehaved once under a VM stall; without the plugin they run once
-        config.addinivalue_line("markers", "flaky(reruns): rerun once (python3-pytest-rerunfailures)")
-
-
-def pytest_runtest_logreport(report):
-    """A failure that gets a rerun (flaky marker) is otherwise only named in the
-    summary: keep what it said in the log."""
-    if report.outcome == "rerun":
-        sys.__stderr__.write(f"\n--- {report.nodeid} failed once, rerun; it said:\n"
-                             f"{report.longreprtext[-4000:]}\n---\n")
-        sys.__stderr__.flush()
 
 
 def pytest_sessionstart(session):

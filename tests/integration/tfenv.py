@@ -14,6 +14,7 @@ Only loopback traffic inside namespaces these helpers create. Nothing here may
 hang: every wait has a timeout and teardown kills what is left.
 """
 
+import contextlib
 import itertools
 import json
 import os
@@ -599,6 +600,21 @@ class Exchange:
         return truth(self.pkts, self.client_ports()[i], self.port)
 
 
+@contextlib.contextmanager
+def one_cpu():
+    """Processes started inside run on one CPU (they inherit our affinity).
+    Loopback delivers per CPU: across two, a segment can arrive after one sent
+    later from the other CPU -- the server's ACK of the client's FIN after its
+    FIN+ACK -- and the client in TIME-WAIT answers that stale ACK, which re-arms
+    its timer or draws a reset that kills it (both captured in CI runs)."""
+    home = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(home)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, home)
+
+
 def exchange(ns, addr, port, server=("--close", "after-peer"), client=("--close", "first"),
              count=1, trace=True, listen=True):
     """Capture, trace (--port port), run a tcpgen server and client to the end.
@@ -607,8 +623,10 @@ def exchange(ns, addr, port, server=("--close", "after-peer"), client=("--close"
     must exit 0 (a refused connect counts as success for the client)."""
     cap = ns.capture(f"tcp port {port}")
     tr = Tracer(ns, [port]) if trace else None
-    srv = ns.server(addr, port, "--count", count, *server) if listen else None
-    cli = ns.tcpgen("client", "--connect", addr, "--port", port, "--count", count, *client, name="client")
+    with one_cpu():
+        srv = ns.server(addr, port, "--count", count, *server) if listen else None
+        cli = ns.tcpgen("client", "--connect", addr, "--port", port, "--count", count, *client,
+                        name="client")
     assert cli.wait(30) == 0, f"client failed: {cli.lines} {cli.stderr()}"
     if srv:
         assert srv.wait(30) == 0, f"server failed: {srv.lines} {srv.stderr()}"
