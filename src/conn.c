@@ -143,13 +143,20 @@ static bool has_gap(const struct tf_conn *c, int n)
 static void server_handshake(const struct tf_conn *c, int est, struct tf_summary *s)
 {
 	uint64_t est_ns = c->state_ns[est];
+	/*
+	 * The RTT sample ends where the final ACK made the child: at its first
+	 * event when we saw it. Usually microseconds before ESTABLISHED, but an
+	 * interrupt in between (134 us seen in CI) would otherwise date the
+	 * SYN-ACK after the child existed.
+	 */
+	uint64_t ack_ns = c->first_old == TF_LISTEN && est > 0 ? c->state_ns[0] : est_ns;
 
 	if ((c->flags & TF_F_SYNACK_TS) && c->synack_first_ns &&
 	    c->synack_first_ns <= est_ns) {
 		s->handshake_ns = (int64_t)(est_ns - c->synack_first_ns);
 		s->hs_method = TF_HS_SYNACK_TS;
 	} else if (c->srtt_us) {
-		s->handshake_ns = (int64_t)c->srtt_us * 1000;
+		s->handshake_ns = (int64_t)(est_ns - ack_ns) + (int64_t)c->srtt_us * 1000;
 		s->hs_method = TF_HS_SYNACK_RTT;
 	}
 }

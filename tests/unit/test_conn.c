@@ -132,14 +132,14 @@ static void client_first_close_server(void)
 	sim_state(&s, 1100 * US, TF_CLOSE_WAIT, TF_LAST_ACK);
 	sim_state(&s, 1120 * US, TF_LAST_ACK, TF_CLOSE);
 	r = one(&s);
-	/* t0 is the derived SYN_RECV: ESTABLISHED (47us) - first RTT sample (20us) */
-	CHECK_INT(r.t0_ns, BASE + 27 * US);
+	/* t0 is the derived SYN_RECV: the child's first event (46us) - first RTT sample (20us) */
+	CHECK_INT(r.t0_ns, BASE + 26 * US);
 	check_states(&r, 5, (int[]){ TF_SYN_RECV, TF_ESTABLISHED, TF_CLOSE_WAIT, TF_LAST_ACK, TF_CLOSE },
-		     (__u64[]){ 0, 20, 983, 1073, 1093 });
+		     (__u64[]){ 0, 21, 984, 1074, 1094 });
 	CHECK(r.states[0].derived);
 	CHECK(!r.states[1].derived);
 	CHECK_STR(tf_role_name(r.role), "server");
-	CHECK_INT(r.handshake_ns, 20 * US);
+	CHECK_INT(r.handshake_ns, 21 * US);
 	CHECK_STR(tf_hs_method_name(r.hs_method), "synack_rtt");
 	CHECK_STR(tf_close_kind_name(r.close_kind), "passive");
 	CHECK_STR(tf_close_end_name(r.close_end), "orderly");
@@ -147,6 +147,28 @@ static void client_first_close_server(void)
 	CHECK(r.complete);
 	CHECK_INT(r.close_ns, 110 * US);	/* FIN received -> CLOSE */
 	CHECK_INT(r.fin_ack_ns, 20 * US);	/* LAST_ACK -> CLOSE */
+}
+
+/*
+ * Seen in CI: 134us between the child's SYN_RECV and ESTABLISHED events (an
+ * interrupt between them). The RTT sample (88us) ends at the first, so the
+ * derived SYN-ACK still comes first and the handshake includes the delay.
+ */
+static void server_events_apart(void)
+{
+	struct sim s = { .srtt_us = 88 };
+	struct tf_summary r;
+
+	sim_state(&s, 1000 * US, TF_LISTEN, TF_SYN_RECV);
+	sim_state(&s, 1134 * US, TF_SYN_RECV, TF_ESTABLISHED);
+	sim_state(&s, 2000 * US, TF_ESTABLISHED, TF_CLOSE_WAIT);
+	sim_state(&s, 2100 * US, TF_CLOSE_WAIT, TF_LAST_ACK);
+	sim_state(&s, 2200 * US, TF_LAST_ACK, TF_CLOSE);
+	r = one(&s);
+	CHECK_INT(r.t0_ns, BASE + 912 * US);
+	CHECK(r.states[0].derived && r.states[0].state == TF_SYN_RECV && r.states[0].t_ns == 0);
+	CHECK_INT(r.handshake_ns, 222 * US);
+	CHECK_INT(r.states[1].t_ns, 222 * US);
 }
 
 /* Server closes first: the server goes to TIME-WAIT, the client closes passively. */
@@ -565,7 +587,8 @@ static void hostile_record(void)
 }
 
 TF_TEST_MAIN("test_conn",
-	     T(client_first_close_client), T(client_first_close_server), T(server_first_close),
+	     T(client_first_close_client), T(client_first_close_server), T(server_events_apart),
+	     T(server_first_close),
 	     T(simultaneous_close), T(reset_abort), T(refused_connect), T(syn_retransmits),
 	     T(synack_retransmit), T(fin_retransmit_fin_wait1), T(fin_retransmit_last_ack),
 	     T(fin_retransmit_closing_and_data), T(skaddr_reuse), T(seen_mid_life),
