@@ -166,8 +166,6 @@ static void count_events(struct tf_metrics_values *v, const struct tf_summary *s
 		v->tw_handovers[role]++;
 	if (s->close_kind == TF_CK_REFUSED)
 		v->refused++;
-	if (s->gap)
-		v->missed_transitions++;
 }
 
 /* ---- stuck half-closed connections ---- */
@@ -286,6 +284,7 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->lost[3], st->recursion_misses);
 	raise_to(&v->state_changes, st->events);
 	raise_to(&v->malformed, st->malformed);
+	raise_to(&v->missed_transitions, st->gaps);
 	for (int i = 0; i < TF_MSTATES; i++)
 		v->live[i] = st->live[mstates[i]];
 }

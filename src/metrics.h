@@ -50,7 +50,7 @@ struct tf_metrics_values {
 	uint64_t refused;
 	uint64_t lost[TF_MLOST];
 	uint64_t state_changes, malformed;
-	uint64_t missed_transitions;				/* records with a gap */
+	uint64_t missed_transitions;				/* records with a gap (run stats) */
 	uint64_t stuck_total[2];				/* CLOSE_WAIT, FIN_WAIT2 */
 	/* gauges */
 	uint64_t live[TF_MSTATES];
