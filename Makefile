@@ -99,7 +99,7 @@ $(BIN): $(BUILD)/obj/main.o $(BUILD)/libtf.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h $(BUILD)/libtf.a | $(SKELS) $(BUILD)/tests
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h tests/unit/fixtures.h $(BUILD)/libtf.a | $(SKELS) $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Isrc -Itests/unit $< $(BUILD)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
 
@@ -139,7 +139,7 @@ $(SAN_DIR)/libtf.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(SAN_DIR)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h $(SAN_DIR)/libtf.a
+$(SAN_DIR)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h tests/unit/fixtures.h $(SAN_DIR)/libtf.a
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(SAN_CFLAGS) -Isrc -Itests/unit $< $(SAN_DIR)/libtf.a \
 		$(LDFLAGS) $(LDLIBS) -o $@

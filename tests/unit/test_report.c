@@ -15,43 +15,13 @@
 #include "tf_test.h"
 #include "report.h"
 
-static const char *golden_dir(void)
-{
-	const char *d = getenv("TF_GOLDEN_DIR");
-
-	return d && *d ? d : "tests/unit/golden";
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0, got;
-
-	if (!f)
-		return NULL;
-	do {
-		if (n + 4096 + 1 > cap) {
-			cap = (cap + 4096) * 2;
-			buf = realloc(buf, cap);
-		}
-		got = fread(buf + n, 1, 4096, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	buf[n] = 0;
-	if (len)
-		*len = n;
-	return buf;
-}
-
 static int load(struct tf_rp_data *d, const char *name)
 {
 	char path[512];
 	FILE *f;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s.jsonl", golden_dir(), name);
+	snprintf(path, sizeof(path), "%s/%s.jsonl", tf_golden_dir(), name);
 	f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "cannot open %s (run from the repository root or set TF_GOLDEN_DIR)\n", path);
@@ -64,40 +34,12 @@ static int load(struct tf_rp_data *d, const char *name)
 	return rc;
 }
 
-/* Compare out with golden/NAME.svg, or write it when UPDATE_GOLDEN is set. */
-static void check_golden(const char *name, const char *out)
+static void check_svg(const char *name, const char *svg)
 {
-	char path[512];
-	char *want;
+	char file[128];
 
-	snprintf(path, sizeof(path), "%s/%s.svg", golden_dir(), name);
-	if (getenv("UPDATE_GOLDEN")) {
-		FILE *f = fopen(path, "w");
-
-		CHECK(f != NULL);
-		if (f) {
-			fputs(out, f);
-			fclose(f);
-			fprintf(stderr, "test_report: wrote %s\n", path);
-		}
-		return;
-	}
-	want = slurp(path, NULL);
-	if (!want) {
-		fprintf(stderr, "%s missing: UPDATE_GOLDEN=1 %s writes it\n", path, "build/tests/test_report");
-		CHECK(want != NULL);
-		return;
-	}
-	if (strcmp(out, want)) {
-		size_t i = 0;
-
-		while (out[i] && out[i] == want[i])
-			i++;
-		fprintf(stderr, "%s differs at byte %zu:\n  got:  %.80s\n  want: %.80s\n", path, i,
-			out + i, want + i);
-		CHECK(!"golden file differs");
-	}
-	free(want);
+	snprintf(file, sizeof(file), "%s.svg", name);
+	tf_check_golden("test_report", file, svg);
 }
 
 static int count(const char *hay, const char *needle)
@@ -157,7 +99,7 @@ static void golden_case(const char *name, bool paired)
 	CHECK_INT(d.conns[0].peer >= 0, paired);
 	svg = ladder(&d, 0);
 	check_facts(&d, 0, svg);
-	check_golden(name, svg);
+	check_svg(name, svg);
 	/* stable: the same input draws the same bytes, from either socket of the pair */
 	if (paired) {
 		char *again = ladder(&d, d.conns[0].peer);
@@ -320,8 +262,8 @@ static void golden_histograms(void)
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		char path[512], *text;
 
-		snprintf(path, sizeof(path), "%s/%s.jsonl", golden_dir(), names[k]);
-		text = slurp(path, &len);
+		snprintf(path, sizeof(path), "%s/%s.jsonl", tf_golden_dir(), names[k]);
+		text = tf_slurp(path, &len);
 		CHECK(text != NULL);
 		if (!text)
 			continue;
@@ -345,7 +287,7 @@ static void golden_histograms(void)
 	fclose(f);
 	CHECK_INT(count(buf, "<title>client: 1 with"), 3);	/* 24, 59 us and 3.04 s */
 	CHECK(strstr(buf, ">1s</text>") && strstr(buf, ">10µs</text>"));
-	check_golden("hist_handshake", buf);
+	check_svg("hist_handshake", buf);
 	free(buf);
 	tf_rp_free(&d);
 }
@@ -503,8 +445,8 @@ static void mutations_survive(void)
 		char path[512], *text;
 		size_t len;
 
-		snprintf(path, sizeof(path), "%s/%s.jsonl", golden_dir(), names[k]);
-		text = slurp(path, &len);
+		snprintf(path, sizeof(path), "%s/%s.jsonl", tf_golden_dir(), names[k]);
+		text = tf_slurp(path, &len);
 		if (!text)
 			continue;
 		for (int round = 0; round < 3000; round++) {
@@ -544,7 +486,8 @@ static void mutations_survive(void)
 	tf_rp_free(&d);
 }
 
-static char *html_of(const char *const *names, int n, const struct tf_rp_opts *opt)
+/* The page of golden inputs NAME.jsonl, plus one more line when extra is not NULL. */
+static char *html_of(const char *const *names, int n, const char *extra, const struct tf_rp_opts *opt)
 {
 	struct tf_rp_data d;
 	char *buf = NULL;
@@ -556,8 +499,8 @@ static char *html_of(const char *const *names, int n, const struct tf_rp_opts *o
 		char path[512], *text;
 		size_t tl;
 
-		snprintf(path, sizeof(path), "%s/%s.jsonl", golden_dir(), names[k]);
-		text = slurp(path, &tl);
+		snprintf(path, sizeof(path), "%s/%s.jsonl", tf_golden_dir(), names[k]);
+		text = tf_slurp(path, &tl);
 		if (!text)
 			continue;
 		f = fmemopen(text, tl, "r");
@@ -565,7 +508,8 @@ static char *html_of(const char *const *names, int n, const struct tf_rp_opts *o
 		fclose(f);
 		free(text);
 	}
-	add(&d, "{\"type\":\"stats\",\"conns\":12,\"events\":40,\"lost\":2,\"lost_ringbuf\":2}");
+	if (extra)
+		add(&d, extra);
 	tf_rp_pair(&d);
 	f = open_memstream(&buf, &len);
 	CHECK_INT(tf_rp_write_html(f, &d, opt), 0);
@@ -580,7 +524,8 @@ static void html_page(void)
 					     "refused", "server_synack_fin", "midlife_reset",
 					     "linger0_pair" };
 	struct tf_rp_opts opt = { "cap<1>.jsonl", 1, 200, 2000 };
-	char *a = html_of(names, 7, &opt), *b = html_of(names, 7, &opt);
+	const char *stats = "{\"type\":\"stats\",\"conns\":12,\"events\":40,\"lost\":2,\"lost_ringbuf\":2}";
+	char *a = html_of(names, 7, stats, &opt), *b = html_of(names, 7, stats, &opt);
 
 	CHECK_STR(a, b);	/* same input, same page */
 	/* diagrams: the slowest handshake (syn_retrans pair), then every connection with
@@ -620,10 +565,57 @@ static void html_page(void)
 			"</option></select>"));
 	CHECK(strstr(a, "data-pids=\"18865 18856\" data-close=\"active time_wait passive orderly\""));
 	CHECK(strstr(a, "<tr><td>connections (stats line)</td><td class=\"warn\">12</td>"));
+	/* and the whole page, byte for byte */
+	tf_check_golden("test_report", "report.html", a);
 	free(a);
 	free(b);
 }
 
+/*
+ * What the JSON sink writes (test_sinks' golden run) is what the report reads:
+ * every flag name known, every record kept, and the page byte for byte.
+ */
+static void html_from_the_writer(void)
+{
+	static const char *const names[] = { "sinks.json" };
+	struct tf_rp_opts opt = { "sinks.json.jsonl", 5, 200, 2000 };
+	struct tf_rp_data d;
+	char path[512];
+	char *page;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/sinks.json.jsonl", tf_golden_dir());
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	tf_rp_init(&d);
+	CHECK_INT(tf_rp_read(&d, f), 0);
+	fclose(f);
+	tf_rp_pair(&d);
+	CHECK_INT(d.bad_json + d.bad_record + d.too_long, 0);
+	CHECK_INT(d.nconns, 12);
+	CHECK_INT(d.stats.lines, 1);
+	CHECK_INT(d.stuck_records, 2);
+	CHECK_INT(d.stuck_matched, 2);
+	CHECK_INT(d.tw_matched, 3);
+	for (size_t i = 0; i < d.nconns; i++)
+		CHECK(!(d.conns[i].flags & TF_RPF_OTHER));
+	CHECK_INT(d.conns[0].peer, 1);		/* the loopback pair */
+	CHECK(d.conns[1].flags & TF_RPF_PID_LISTENER);
+	CHECK(d.conns[3].flags & TF_RPF_LOST);
+	CHECK(d.conns[7].flags & TF_RPF_RETRANS_TRUNC);
+	CHECK(d.conns[7].flags & TF_RPF_REPLACED);
+	CHECK(d.conns[9].flags & TF_RPF_GAP);
+	CHECK(d.conns[10].flags & TF_RPF_MIDLIFE);
+	CHECK(d.conns[10].flags & TF_RPF_OPEN);
+	tf_rp_free(&d);
+	page = html_of(names, 1, NULL, &opt);
+	tf_check_golden("test_report", "sinks.json.html", page);
+	free(page);
+}
+
 TF_TEST_MAIN("test_report", T(buckets), T(golden_syn_retrans), T(golden_fin_retrans),
 	     T(golden_close_wait_open), T(time_wait_records), T(missed_transitions_flag), T(golden_single_lanes), T(golden_histograms), T(pairing),
-	     T(bad_input_counted), T(mutations_survive), T(html_page))
+	     T(bad_input_counted), T(mutations_survive), T(html_page),
+	     T(html_from_the_writer))

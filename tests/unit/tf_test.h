@@ -2,13 +2,15 @@
 /*
  * A very small test harness: TEST(name) functions registered in a table,
  * CHECK* macros that report file:line and go on, one closing line
- * "<program>: N passed, M failed" and exit status 1 on any failure.
+ * "<program>: N passed, M failed" and exit status 1 on any failure;
+ * golden files (tests/unit/golden/) compared byte for byte.
  */
 #ifndef TF_TEST_H
 #define TF_TEST_H
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tf_test_failed_checks;
@@ -42,6 +44,88 @@ static int tf_test_failed_checks;
 			tf_test_failed_checks++;                               \
 		}                                                              \
 	} while (0)
+
+/* ---- golden files ---- */
+
+/* tests/unit/golden, or $TF_GOLDEN_DIR (to run from elsewhere than the repository root) */
+static inline const char *tf_golden_dir(void)
+{
+	const char *d = getenv("TF_GOLDEN_DIR");
+
+	return d && *d ? d : "tests/unit/golden";
+}
+
+/* A whole file, NUL-terminated (malloc'd); NULL when it cannot be read. */
+static inline char *tf_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, *p;
+	size_t n = 0, cap = 0, got;
+
+	if (!f)
+		return NULL;
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = (cap + 4096) * 2;
+			p = realloc(buf, cap);
+			if (!p) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = p;
+		}
+		got = fread(buf + n, 1, 4096, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/*
+ * out must equal golden/file byte for byte. With UPDATE_GOLDEN set in the
+ * environment the file is written instead: after an intended change of an
+ * output, read the diff (git diff tests/unit/golden) before committing it.
+ * prog names the test program in the hint.
+ */
+static inline void tf_check_golden(const char *prog, const char *file, const char *out)
+{
+	char path[512];
+	char *want;
+
+	snprintf(path, sizeof(path), "%s/%s", tf_golden_dir(), file);
+	if (getenv("UPDATE_GOLDEN")) {
+		FILE *f = fopen(path, "w");
+
+		CHECK(f != NULL);
+		if (f) {
+			fputs(out, f);
+			fclose(f);
+			fprintf(stderr, "%s: wrote %s\n", prog, path);
+		}
+		return;
+	}
+	want = tf_slurp(path, NULL);
+	if (!want) {
+		fprintf(stderr, "%s missing (run from the repository root or set TF_GOLDEN_DIR; "
+			"UPDATE_GOLDEN=1 build/tests/%s writes it)\n", path, prog);
+		CHECK(want != NULL);
+		return;
+	}
+	if (strcmp(out, want)) {
+		size_t i = 0, line = 1;
+
+		for (; out[i] && out[i] == want[i]; i++)
+			line += out[i] == '\n';
+		fprintf(stderr, "%s differs at byte %zu (line %zu):\n  got:  %.80s\n  want: %.80s\n",
+			path, i, line, out + i, want + i);
+		CHECK(!"golden file differs");
+	}
+	free(want);
+}
 
 struct tf_test_case {
 	const char *name;
