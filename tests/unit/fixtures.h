@@ -15,10 +15,10 @@
 
 #define US 1000ull
 #define MS 1000000ull
-#define SEC 1000000000ull
-#define BASE (1000 * SEC)	/* CLOCK_MONOTONIC of a test's first event */
+#define S 1000000000ull
+#define BASE (1000 * S)	/* CLOCK_MONOTONIC of a test's first event */
 /* CLOCK_REALTIME - CLOCK_MONOTONIC for the sinks: BASE prints as 2026-11-28T22:40:00Z */
-#define OFFSET (1795905600ll * (int64_t)SEC - (int64_t)BASE)
+#define OFFSET (1795905600ll * (int64_t)S - (int64_t)BASE)
 #define NETNS 4026532001u	/* a test namespace's inode number */
 
 static const uint8_t LO[4] = { 127, 0, 0, 1 };

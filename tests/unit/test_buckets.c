@@ -5,12 +5,9 @@
  */
 #include <stdint.h>
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_buckets.h"
 #include "hist.h"
-
-#define US 1000ull
-#define MS 1000000ull
-#define S 1000000000ull
 
 /* The definition, as slowly as possible: smallest i with ns <= 10 us * 2^i. */
 static int ref_index(uint64_t ns)

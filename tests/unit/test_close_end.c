@@ -6,11 +6,9 @@
  * CLOSING -> CLOSE hand-over to TIME-WAIT.
  */
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_fold.h"
 #include "conn.h"
-
-#define MS 1000000ull
-#define BASE 1000000000000ull
 
 static struct tf_conn passive(uint32_t close_err)
 {

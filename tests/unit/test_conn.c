@@ -7,13 +7,9 @@
  */
 #include <stdbool.h>
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_fold.h"
 #include "conn.h"
-
-#define US 1000ull
-#define MS 1000000ull
-#define SEC 1000000000ull
-#define BASE (5000 * SEC)	/* CLOCK_MONOTONIC of the first event */
 
 struct sim {
 	bool held;
@@ -263,7 +259,7 @@ static void refused_connect(void)
 	/* the same without a reset: timeout / unreachable / cancelled */
 	memset(&s, 0, sizeof(s));
 	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
-	sim_state(&s, 127 * SEC, TF_SYN_SENT, TF_CLOSE);
+	sim_state(&s, 127 * S, TF_SYN_SENT, TF_CLOSE);
 	r = one(&s);
 	CHECK_STR(tf_close_kind_name(r.close_kind), "connect_failed");
 	CHECK_STR(tf_close_end_name(r.close_end), "timeout");
@@ -276,20 +272,20 @@ static void syn_retransmits(void)
 	struct tf_summary r;
 
 	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
-	sim_retrans(&s, 1 * SEC, TF_SYN_SENT, TF_TCPHDR_SYN);
-	sim_retrans(&s, 3 * SEC, TF_SYN_SENT, TF_TCPHDR_SYN);
-	sim_state(&s, 3 * SEC + 80 * US, TF_SYN_SENT, TF_ESTABLISHED);
-	sim_state(&s, 4 * SEC, TF_ESTABLISHED, TF_FIN_WAIT1);
-	sim_state(&s, 4 * SEC + 50 * US, TF_FIN_WAIT1, TF_FIN_WAIT2);
-	sim_state(&s, 4 * SEC + 90 * US, TF_FIN_WAIT2, TF_CLOSE);
+	sim_retrans(&s, 1 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
+	sim_retrans(&s, 3 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
+	sim_state(&s, 3 * S + 80 * US, TF_SYN_SENT, TF_ESTABLISHED);
+	sim_state(&s, 4 * S, TF_ESTABLISHED, TF_FIN_WAIT1);
+	sim_state(&s, 4 * S + 50 * US, TF_FIN_WAIT1, TF_FIN_WAIT2);
+	sim_state(&s, 4 * S + 90 * US, TF_FIN_WAIT2, TF_CLOSE);
 	r = one(&s);
 	CHECK_INT(s.out[0].syn_retrans, 2);
 	CHECK_INT(s.out[0].retrans, 2);
 	CHECK_INT(s.out[0].fin_retrans, 0);
-	CHECK_INT(r.handshake_ns, 3 * SEC + 80 * US);
+	CHECK_INT(r.handshake_ns, 3 * S + 80 * US);
 	CHECK_INT(r.nretrans, 2);
-	CHECK_INT(r.retrans[0].t_ns, 1 * SEC);
-	CHECK_INT(r.retrans[1].t_ns, 3 * SEC);
+	CHECK_INT(r.retrans[0].t_ns, 1 * S);
+	CHECK_INT(r.retrans[1].t_ns, 3 * S);
 	CHECK_STR(tf_retrans_kind_name(r.retrans[1].kind), "SYN");
 	CHECK_STR(tf_state_name(r.retrans[1].state), "SYN_SENT");
 }
@@ -302,26 +298,26 @@ static void syn_retransmits(void)
 static void synack_retransmit(void)
 {
 	struct tf_synack sa = { .first_ns = BASE + 10 * US, .count = 1,
-				.retrans_ns = { BASE + 1 * SEC + 10 * US } };
+				.retrans_ns = { BASE + 1 * S + 10 * US } };
 	struct sim s = { .srtt_us = 1000, .total_retrans = 1, .synack = &sa };
 	struct tf_summary r;
 
-	sim_state(&s, 1 * SEC + 60 * US, TF_LISTEN, TF_SYN_RECV);
-	sim_state(&s, 1 * SEC + 61 * US, TF_SYN_RECV, TF_ESTABLISHED);
-	sim_state(&s, 2 * SEC, TF_ESTABLISHED, TF_CLOSE_WAIT);
-	sim_state(&s, 2 * SEC + 10 * US, TF_CLOSE_WAIT, TF_LAST_ACK);
-	sim_state(&s, 2 * SEC + 30 * US, TF_LAST_ACK, TF_CLOSE);
+	sim_state(&s, 1 * S + 60 * US, TF_LISTEN, TF_SYN_RECV);
+	sim_state(&s, 1 * S + 61 * US, TF_SYN_RECV, TF_ESTABLISHED);
+	sim_state(&s, 2 * S, TF_ESTABLISHED, TF_CLOSE_WAIT);
+	sim_state(&s, 2 * S + 10 * US, TF_CLOSE_WAIT, TF_LAST_ACK);
+	sim_state(&s, 2 * S + 30 * US, TF_LAST_ACK, TF_CLOSE);
 	r = one(&s);
 	CHECK_INT(s.out[0].synack_retrans, 1);
 	CHECK_INT(s.out[0].synack_kernel, 1);
 	CHECK_STR(tf_hs_method_name(r.hs_method), "synack_ts");
-	CHECK_INT(r.handshake_ns, 1 * SEC + 51 * US);	/* first SYN-ACK -> final ACK */
+	CHECK_INT(r.handshake_ns, 1 * S + 51 * US);	/* first SYN-ACK -> final ACK */
 	CHECK_INT(r.t0_ns, BASE + 10 * US);
 	CHECK_INT(r.states[0].t_ns, 0);
 	CHECK(r.states[0].derived);
-	CHECK_INT(r.states[1].t_ns, 1 * SEC + 51 * US);
+	CHECK_INT(r.states[1].t_ns, 1 * S + 51 * US);
 	CHECK_INT(r.nretrans, 1);
-	CHECK_INT(r.retrans[0].t_ns, 1 * SEC);
+	CHECK_INT(r.retrans[0].t_ns, 1 * S);
 	CHECK_STR(tf_retrans_kind_name(r.retrans[0].kind), "SYNACK");
 	CHECK_STR(tf_state_name(r.retrans[0].state), "SYN_RECV");
 }
@@ -376,10 +372,10 @@ static void fin_retransmit_closing_and_data(void)
 	sim_state(&s, 40 * US, TF_SYN_SENT, TF_ESTABLISHED);
 	sim_retrans(&s, 300 * MS, TF_ESTABLISHED, TF_TCPHDR_ACK);
 	sim_retrans(&s, 301 * MS, TF_ESTABLISHED, TF_TCPHDR_ACK | 0x08);
-	sim_state(&s, 1 * SEC, TF_ESTABLISHED, TF_FIN_WAIT1);
-	sim_state(&s, 1 * SEC + 10 * US, TF_FIN_WAIT1, TF_CLOSING);
-	sim_retrans(&s, 1 * SEC + 210 * MS, TF_CLOSING, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
-	sim_state(&s, 1 * SEC + 211 * MS, TF_CLOSING, TF_CLOSE);
+	sim_state(&s, 1 * S, TF_ESTABLISHED, TF_FIN_WAIT1);
+	sim_state(&s, 1 * S + 10 * US, TF_FIN_WAIT1, TF_CLOSING);
+	sim_retrans(&s, 1 * S + 210 * MS, TF_CLOSING, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
+	sim_state(&s, 1 * S + 211 * MS, TF_CLOSING, TF_CLOSE);
 	CHECK_INT(s.nout, 1);
 	CHECK_INT(s.out[0].retrans, 3);
 	CHECK_INT(s.out[0].fin_retrans, 1);
@@ -471,8 +467,8 @@ static void timeout_close(void)
 	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
 	sim_state(&s, 40 * US, TF_SYN_SENT, TF_ESTABLISHED);
 	for (int i = 1; i <= 15; i++)
-		sim_retrans(&s, (__u64)i * SEC, TF_ESTABLISHED, TF_TCPHDR_ACK);
-	sim_state(&s, 924 * SEC, TF_ESTABLISHED, TF_CLOSE);
+		sim_retrans(&s, (__u64)i * S, TF_ESTABLISHED, TF_TCPHDR_ACK);
+	sim_state(&s, 924 * S, TF_ESTABLISHED, TF_CLOSE);
 	r = one(&s);
 	CHECK_STR(tf_close_kind_name(r.close_kind), "timeout");
 	CHECK_STR(tf_close_end_name(r.close_end), "timeout");
@@ -512,7 +508,7 @@ static void missed_transitions(void)
 	struct tf_summary r;
 
 	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
-	sim_retrans(&s, 1 * SEC, TF_SYN_SENT, TF_TCPHDR_SYN);
+	sim_retrans(&s, 1 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
 	sim_state(&s, 3055 * MS, TF_ESTABLISHED, TF_FIN_WAIT1);
 	sim_state(&s, 3056 * MS, TF_FIN_WAIT1, TF_FIN_WAIT2);
 	sim_state(&s, 3057 * MS, TF_FIN_WAIT2, TF_CLOSE);
@@ -541,7 +537,7 @@ static void listener_changes_ignored(void)
 	struct sim s = {};
 
 	sim_state(&s, 0, TF_CLOSE, TF_LISTEN);
-	sim_state(&s, 1 * SEC, TF_LISTEN, TF_CLOSE);
+	sim_state(&s, 1 * S, TF_LISTEN, TF_CLOSE);
 	CHECK(!s.held);
 	CHECK_INT(s.nout, 0);
 	CHECK_INT(tf_state_action(0, TF_CLOSE, TF_LISTEN), TF_ACT_LISTENER);

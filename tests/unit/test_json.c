@@ -2,6 +2,7 @@
 /* Exact --json output for fixed records: the documented schema, byte for byte. */
 #include <stdlib.h>
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_fold.h"
 #include "core.h"
 #include "sink.h"
@@ -11,20 +12,13 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define US 1000ull
-#define BASE 1000000000000ull	/* CLOCK_MONOTONIC 1000 s */
-/* 2026-11-28T22:40:00Z - 1000 s, so BASE prints as 22:40:00 */
-#define OFFSET (1795905600ll * 1000000000ll - (int64_t)BASE)
-
 static char *run_json(const struct tf_conn *c, const struct tf_run_stats *st)
 {
 	struct tf_core core;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct fx_out o;
 
 	tf_core_init(&core);
-	tf_core_add_sink(&core, tf_sink_json_new(f, OFFSET));
+	tf_core_add_sink(&core, tf_sink_json_new(fx_open(&o), OFFSET));
 	if (c)
 		tf_core_record(&core, c, sizeof(*c));
 	if (st) {
@@ -32,8 +26,7 @@ static char *run_json(const struct tf_conn *c, const struct tf_run_stats *st)
 		tf_core_finish(&core);
 	}
 	tf_core_free(&core);
-	fclose(f);
-	return buf;
+	return fx_text(&o);
 }
 
 static void client_record(void)

@@ -6,13 +6,9 @@
  */
 #include <stdlib.h>
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_fold.h"
 #include "metrics.h"
-
-#define US 1000ull
-#define MS 1000000ull
-#define S 1000000000ull
-#define BASE (1000 * S)
 
 static uint64_t next_skaddr = 0xffff888000001000ull;
 

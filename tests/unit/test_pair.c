@@ -2,16 +2,11 @@
 /* Pairing both ends of a local connection, and the two-lane timeline it prints. */
 #include <stdlib.h>
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_fold.h"
 #include "core.h"
 #include "pair.h"
 #include "sink_tw.h"
-
-#define US 1000ull
-#define MS 1000000ull
-#define BASE 1000000000000ull
-#define OFFSET (1795905600ll * 1000000000ll - (int64_t)BASE)	/* BASE = 22:40:00 UTC */
-#define NETNS 4026532001u
 
 struct got {
 	int singles, pairs;
@@ -35,25 +30,13 @@ static void on_pair(void *ctx, const struct tf_conn *a, const struct tf_conn *b)
 	g->b = *b;
 }
 
-static void endpoints(struct tf_conn *c, const uint8_t *l, uint16_t lp, const uint8_t *r, uint16_t rp)
-{
-	c->family = 2;
-	c->netns = NETNS;
-	memcpy(c->saddr, l, 4);
-	memcpy(c->daddr, r, 4);
-	c->sport = lp;
-	c->dport = rp;
-}
-
-static const uint8_t LO[4] = { 127, 0, 0, 1 };
-
 /* The client of a loopback exchange that closes first (start at t). */
 static struct tf_conn client_at(uint64_t t)
 {
-	struct tf_conn c = { .pid = 10 };
+	struct tf_conn c = { 0 };
 
-	memcpy(c.comm, "client", 7);
-	endpoints(&c, LO, 40000, LO, 5000);
+	fx_owner(&c, 10, "client");
+	fx_endpoints(&c, LO, 40000, LO, 5000);
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
 	tf_fold_state(&c, t, TF_SYN_SENT);
 	tf_fold_state(&c, t + 80 * US, TF_ESTABLISHED);
@@ -66,10 +49,10 @@ static struct tf_conn client_at(uint64_t t)
 
 static struct tf_conn server_at(uint64_t t)
 {
-	struct tf_conn c = { .pid = 20, .srtt_us = 60 };
+	struct tf_conn c = { .srtt_us = 60 };
 
-	memcpy(c.comm, "server", 7);
-	endpoints(&c, LO, 5000, LO, 40000);
+	fx_owner(&c, 20, "server");
+	fx_endpoints(&c, LO, 5000, LO, 40000);
 	tf_fold_begin(&c, TF_LISTEN, TF_SYN_RECV);
 	tf_fold_state(&c, t + 100 * US, TF_SYN_RECV);
 	tf_fold_state(&c, t + 100 * US, TF_ESTABLISHED);
@@ -122,12 +105,12 @@ static void not_a_pair(void)
 	CHECK(!tf_pair_mirrors(&c, &other));
 	/* the peer is another host: sent at once, never held */
 	other = c;
-	endpoints(&other, near, 40000, far, 5000);
+	fx_endpoints(&other, near, 40000, far, 5000);
 	CHECK(!tf_pair_maybe_local(&other));
 	tf_pair_offer(p, &other, BASE);
 	CHECK_INT(g.singles, 1);
 	/* our own non-loopback address talks to itself: maybe local */
-	endpoints(&other, near, 40000, near, 5000);
+	fx_endpoints(&other, near, 40000, near, 5000);
 	CHECK(tf_pair_maybe_local(&other));
 	tf_pair_free(p);
 }
@@ -159,19 +142,16 @@ static void lone_record_leaves_after_the_window(void)
 static char *run_timeline(const struct tf_conn *a, const struct tf_conn *b)
 {
 	struct tf_core core;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct fx_out o;
 
 	tf_core_init(&core);
-	tf_core_add_sink(&core, tf_sink_paired_new(tf_sink_timeline_new(f, OFFSET), 2.0));
+	tf_core_add_sink(&core, tf_sink_paired_new(tf_sink_timeline_new(fx_open(&o), OFFSET), 2.0));
 	tf_core_record(&core, a, sizeof(*a));
 	if (b)
 		tf_core_record(&core, b, sizeof(*b));
 	tf_core_finish(&core);
 	tf_core_free(&core);
-	fclose(f);
-	return buf;
+	return fx_text(&o);
 }
 
 static void two_lane_four_way_close(void)

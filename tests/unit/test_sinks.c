@@ -26,7 +26,7 @@
 #include "sink_tw.h"
 
 /* A tick far beyond any machine's uptime: the --hist sink prints on it. */
-#define TICK_NS (1000000000ull * SEC)
+#define TICK_NS (1000000000ull * S)
 
 static const uint8_t LO6[16] = { [15] = 1 };
 
@@ -49,12 +49,12 @@ static struct tf_conn client_syn_retrans(void)
 
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
 	tf_fold_state(&c, BASE, TF_SYN_SENT);
-	tf_fold_retrans(&c, BASE + 1 * SEC, TF_SYN_SENT, TF_TCPHDR_SYN);
-	tf_fold_retrans(&c, BASE + 3 * SEC, TF_SYN_SENT, TF_TCPHDR_SYN);
-	tf_fold_state(&c, BASE + 3 * SEC + 210 * US, TF_ESTABLISHED);
-	tf_fold_state(&c, BASE + 3 * SEC + 100 * MS, TF_FIN_WAIT1);
-	tf_fold_state(&c, BASE + 3 * SEC + 100 * MS + 40 * US, TF_FIN_WAIT2);
-	tf_fold_state(&c, BASE + 3 * SEC + 100 * MS + 90 * US, TF_CLOSE);
+	tf_fold_retrans(&c, BASE + 1 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
+	tf_fold_retrans(&c, BASE + 3 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
+	tf_fold_state(&c, BASE + 3 * S + 210 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 3 * S + 100 * MS, TF_FIN_WAIT1);
+	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 40 * US, TF_FIN_WAIT2);
+	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 90 * US, TF_CLOSE);
 	return c;
 }
 
@@ -66,11 +66,11 @@ static struct tf_conn server_passive(void)
 	c.flags |= TF_F_PID_LISTENER;
 	c.srtt_us = 180;
 	tf_fold_begin(&c, TF_LISTEN, TF_SYN_RECV);
-	tf_fold_state(&c, BASE + 3 * SEC + 190 * US, TF_SYN_RECV);
-	tf_fold_state(&c, BASE + 3 * SEC + 190 * US, TF_ESTABLISHED);
-	tf_fold_state(&c, BASE + 3 * SEC + 100 * MS + 30 * US, TF_CLOSE_WAIT);
-	tf_fold_state(&c, BASE + 3 * SEC + 100 * MS + 70 * US, TF_LAST_ACK);
-	tf_fold_state(&c, BASE + 3 * SEC + 100 * MS + 120 * US, TF_CLOSE);
+	tf_fold_state(&c, BASE + 3 * S + 190 * US, TF_SYN_RECV);
+	tf_fold_state(&c, BASE + 3 * S + 190 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 30 * US, TF_CLOSE_WAIT);
+	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 70 * US, TF_LAST_ACK);
+	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 120 * US, TF_CLOSE);
 	return c;
 }
 
@@ -79,9 +79,9 @@ static struct tf_conn refused(void)
 	struct tf_conn c = conn(0x3000, 103, "curl", 40002, 5001);
 
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 5 * SEC, TF_SYN_SENT);
-	tf_note_reset(&c, BASE + 5 * SEC + 40 * US, TF_SYN_SENT, 0);
-	tf_fold_state(&c, BASE + 5 * SEC + 40 * US, TF_CLOSE);
+	tf_fold_state(&c, BASE + 5 * S, TF_SYN_SENT);
+	tf_note_reset(&c, BASE + 5 * S + 40 * US, TF_SYN_SENT, 0);
+	tf_fold_state(&c, BASE + 5 * S + 40 * US, TF_CLOSE);
 	return c;
 }
 
@@ -91,9 +91,9 @@ static struct tf_conn aborted(void)
 	struct tf_conn c = conn(0x4000, 104, "python3", 40003, 5000);
 
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 6 * SEC, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 6 * SEC + 55 * US, TF_ESTABLISHED);
-	tf_fold_state(&c, BASE + 6 * SEC + 20 * MS, TF_CLOSE);
+	tf_fold_state(&c, BASE + 6 * S, TF_SYN_SENT);
+	tf_fold_state(&c, BASE + 6 * S + 55 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 6 * S + 20 * MS, TF_CLOSE);
 	return c;
 }
 
@@ -108,33 +108,33 @@ static struct tf_conn ipv6_fin_retrans(void)
 	fx_owner(&c, 105, "wget");
 	c.flags |= TF_F_LOST_EVENTS;
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 7 * SEC, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 7 * SEC + 61 * US, TF_ESTABLISHED);
-	tf_fold_retrans(&c, BASE + 7 * SEC + 250 * MS, TF_ESTABLISHED, TF_TCPHDR_ACK);
-	tf_fold_state(&c, BASE + 7 * SEC + 900 * MS, TF_FIN_WAIT1);
-	tf_fold_retrans(&c, BASE + 7 * SEC + 1110 * MS, TF_FIN_WAIT1, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
-	tf_fold_retrans(&c, BASE + 7 * SEC + 1530 * MS, TF_FIN_WAIT1, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
-	tf_fold_state(&c, BASE + 7 * SEC + 1531 * MS, TF_FIN_WAIT2);
-	tf_fold_state(&c, BASE + 7 * SEC + 1532 * MS, TF_CLOSE);
+	tf_fold_state(&c, BASE + 7 * S, TF_SYN_SENT);
+	tf_fold_state(&c, BASE + 7 * S + 61 * US, TF_ESTABLISHED);
+	tf_fold_retrans(&c, BASE + 7 * S + 250 * MS, TF_ESTABLISHED, TF_TCPHDR_ACK);
+	tf_fold_state(&c, BASE + 7 * S + 900 * MS, TF_FIN_WAIT1);
+	tf_fold_retrans(&c, BASE + 7 * S + 1110 * MS, TF_FIN_WAIT1, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
+	tf_fold_retrans(&c, BASE + 7 * S + 1530 * MS, TF_FIN_WAIT1, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
+	tf_fold_state(&c, BASE + 7 * S + 1531 * MS, TF_FIN_WAIT2);
+	tf_fold_state(&c, BASE + 7 * S + 1532 * MS, TF_CLOSE);
 	return c;
 }
 
 /* Server: SYN-ACK retransmitted (kernel timestamp), both FINs crossed. */
 static struct tf_conn server_simultaneous(void)
 {
-	struct tf_synack sa = { .first_ns = BASE + 8 * SEC, .count = 1,
-				.retrans_ns = { BASE + 9 * SEC } };
+	struct tf_synack sa = { .first_ns = BASE + 8 * S, .count = 1,
+				.retrans_ns = { BASE + 9 * S } };
 	struct tf_conn c = conn(0x6000, 206, "haproxy", 443, 51000);
 
 	tf_fold_begin(&c, TF_LISTEN, TF_SYN_RECV);
 	tf_fold_synack(&c, &sa);
 	c.synack_kernel = 1;
-	tf_fold_state(&c, BASE + 9 * SEC + 300 * US, TF_SYN_RECV);
-	tf_fold_state(&c, BASE + 9 * SEC + 300 * US, TF_ESTABLISHED);
-	tf_fold_state(&c, BASE + 10 * SEC, TF_FIN_WAIT1);
-	tf_fold_state(&c, BASE + 10 * SEC + 15 * US, TF_CLOSING);
-	tf_fold_retrans(&c, BASE + 10 * SEC + 200 * MS, TF_CLOSING, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
-	tf_fold_state(&c, BASE + 10 * SEC + 201 * MS, TF_CLOSE);
+	tf_fold_state(&c, BASE + 9 * S + 300 * US, TF_SYN_RECV);
+	tf_fold_state(&c, BASE + 9 * S + 300 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 10 * S, TF_FIN_WAIT1);
+	tf_fold_state(&c, BASE + 10 * S + 15 * US, TF_CLOSING);
+	tf_fold_retrans(&c, BASE + 10 * S + 200 * MS, TF_CLOSING, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
+	tf_fold_state(&c, BASE + 10 * S + 201 * MS, TF_CLOSE);
 	return c;
 }
 
@@ -145,13 +145,13 @@ static struct tf_conn last_ack_timeout(void)
 
 	c.close_err = 110;
 	tf_fold_begin(&c, TF_LISTEN, TF_SYN_RECV);
-	tf_fold_state(&c, BASE + 11 * SEC, TF_SYN_RECV);
-	tf_fold_state(&c, BASE + 11 * SEC, TF_ESTABLISHED);
-	tf_fold_state(&c, BASE + 12 * SEC, TF_CLOSE_WAIT);
-	tf_fold_state(&c, BASE + 12 * SEC + 5 * MS, TF_LAST_ACK);
-	tf_fold_retrans(&c, BASE + 12 * SEC + 210 * MS, TF_LAST_ACK, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
-	tf_fold_retrans(&c, BASE + 12 * SEC + 630 * MS, TF_LAST_ACK, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
-	tf_fold_state(&c, BASE + 13 * SEC + 500 * MS, TF_CLOSE);
+	tf_fold_state(&c, BASE + 11 * S, TF_SYN_RECV);
+	tf_fold_state(&c, BASE + 11 * S, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 12 * S, TF_CLOSE_WAIT);
+	tf_fold_state(&c, BASE + 12 * S + 5 * MS, TF_LAST_ACK);
+	tf_fold_retrans(&c, BASE + 12 * S + 210 * MS, TF_LAST_ACK, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
+	tf_fold_retrans(&c, BASE + 12 * S + 630 * MS, TF_LAST_ACK, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
+	tf_fold_state(&c, BASE + 13 * S + 500 * MS, TF_CLOSE);
 	c.retrans_failed = 1;
 	return c;
 }
@@ -162,9 +162,9 @@ static struct tf_conn connect_failed(void)
 	struct tf_conn c = conn(0x8000, 108, "ssh", 40008, 22);
 
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 14 * SEC, TF_SYN_SENT);
-	tf_fold_retrans(&c, BASE + 15 * SEC, TF_SYN_SENT, TF_TCPHDR_SYN);
-	tf_fold_state(&c, BASE + 17 * SEC, TF_CLOSE);
+	tf_fold_state(&c, BASE + 14 * S, TF_SYN_SENT);
+	tf_fold_retrans(&c, BASE + 15 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
+	tf_fold_state(&c, BASE + 17 * S, TF_CLOSE);
 	return c;
 }
 
@@ -174,9 +174,9 @@ static struct tf_conn missed(void)
 	struct tf_conn c = conn(0x9000, 109, "tcpgen", 40009, 5000);
 
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 18 * SEC, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 18 * SEC + 3 * MS, TF_FIN_WAIT1);
-	tf_fold_state(&c, BASE + 18 * SEC + 4 * MS, TF_CLOSE);
+	tf_fold_state(&c, BASE + 18 * S, TF_SYN_SENT);
+	tf_fold_state(&c, BASE + 18 * S + 3 * MS, TF_FIN_WAIT1);
+	tf_fold_state(&c, BASE + 18 * S + 4 * MS, TF_CLOSE);
 	return c;
 }
 
@@ -186,10 +186,10 @@ static struct tf_conn many_retrans(void)
 	struct tf_conn c = conn(0xa000, 110, "rsync", 40010, 873);
 
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 19 * SEC, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 19 * SEC + 70 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 19 * S, TF_SYN_SENT);
+	tf_fold_state(&c, BASE + 19 * S + 70 * US, TF_ESTABLISHED);
 	for (int i = 0; i < TF_MAX_RETRANS + 2; i++)
-		tf_fold_retrans(&c, BASE + 19 * SEC + (uint64_t)(i + 1) * 200 * MS, TF_ESTABLISHED,
+		tf_fold_retrans(&c, BASE + 19 * S + (uint64_t)(i + 1) * 200 * MS, TF_ESTABLISHED,
 				TF_TCPHDR_ACK);
 	c.flags |= TF_F_REPLACED;
 	return c;
@@ -201,7 +201,7 @@ static struct tf_conn open_close_wait(void)
 	struct tf_conn c = conn(0xb000, 211, "app", 8080, 40011);
 
 	tf_fold_begin(&c, TF_ESTABLISHED, TF_CLOSE_WAIT);
-	tf_fold_state(&c, BASE + 20 * SEC, TF_CLOSE_WAIT);
+	tf_fold_state(&c, BASE + 20 * S, TF_CLOSE_WAIT);
 	c.flags |= TF_F_OPEN;
 	return c;
 }
@@ -212,10 +212,10 @@ static struct tf_conn open_fin_wait2(void)
 	struct tf_conn c = conn(0xc000, 112, "java", 40012, 9000);
 
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 21 * SEC, TF_SYN_SENT);
-	tf_fold_state(&c, BASE + 21 * SEC + 90 * US, TF_ESTABLISHED);
-	tf_fold_state(&c, BASE + 22 * SEC, TF_FIN_WAIT1);
-	tf_fold_state(&c, BASE + 22 * SEC + 50 * US, TF_FIN_WAIT2);
+	tf_fold_state(&c, BASE + 21 * S, TF_SYN_SENT);
+	tf_fold_state(&c, BASE + 21 * S + 90 * US, TF_ESTABLISHED);
+	tf_fold_state(&c, BASE + 22 * S, TF_FIN_WAIT1);
+	tf_fold_state(&c, BASE + 22 * S + 50 * US, TF_FIN_WAIT2);
 	c.flags |= TF_F_OPEN;
 	return c;
 }
@@ -240,7 +240,7 @@ static struct tf_tw_end tw_end(const struct tf_conn *c, uint64_t handover, uint6
 {
 	struct tf_tw_end e = { .family = c->family, .netns = c->netns, .pid = c->pid,
 			       .sport = c->sport, .dport = c->dport, .handover_ns = handover,
-			       .end_ns = end, .precision_ns = 1 * SEC, .reason = reason,
+			       .end_ns = end, .precision_ns = 1 * S, .reason = reason,
 			       .substate = TF_TIME_WAIT, .handover_src = src };
 
 	memcpy(e.comm, c->comm, sizeof(e.comm));
@@ -255,18 +255,18 @@ static struct tf_tw_snapshot sweep(uint64_t now, uint64_t total)
 		.now_ns = now, .total = total, .fin_wait2_substate = 1, .overflow = 3,
 		.ended = { [TF_TWE_EXPIRED] = 4, [TF_TWE_REUSED] = 1, [TF_TWE_NETNS_GONE] = 1 },
 		.n_by_lport = 2, .n_by_remote = 1, .close_wait = 1, .fin_wait2 = 1,
-		.fin_wait2_orphaned = 1, .untracked = 0, .interval_ns = 1 * SEC,
+		.fin_wait2_orphaned = 1, .untracked = 0, .interval_ns = 1 * S,
 		.sweep_cost_ns = 1250 * US,
 		.by_lport = {
-			{ .port = 5000, .count = total - 1, .oldest_age_ns = 58 * SEC,
-			  .newest_age_ns = 2 * SEC, .min_remaining_ns = 2 * SEC,
-			  .max_remaining_ns = 58 * SEC },
-			{ .port = 443, .count = 1, .oldest_age_ns = 30 * SEC, .newest_age_ns = 30 * SEC,
-			  .min_remaining_ns = 30 * SEC, .max_remaining_ns = 30 * SEC },
+			{ .port = 5000, .count = total - 1, .oldest_age_ns = 58 * S,
+			  .newest_age_ns = 2 * S, .min_remaining_ns = 2 * S,
+			  .max_remaining_ns = 58 * S },
+			{ .port = 443, .count = 1, .oldest_age_ns = 30 * S, .newest_age_ns = 30 * S,
+			  .min_remaining_ns = 30 * S, .max_remaining_ns = 30 * S },
 		},
 		.by_remote = { { .family = 2, .addr = { 127, 0, 0, 1 }, .port = 5000,
-				 .count = total, .oldest_age_ns = 58 * SEC, .newest_age_ns = 2 * SEC,
-				 .min_remaining_ns = 2 * SEC, .max_remaining_ns = 58 * SEC } },
+				 .count = total, .oldest_age_ns = 58 * S, .newest_age_ns = 2 * S,
+				 .min_remaining_ns = 2 * S, .max_remaining_ns = 58 * S } },
 	};
 
 	return s;
@@ -281,29 +281,29 @@ static void play(struct tf_core *core)
 	struct tf_conn cw = open_close_wait(), fw2 = open_fin_wait2();
 	struct tf_state_event ev[] = {
 		state_event(&r[0], TF_CLOSE, TF_SYN_SENT, BASE, 0),
-		state_event(&r[0], TF_SYN_SENT, TF_ESTABLISHED, BASE + 3 * SEC + 210 * US, BASE),
-		state_event(&r[0], TF_ESTABLISHED, TF_FIN_WAIT1, BASE + 3 * SEC + 100 * MS,
-			    BASE + 3 * SEC + 210 * US),
-		state_event(&cw, TF_ESTABLISHED, TF_CLOSE_WAIT, BASE + 20 * SEC, 0),
+		state_event(&r[0], TF_SYN_SENT, TF_ESTABLISHED, BASE + 3 * S + 210 * US, BASE),
+		state_event(&r[0], TF_ESTABLISHED, TF_FIN_WAIT1, BASE + 3 * S + 100 * MS,
+			    BASE + 3 * S + 210 * US),
+		state_event(&cw, TF_ESTABLISHED, TF_CLOSE_WAIT, BASE + 20 * S, 0),
 	};
 	struct tf_reset_event rst = { .type = TF_REC_RESET, .sent = 1, .state = TF_CLOSE,
-				      .netns = NETNS, .ts_ns = BASE + 6 * SEC + 20 * MS + 5 * US,
+				      .netns = NETNS, .ts_ns = BASE + 6 * S + 20 * MS + 5 * US,
 				      .skaddr = 0x4000 };
 	struct tf_tw_end ends[] = {
-		tw_end(&r[0], BASE + 3 * SEC + 100 * MS + 90 * US, BASE + 64 * SEC, TF_TWE_EXPIRED,
+		tw_end(&r[0], BASE + 3 * S + 100 * MS + 90 * US, BASE + 64 * S, TF_TWE_EXPIRED,
 		       TF_TWH_TRACED),
-		tw_end(&r[5], BASE + 10 * SEC + 201 * MS, BASE + 31 * SEC, TF_TWE_REUSED,
+		tw_end(&r[5], BASE + 10 * S + 201 * MS, BASE + 31 * S, TF_TWE_REUSED,
 		       TF_TWH_KERNEL_STAMP),
-		tw_end(&r[4], 0, BASE + 40 * SEC, TF_TWE_NETNS_GONE, TF_TWH_UNKNOWN),
+		tw_end(&r[4], 0, BASE + 40 * S, TF_TWE_NETNS_GONE, TF_TWH_UNKNOWN),
 	};
 	struct tf_stuck stuck[] = {
-		{ .rec = &cw, .state = TF_CLOSE_WAIT, .age_ns = 31 * SEC },
-		{ .rec = &fw2, .state = TF_FIN_WAIT2, .age_ns = 95 * SEC, .orphaned = true,
+		{ .rec = &cw, .state = TF_CLOSE_WAIT, .age_ns = 31 * S },
+		{ .rec = &fw2, .state = TF_FIN_WAIT2, .age_ns = 95 * S, .orphaned = true,
 		  .idle_age = true },
 	};
 	struct tf_tw_snapshot sw[] = {
-		sweep(BASE + 30 * SEC, 3), sweep(BASE + 30 * SEC + 500 * MS, 4),
-		sweep(BASE + 45 * SEC, 2),
+		sweep(BASE + 30 * S, 3), sweep(BASE + 30 * S + 500 * MS, 4),
+		sweep(BASE + 45 * S, 2),
 	};
 
 	for (size_t i = 0; i < 3; i++)
@@ -312,8 +312,8 @@ static void play(struct tf_core *core)
 		tf_core_record(core, &r[i], sizeof(r[i]));
 	tf_core_record(core, &rst, sizeof(rst));			/* merged into aborted() */
 	tf_core_record(core, &ev[3], sizeof(ev[3]));
-	tf_core_flush_pending(core, BASE + 18 * SEC + 5 * MS, 500 * MS);	/* missed(): too young */
-	tf_core_flush_pending(core, BASE + 19 * SEC, 500 * MS);		/* now it goes */
+	tf_core_flush_pending(core, BASE + 18 * S + 5 * MS, 500 * MS);	/* missed(): too young */
+	tf_core_flush_pending(core, BASE + 19 * S, 500 * MS);		/* now it goes */
 	for (size_t i = 0; i < sizeof(sw) / sizeof(sw[0]); i++) {
 		tf_core_tw_sweep(core, &sw[i]);
 		if (i < sizeof(ends) / sizeof(ends[0]))

@@ -6,25 +6,19 @@
  */
 #include <stdlib.h>
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_fold.h"
 #include "core.h"
 #include "stuck.h"
 #include "sink_tw.h"
 
-#define MS 1000000ull
-#define S 1000000000ull
-#define BASE (1000 * S)
-#define OFFSET (1795905600ll * 1000000000ll - (int64_t)BASE)	/* BASE = 22:40:00 UTC */
-
 /* A server connection that got the peer's FIN at `fin` and never closed. */
 static struct tf_conn close_wait_at(uint64_t skaddr, uint64_t fin)
 {
-	struct tf_conn c = { .family = 2, .netns = 4026532001u, .pid = 1234, .skaddr = skaddr,
-			     .sport = 8080, .dport = 40000 };
+	struct tf_conn c = { .skaddr = skaddr };
 
-	memcpy(c.comm, "app", 4);
-	c.saddr[0] = c.daddr[0] = 127;
-	c.saddr[3] = c.daddr[3] = 1;
+	fx_endpoints(&c, LO, 8080, LO, 40000);
+	fx_owner(&c, 1234, "app");
 	tf_fold_begin(&c, TF_LISTEN, TF_SYN_RECV);
 	tf_fold_state(&c, BASE, TF_SYN_RECV);
 	tf_fold_state(&c, BASE, TF_ESTABLISHED);
@@ -85,7 +79,7 @@ static void fin_wait2_is_stuck_too(void)
 /* ---- output ---------------------------------------------------------------------------- */
 
 static char *output(struct tf_sink *sk, const struct tf_tw_end *e, const struct tf_stuck *st,
-		    const struct tf_tw_snapshot *snap, FILE *f, char **buf)
+		    const struct tf_tw_snapshot *snap, struct fx_out *o)
 {
 	struct tf_core core;
 
@@ -98,8 +92,7 @@ static char *output(struct tf_sink *sk, const struct tf_tw_end *e, const struct 
 	if (snap)
 		tf_core_tw_sweep(&core, snap);
 	tf_core_free(&core);
-	fclose(f);
-	return *buf;
+	return fx_text(o);
 }
 
 static const struct tf_tw_end tw_end = {
@@ -113,10 +106,8 @@ static void json_time_wait_and_stuck(void)
 {
 	struct tf_conn c = close_wait_at(0x1000, BASE);
 	struct tf_stuck st = { .rec = &c, .state = TF_CLOSE_WAIT, .age_ns = 47 * S };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	char *out = output(tf_sink_json_new(f, OFFSET), &tw_end, &st, NULL, f, &buf);
+	struct fx_out o;
+	char *out = output(tf_sink_json_new(fx_open(&o), OFFSET), &tw_end, &st, NULL, &o);
 
 	CHECK_STR(out,
 		  "{\"type\":\"time_wait\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\",\"sport\":40000,"
@@ -135,14 +126,13 @@ static void json_time_wait_and_stuck(void)
 static void json_unknown_handover(void)
 {
 	struct tf_tw_end e = tw_end;
-	char *buf = NULL, *out;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct fx_out o;
+	char *out;
 
 	e.handover_ns = 0;
 	e.handover_src = TF_TWH_UNKNOWN;
 	e.reason = TF_TWE_NETNS_GONE;
-	out = output(tf_sink_json_new(f, OFFSET), &e, NULL, NULL, f, &buf);
+	out = output(tf_sink_json_new(fx_open(&o), OFFSET), &e, NULL, NULL, &o);
 	CHECK(strstr(out, "\"handover_time\":null,") && strstr(out, "\"time_wait_us\":null,") &&
 	      strstr(out, "\"end\":\"netns_gone\"") && strstr(out, "\"handover\":\"unknown\""));
 	free(out);
@@ -152,19 +142,16 @@ static void stuck_line(void)
 {
 	struct tf_conn c = close_wait_at(0x1000, BASE);
 	struct tf_stuck st = { .rec = &c, .state = TF_CLOSE_WAIT, .age_ns = 47 * S };
-	char *buf = NULL, *out;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct fx_out o;
+	char *out;
 
-	out = output(tf_sink_line_new(f, OFFSET), NULL, &st, NULL, f, &buf);
+	out = output(tf_sink_line_new(fx_open(&o), OFFSET), NULL, &st, NULL, &o);
 	CHECK_STR(out, "STUCK CLOSE_WAIT 47.000s pid 1234 (app) 127.0.0.1:8080 <- 127.0.0.1:40000 "
 		       "netns 4026532001: the peer closed; the application has not called close()\n");
 	free(out);
 	/* one that began before tracing: its age is the peer's silence */
 	st.idle_age = true;
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	out = output(tf_sink_json_new(f, OFFSET), NULL, &st, NULL, f, &buf);
+	out = output(tf_sink_json_new(fx_open(&o), OFFSET), NULL, &st, NULL, &o);
 	CHECK(out && strstr(out, "\"age_from\":\"peer_idle\"}\n"));
 	free(out);
 }
@@ -182,11 +169,10 @@ static void tw_table_text_and_json(void)
 				 .oldest_age_ns = 42 * S, .newest_age_ns = 1 * S,
 				 .min_remaining_ns = 18 * S, .max_remaining_ns = 59 * S } },
 	};
-	char *buf = NULL, *out;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct fx_out o;
+	char *out;
 
-	out = output(tf_sink_tw_new(f, OFFSET, 5, false), NULL, NULL, &s, f, &buf);
+	out = output(tf_sink_tw_new(fx_open(&o), OFFSET, 5, false), NULL, NULL, &s, &o);
 	CHECK_STR(out,
 		  "TIME-WAIT 2026-11-28T22:40:00.000000Z  total 3 (FIN_WAIT2 substate 1)  overflow 7 (+0 since start)\n"
 		  "ended: expired 5 reused 1 reset 0 netns_gone 0 unknown 0\n"
@@ -199,9 +185,7 @@ static void tw_table_text_and_json(void)
 		  "  10.0.0.9:443                         3     42.0s      1.0s     18.0s..59.0s\n"
 		  "\n");
 	free(out);
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	out = output(tf_sink_tw_new(f, OFFSET, 5, true), NULL, NULL, &s, f, &buf);
+	out = output(tf_sink_tw_new(fx_open(&o), OFFSET, 5, true), NULL, NULL, &s, &o);
 	CHECK_STR(out,
 		  "{\"type\":\"tw_top\",\"time\":\"2026-11-28T22:40:00.000000Z\",\"total\":3,"
 		  "\"fin_wait2_substate\":1,\"overflow\":7,\"ended\":{\"expired\":5,\"reused\":1,"

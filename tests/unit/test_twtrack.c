@@ -5,16 +5,13 @@
  */
 #include <stdlib.h>
 #include "tf_test.h"
+#include "fixtures.h"
 #include "tf_fold.h"
 #include "conn.h"
 #include "ohash.h"
 #include "twtrack.h"
 
-#define MS 1000000ull
-#define S 1000000000ull
-#define BASE (1000 * S)
 #define HZ 250
-#define NETNS 4026532000u
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -77,11 +74,10 @@ static struct tf_tw_snapshot sweep(struct tf_twt *t, uint64_t at, const struct t
 /* A client connection on cport: SYN_SENT at start, active close, TIME-WAIT at close. */
 static struct tf_conn client(uint16_t cport, uint64_t start, uint64_t close)
 {
-	struct tf_conn c = { .family = 2, .netns = NETNS, .sport = cport, .dport = 5000, .pid = 77 };
+	struct tf_conn c = { 0 };
 
-	memcpy(c.comm, "curl", 5);
-	c.saddr[0] = c.daddr[0] = 127;
-	c.saddr[3] = c.daddr[3] = 1;
+	fx_endpoints(&c, LO, cport, LO, 5000);
+	fx_owner(&c, 77, "curl");
 	tf_fold_begin(&c, TF_CLOSE, TF_SYN_SENT);
 	tf_fold_state(&c, start, TF_SYN_SENT);
 	tf_fold_state(&c, start + 50000, TF_ESTABLISHED);
