@@ -30,6 +30,21 @@ static const char *const close_end_names[TF_CE_MAX] = {
 	[TF_CE_TIMEOUT] = "timeout",
 };
 
+/* A record flag: its name, and the kernel's TF_F_* bit (0: derived in user space). */
+static const struct {
+	__u16 kernel;
+	const char *name;
+} rec_flags[TF_RF_MAX] = {
+	[TF_RF_MIDLIFE] = { TF_F_MIDLIFE, "began_before_trace" },
+	[TF_RF_OPEN] = { TF_F_OPEN, "open_at_exit" },
+	[TF_RF_STATES_TRUNC] = { TF_F_STATES_TRUNC, "states_truncated" },
+	[TF_RF_RETRANS_TRUNC] = { TF_F_RETRANS_TRUNC, "retransmits_truncated" },
+	[TF_RF_REPLACED] = { TF_F_REPLACED, "close_not_seen" },
+	[TF_RF_PID_LISTENER] = { TF_F_PID_LISTENER, "pid_from_listener" },
+	[TF_RF_LOST] = { TF_F_LOST_EVENTS, "events_lost" },
+	[TF_RF_GAP] = { 0, "missed_transitions" },
+};
+
 #define NAME_OR(tbl, i, dflt) \
 	(((i) >= 0 && (size_t)(i) < sizeof(tbl) / sizeof((tbl)[0]) && (tbl)[i]) ? (tbl)[i] : (dflt))
 
@@ -299,4 +314,19 @@ void tf_summarize(const struct tf_conn *c, struct tf_summary *s)
 	s->fin_ack_ns = fin_ack(c, n);
 	if (s->time_wait)
 		s->time_wait_at_ns = (int64_t)(c->state_ns[n - 1] - s->t0_ns);
+}
+
+const char *tf_rec_flag_name(int flag)
+{
+	return flag >= 0 && flag < TF_RF_MAX ? rec_flags[flag].name : NULL;
+}
+
+unsigned int tf_rec_flags(const struct tf_summary *s)
+{
+	unsigned int f = s->gap ? 1u << TF_RF_GAP : 0;
+
+	for (int i = 0; i < TF_RF_MAX; i++)
+		if (s->rec->flags & rec_flags[i].kernel)
+			f |= 1u << i;
+	return f;
 }

@@ -95,4 +95,25 @@ const char *tf_reset_name(int dir);
 const char *tf_retrans_kind_name(int kind);
 const char *tf_hs_method_name(int method);
 
+/*
+ * The "flags" of a connection record, in the order the JSON lists them: one
+ * table of names for the writer (sink_json.c) and the reader (the report).
+ */
+enum tf_rec_flag {
+	TF_RF_MIDLIFE = 0,	/* began_before_trace: TF_F_MIDLIFE */
+	TF_RF_OPEN,		/* open_at_exit: TF_F_OPEN */
+	TF_RF_STATES_TRUNC,	/* states_truncated: TF_F_STATES_TRUNC */
+	TF_RF_RETRANS_TRUNC,	/* retransmits_truncated: TF_F_RETRANS_TRUNC */
+	TF_RF_REPLACED,		/* close_not_seen: TF_F_REPLACED */
+	TF_RF_PID_LISTENER,	/* pid_from_listener: TF_F_PID_LISTENER */
+	TF_RF_LOST,		/* events_lost: TF_F_LOST_EVENTS */
+	TF_RF_GAP,		/* missed_transitions: tf_summary.gap, not a kernel flag */
+	TF_RF_MAX,
+};
+
+/* The flag's name in the JSON; NULL past the end. */
+const char *tf_rec_flag_name(int flag);
+/* The flags of a summary's record: bit (1 << enum tf_rec_flag) for each one set. */
+unsigned int tf_rec_flags(const struct tf_summary *s);
+
 #endif /* TF_CONN_H */

@@ -93,26 +93,18 @@ static void json_retrans(struct tf_jw *w, const struct tf_summary *s)
 
 static void json_flags(struct tf_jw *w, const struct tf_summary *s)
 {
-	const struct tf_conn *c = s->rec;
-	static const struct { __u16 bit; const char *name; } names[] = {
-		{ TF_F_MIDLIFE, "began_before_trace" }, { TF_F_OPEN, "open_at_exit" },
-		{ TF_F_STATES_TRUNC, "states_truncated" }, { TF_F_RETRANS_TRUNC, "retransmits_truncated" },
-		{ TF_F_REPLACED, "close_not_seen" }, { TF_F_PID_LISTENER, "pid_from_listener" },
-		{ TF_F_LOST_EVENTS, "events_lost" },
-	};
+	unsigned int f = tf_rec_flags(s);
 	int n = 0;
 
 	tf_jw_key(w, "flags");
 	tf_jw_lit(w, "[");
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(c->flags & names[i].bit))
+	for (int i = 0; i < TF_RF_MAX; i++) {
+		if (!(f & 1u << i))
 			continue;
 		tf_jw_lit(w, n++ ? ",\"" : "\"");
-		tf_jw_lit(w, names[i].name);
+		tf_jw_lit(w, tf_rec_flag_name(i));
 		tf_jw_lit(w, "\"");
 	}
-	if (s->gap)	/* derived here, not a kernel flag */
-		tf_jw_lit(w, n++ ? ",\"missed_transitions\"" : "\"missed_transitions\"");
 	tf_jw_lit(w, "]");
 }
 
