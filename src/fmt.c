@@ -61,7 +61,7 @@ const char *tf_fmt_rfc3339(int64_t real_ns, char *buf, size_t len)
 	return buf;
 }
 
-const char *tf_fmt_dur(int64_t ns, char *buf, size_t len)
+static const char *dur_text(int64_t ns, char *buf, size_t len)
 {
 	if (ns < 0)
 		snprintf(buf, len, "-");
@@ -72,6 +72,67 @@ const char *tf_fmt_dur(int64_t ns, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.3fs", ns / 1e9);
 	return buf;
+}
+
+/* ns >= 0 (the sign is written by the caller) */
+static const char *dur_page(const char *sign, uint64_t ns, char *buf, size_t len)
+{
+	if (ns < 1000000)			/* < 1 ms: microseconds */
+		snprintf(buf, len, "%s%" PRIu64 "µs", sign, ns / 1000);
+	else if (ns < 10000000)			/* < 10 ms: two decimals */
+		snprintf(buf, len, "%s%.2fms", sign, ns / 1e6);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%s%.1fms", sign, ns / 1e6);
+	else if (ns < 100000000000)		/* < 100 s */
+		snprintf(buf, len, "%s%.3fs", sign, ns / 1e9);
+	else
+		snprintf(buf, len, "%s%.0fs", sign, ns / 1e9);
+	return buf;
+}
+
+static const char *dur_exact(const char *sign, uint64_t ns, char *buf, size_t len)
+{
+	uint64_t us = ns / 1000;
+
+	if (us < 1000)
+		snprintf(buf, len, "%s%" PRIu64 "µs", sign, us);
+	else if (us < 1000000)
+		snprintf(buf, len, "%s%" PRIu64 ".%03" PRIu64 "ms", sign, us / 1000, us % 1000);
+	else
+		snprintf(buf, len, "%s%" PRIu64 ".%06" PRIu64 "s", sign, us / 1000000, us % 1000000);
+	return buf;
+}
+
+const char *tf_fmt_duration(int64_t ns, enum tf_dur_style style, char *buf, size_t len)
+{
+	const char *sign = ns < 0 ? "-" : "";
+	uint64_t a = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+
+	if (style == TF_DUR_TEXT)
+		return dur_text(ns, buf, len);
+	if (ns == TF_DUR_NONE) {
+		snprintf(buf, len, "–");
+		return buf;
+	}
+	return style == TF_DUR_EXACT ? dur_exact(sign, a, buf, len) : dur_page(sign, a, buf, len);
+}
+
+void tf_fmt_html(FILE *o, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", o); break;
+		case '<': fputs("&lt;", o); break;
+		case '>': fputs("&gt;", o); break;
+		case '"': fputs("&quot;", o); break;
+		case '\'': fputs("&#39;", o); break;
+		default:
+			if ((unsigned char)*s < 0x20)
+				fputc(' ', o);
+			else
+				fputc(*s, o);
+		}
+	}
 }
 
 static int64_t clock_ns(clockid_t id)
