@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The one bucket function of every duration histogram.
+ * The one bucket function of every duration histogram (and, at the end, the
+ * finer display resolution the HTML report draws with).
  *
  * Compiled by clang -target bpf (with vmlinux.h) and by the host compiler
- * (with <linux/types.h>): static inline, no libc, no loops, so the unit tests
- * check exactly the code a BPF program would run.
+ * (with <linux/types.h>): static inline, no libc, no loops in what BPF
+ * builds, so the unit tests check exactly the code a BPF program would run.
  *
  * Buckets are exponential with factor 2, starting at 10 us:
  *
@@ -85,5 +86,54 @@ TF_BUCKETS_INLINE __u64 tf_bucket_bound_ns(__u32 i)
 {
 	return i < TF_BUCKETS ? TF_BUCKET_BASE_NS << i : ~0ull;
 }
+
+/*
+ * A second resolution of the same log scale, for pictures (host only, not
+ * in BPF): the HTML report's histograms (src/report/histogram.c) are drawn on log
+ * axes ticked in whole decades, so their buckets are 4 per decade,
+ * lower bound(k) = 10^((k-1)/4) us rounded to whole microseconds:
+ *
+ *   1, 2, 3, 6, 10, 18, 32, 56, 100, 178, ... us   (k = 1 .. TF_DISPLAY_BUCKETS - 1)
+ *
+ * bucket 0 holds < 1 us and the last one everything from ~5.6e10 us (15.6 h).
+ * Why not the buckets above: a page reads any capture after the fact, where a
+ * close can take hours (CLOSE_WAIT) and a loopback handshake a few us; bound(0)
+ * = 10 us lumps the latter together and +Inf after 167 s has no width on a log
+ * axis. The page has no series budget, and decade-aligned bins put every tick
+ * on a bin edge. Buckets here hold v with lo(k) <= v < lo(k+1), a picture's
+ * bins (not Prometheus' `le`).
+ */
+#ifndef __bpf__
+#define TF_DISPLAY_PER_DECADE 4
+#define TF_DISPLAY_BUCKETS 44		/* 0, then 1 us .. 10^10.75 us */
+
+/* Lower bound of display bucket i in microseconds (bucket 0: 0). */
+static inline __s64 tf_display_bucket_lo_us(int i)
+{
+	/* 10^(k/4), k = 0..3, in 1/1000 us */
+	static const __s64 mantissa[TF_DISPLAY_PER_DECADE] = { 1000, 1778, 3162, 5623 };
+	__s64 p = 1;
+
+	if (i <= 0)
+		return 0;
+	if (i >= TF_DISPLAY_BUCKETS)
+		i = TF_DISPLAY_BUCKETS - 1;
+	for (int d = 0; d < (i - 1) / TF_DISPLAY_PER_DECADE; d++)
+		p *= 10;
+	return (mantissa[(i - 1) % TF_DISPLAY_PER_DECADE] * p + 500) / 1000;
+}
+
+/* Display bucket of a duration in microseconds: 0 below 1 us. */
+static inline int tf_display_bucket(__s64 us)
+{
+	int i;
+
+	if (us < 1)
+		return 0;
+	for (i = 1; i + 1 < TF_DISPLAY_BUCKETS && us >= tf_display_bucket_lo_us(i + 1); i++)
+		;
+	return i;
+}
+#endif /* !__bpf__ */
 
 #endif /* TF_BUCKETS_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The bucket function (include/tf_buckets.h, also built by clang -target bpf)
- * and histogram accumulation (src/hist.c), checked against a plain reference.
+ * and histogram accumulation (src/hist.c), checked against a plain reference;
+ * the display resolution the report draws with.
  */
 #include <stdint.h>
 #include "tf_test.h"
@@ -138,5 +139,29 @@ static void hist_accumulates(void)
 	CHECK_INT(g.sum_ns, h.sum_ns);
 }
 
+/* The report's 4 per decade: 1, 2, 3, 6, 10, 18, ... us, each bin [lo, next lo). */
+static void display_resolution(void)
+{
+	CHECK_INT(tf_display_bucket(-5), 0);
+	CHECK_INT(tf_display_bucket(0), 0);
+	CHECK_INT(tf_display_bucket(1), 1);
+	CHECK_INT(tf_display_bucket(2), 2);
+	CHECK_INT(tf_display_bucket(9), 4);
+	CHECK_INT(tf_display_bucket(10), 5);
+	CHECK_INT(tf_display_bucket(999), 12);
+	CHECK_INT(tf_display_bucket(1000), 13);
+	CHECK_INT(tf_display_bucket_lo_us(13), 1000);
+	CHECK_INT(tf_display_bucket_lo_us(14), 1778);
+	CHECK_INT(tf_display_bucket(INT64_MAX), TF_DISPLAY_BUCKETS - 1);
+	for (int i = 1; i < TF_DISPLAY_BUCKETS; i++) {
+		CHECK_INT(tf_display_bucket(tf_display_bucket_lo_us(i)), i);
+		CHECK_INT(tf_display_bucket(tf_display_bucket_lo_us(i) - 1), i - 1);
+		CHECK(tf_display_bucket_lo_us(i) > tf_display_bucket_lo_us(i - 1));
+	}
+	/* a decade is TF_DISPLAY_PER_DECADE buckets: every decade starts a bucket */
+	for (int i = 1, p = 1; i < TF_DISPLAY_BUCKETS && p < 1000000000; i += TF_DISPLAY_PER_DECADE, p *= 10)
+		CHECK_INT(tf_display_bucket_lo_us(i), p);
+}
+
 TF_TEST_MAIN("test_buckets", T(log2_exact), T(bounds), T(edges_are_le), T(resolution),
-	     T(matches_reference), T(seconds_text), T(hist_accumulates))
+	     T(matches_reference), T(seconds_text), T(hist_accumulates), T(display_resolution))
