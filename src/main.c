@@ -15,7 +15,7 @@
 #include "fmt.h"
 #include "loader.h"
 #include "options.h"
-#include "report.h"
+#include "report/report.h"
 #include "privs.h"
 #include "sink_metrics.h"
 #include "sink_tw.h"

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include "tf_test.h"
-#include "report.h"
+#include "report/diagrams.h"
+#include "report/report.h"
+#include "report/svg.h"
 
 static int load(struct tf_rp_data *d, const char *name)
 {
@@ -290,25 +292,6 @@ static void golden_histograms(void)
 	check_svg("hist_handshake", buf);
 	free(buf);
 	tf_rp_free(&d);
-}
-
-static void buckets(void)
-{
-	CHECK_INT(tf_rp_bucket(-5), 0);
-	CHECK_INT(tf_rp_bucket(0), 0);
-	CHECK_INT(tf_rp_bucket(1), 1);
-	CHECK_INT(tf_rp_bucket(2), 2);
-	CHECK_INT(tf_rp_bucket(9), 4);
-	CHECK_INT(tf_rp_bucket(10), 5);
-	CHECK_INT(tf_rp_bucket(999), 12);
-	CHECK_INT(tf_rp_bucket(1000), 13);
-	CHECK_INT(tf_rp_bucket_lo(13), 1000);
-	CHECK_INT(tf_rp_bucket_lo(14), 1778);
-	CHECK_INT(tf_rp_bucket(INT64_MAX), TF_RP_NBUCKETS - 1);
-	for (int i = 1; i < TF_RP_NBUCKETS; i++) {
-		CHECK_INT(tf_rp_bucket(tf_rp_bucket_lo(i)), i);
-		CHECK(tf_rp_bucket_lo(i) > tf_rp_bucket_lo(i - 1));
-	}
 }
 
 #define CONN_A "{\"type\":\"conn\",\"start_time\":\"2026-11-28T22:40:00.000000Z\",\"family\":\"ipv4\"," \
@@ -615,7 +598,7 @@ static void html_from_the_writer(void)
 	free(page);
 }
 
-TF_TEST_MAIN("test_report", T(buckets), T(golden_syn_retrans), T(golden_fin_retrans),
+TF_TEST_MAIN("test_report", T(golden_syn_retrans), T(golden_fin_retrans),
 	     T(golden_close_wait_open), T(time_wait_records), T(missed_transitions_flag), T(golden_single_lanes), T(golden_histograms), T(pairing),
 	     T(bad_input_counted), T(mutations_survive), T(html_page),
 	     T(html_from_the_writer))

@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * `tcpflow-trace report FILE.jsonl -o report.html`: a --json capture turned
- * into one self-contained HTML page (summary, histograms, ladder diagrams,
- * a filter box). Reading is separate from drawing (svg.c) so both are
- * testable with fixed inputs; nothing here touches BPF or the clock.
+ * The report's model: a --json capture as read back (read.c), its sockets
+ * paired (match.c), ready to be chosen from (diagrams.c) and drawn (ladder.c,
+ * histogram.c, html.c). Plain data and a few predicates every stage asks; no I/O here.
  */
-#ifndef TF_REPORT_H
-#define TF_REPORT_H
+#ifndef TF_RP_MODEL_H
+#define TF_RP_MODEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include "conn.h"
+#include "fmt.h"
+#include "ohash.h"
+#include "tf_buckets.h"
 
 #define TF_RP_MAX_LINE (256 * 1024)	/* longer input lines are skipped (counted) */
 #define TF_RP_MAX_KEPT 500000		/* connections kept for diagrams and the table */
@@ -22,31 +23,18 @@
 #define TF_RP_MAX_TW 1000000	/* "time_wait" records kept for matching */
 #define TF_RP_TW_ENDS 5		/* TIME-WAIT ends: expired, reused, reset, netns_gone, unknown */
 #define TF_RP_MAX_TYPES 16		/* distinct unknown record types named */
-#define TF_RP_NBUCKETS 44		/* histogram: 4 per decade from 1 us; bucket 0 is < 1 us */
-#define TF_RP_NONE INT64_MIN		/* a time or duration that is null/absent */
+#define TF_RP_NONE TF_DUR_NONE	/* a time or duration that is null/absent (INT64_MIN) */
 
-/* Message kinds of the ladder diagrams (what went over the wire). */
-enum tf_rp_msg {
-	TF_MSG_SYN = 0,
-	TF_MSG_SYNACK,
-	TF_MSG_HSACK,	/* the ACK completing the handshake */
-	TF_MSG_FIN,
-	TF_MSG_FINACK,	/* the ACK of a FIN */
-	TF_MSG_RST,
-	TF_MSG_DATA,
-	TF_MSG_MAX,
-};
-
-/* conn.flags: the record's "flags" strings we know. */
-#define TF_RPF_MIDLIFE		0x01	/* began_before_trace */
-#define TF_RPF_OPEN		0x02	/* open_at_exit */
-#define TF_RPF_STATES_TRUNC	0x04	/* states_truncated (or more states than we keep) */
-#define TF_RPF_RETRANS_TRUNC	0x08	/* retransmits_truncated (or more than we keep) */
-#define TF_RPF_REPLACED		0x10	/* close_not_seen */
-#define TF_RPF_PID_LISTENER	0x20	/* pid_from_listener */
-#define TF_RPF_LOST		0x40	/* events_lost */
-#define TF_RPF_OTHER		0x80	/* a flag this version does not know */
-#define TF_RPF_GAP		0x100	/* missed_transitions */
+/* conn.flags: the record's "flags" (enum tf_rec_flag, names shared with the writer). */
+#define TF_RPF_MIDLIFE		(1u << TF_RF_MIDLIFE)		/* began_before_trace */
+#define TF_RPF_OPEN		(1u << TF_RF_OPEN)		/* open_at_exit */
+#define TF_RPF_STATES_TRUNC	(1u << TF_RF_STATES_TRUNC)	/* or more states than we keep */
+#define TF_RPF_RETRANS_TRUNC	(1u << TF_RF_RETRANS_TRUNC)	/* or more than we keep */
+#define TF_RPF_REPLACED		(1u << TF_RF_REPLACED)		/* close_not_seen */
+#define TF_RPF_PID_LISTENER	(1u << TF_RF_PID_LISTENER)	/* pid_from_listener */
+#define TF_RPF_LOST		(1u << TF_RF_LOST)		/* events_lost */
+#define TF_RPF_GAP		(1u << TF_RF_GAP)		/* missed_transitions */
+#define TF_RPF_OTHER		(1u << TF_RF_MAX)		/* a flag this version does not know */
 
 struct tf_rp_state {
 	int64_t t_us;		/* since the record's start_time */
@@ -84,7 +72,7 @@ struct tf_rp_conn {
 	bool time_wait, complete;
 	char comm[48];		/* UTF-8, cut at a character boundary */
 	int peer;		/* index of the other socket of this connection, or -1 */
-	int next;		/* hash chain (same 4-tuple), -1 at the end */
+	int next;		/* next conn with the same 4-tuple (file order), -1 at the end */
 	uint32_t line;		/* input line number */
 };
 
@@ -98,17 +86,18 @@ struct tf_rp_stats {
 /* What the whole file says, counted while reading (every record, kept or not). */
 struct tf_rp_agg {
 	uint64_t conns;
-	uint64_t by_role_close[3][TF_CK_MAX + 1];
-	uint64_t by_end[TF_CE_MAX + 1];		/* [enum tf_close_end, TF_CE_MAX = unknown] */	/* [enum tf_role][enum tf_close_kind, TF_CK_MAX = unknown] */
+	uint64_t by_role_close[3][TF_CK_MAX + 1];	/* [enum tf_role][enum tf_close_kind, TF_CK_MAX = unknown] */
+	uint64_t by_end[TF_CE_MAX + 1];		/* [enum tf_close_end, TF_CE_MAX = unknown] */
 	uint64_t syn_retrans, synack_retrans, fin_retrans, fin_fw1, fin_la, fin_cl, retrans;
 	uint64_t conns_retrans;			/* connections with any retransmission */
 	uint64_t rst_sent, rst_received;
 	uint64_t time_wait;			/* hand-overs to a timewait socket */
 	uint64_t incomplete, flagged_lost;
 	uint64_t open_half_closed;		/* open at exit in CLOSE_WAIT, FIN_WAIT1/2, LAST_ACK, CLOSING */
-	/* histograms: handshake by role (0 client, 1 server, 2 unknown), close by close kind */
-	uint64_t hs_hist[3][TF_RP_NBUCKETS];
-	uint64_t close_hist[3][TF_RP_NBUCKETS];	/* 0 active, 1 passive, 2 other */
+	/* histograms (include/tf_buckets.h's display resolution): handshake by role
+	 * (0 client, 1 server, 2 unknown), close by close kind */
+	uint64_t hs_hist[3][TF_DISPLAY_BUCKETS];
+	uint64_t close_hist[3][TF_DISPLAY_BUCKETS];	/* 0 active, 1 passive, 2 other */
 	uint64_t hs_n, close_n;
 	uint64_t tw_ends[TF_RP_TW_ENDS];	/* "time_wait" records by how they ended */
 };
@@ -159,40 +148,16 @@ struct tf_rp_data {
 	uint64_t other_types;	/* records of unknown type beyond TF_RP_MAX_TYPES names */
 	uint64_t first_bad_line;
 	char first_bad_msg[200];
-	/* pairing: hash of 4-tuples -> first conn index */
-	int *hash;
-	size_t hash_size;
+	/* pairing (match.c): 4-tuple -> first conn index with it (int) */
+	struct tf_ohash tuples;
 };
-
-struct tf_rp_opts {
-	const char *input_name;	/* shown in the page (escaped) */
-	int top;		/* slowest handshakes drawn */
-	int max_diagrams;	/* cap on all diagrams */
-	int max_rows;		/* cap on the connection table */
-};
-
-/* ---- reading (report.c) ---- */
 
 void tf_rp_init(struct tf_rp_data *d);
 void tf_rp_free(struct tf_rp_data *d);
-/* One input line (no newline needed). Bad lines are counted, never fatal. Returns 0, or -1
- * on out of memory. */
-int tf_rp_add_line(struct tf_rp_data *d, const char *line, size_t len);
-/* Every line of f; lines longer than TF_RP_MAX_LINE are skipped and counted. -1: out of memory
- * or a read error (errno set). */
-int tf_rp_read(struct tf_rp_data *d, FILE *f);
-/* Link the two sockets of one connection (mirrored 4-tuple, same netns, overlapping times).
- * Idempotent; call after reading. */
-void tf_rp_pair(struct tf_rp_data *d);
 /* Something worth a report: at least one conn or stats record. */
 bool tf_rp_usable(const struct tf_rp_data *d);
-/* The page. Returns 0 or -1 on a write error. */
-int tf_rp_write_html(FILE *o, struct tf_rp_data *d, const struct tf_rp_opts *opt);
-
-/* `tcpflow-trace report ...` (argv[0] is "report"). Exit status per enum tf_exit. */
-int tf_report_main(int argc, char **argv);
-
-/* ---- helpers shared with svg.c ---- */
+/* "expired", "reused", "reset", "netns_gone", "unknown" */
+const char *tf_rp_tw_end_name(int i);
 
 static inline const struct tf_rp_state *tf_rp_states(const struct tf_rp_data *d,
 						     const struct tf_rp_conn *c)
@@ -206,41 +171,43 @@ static inline const struct tf_rp_retrans *tf_rp_retr(const struct tf_rp_data *d,
 	return d->retrans ? d->retrans + c->retrans_off : NULL;
 }
 
-/* "expired", "reused", "reset", "netns_gone", "unknown" */
-const char *tf_rp_tw_end_name(int i);
-/* Histogram bucket of a duration in us: 0 for < 1 us, then 4 per decade. */
-int tf_rp_bucket(int64_t us);
-/* Lower bound of bucket i in us (bucket 0: 0). */
-int64_t tf_rp_bucket_lo(int i);
-/* "850µs", "42.1ms", "3.004s" (UTF-8). */
-const char *tf_rp_dur(int64_t us, char *buf, size_t len);
-/* Text with & < > " ' escaped for HTML/SVG. */
-void tf_rp_esc(FILE *o, const char *s);
-/* "127.0.0.1:5000" / "[::1]:5000" */
-const char *tf_rp_endpoint(const struct tf_rp_conn *c, bool local, char *buf, size_t len);
+/* The state a record ended in (0: none). */
+static inline int tf_rp_last_state(const struct tf_rp_data *d, const struct tf_rp_conn *c)
+{
+	return c->nstates ? tf_rp_states(d, c)[c->nstates - 1].state : 0;
+}
 
-/* ---- drawing (svg.c): pure functions of their inputs ---- */
+/* Open at exit in CLOSE_WAIT, FIN_WAIT1/2, LAST_ACK or CLOSING. */
+static inline bool tf_rp_open_half_closed(const struct tf_rp_data *d, const struct tf_rp_conn *c)
+{
+	int s = tf_rp_last_state(d, c);
 
-/*
- * A ladder diagram of one connection as one inline <svg>. left/right: the
- * client and the server socket records (either may be NULL: that lane is
- * drawn as "inferred"; both NULL draws nothing). id makes element ids unique.
- */
-void tf_svg_ladder(FILE *o, const struct tf_rp_data *d, const struct tf_rp_conn *left,
-		   const struct tf_rp_conn *right, int id);
-/* The diagram of conn i (with its peer when paired), as the report draws it. */
-void tf_rp_ladder_of(FILE *o, const struct tf_rp_data *d, int i, int id);
-/* The legend of the arrow styles. */
-void tf_svg_legend(FILE *o);
+	return (c->close_end == TF_CE_OPEN || (c->flags & TF_RPF_OPEN)) &&
+	       (s == TF_CLOSE_WAIT || s == TF_FIN_WAIT1 || s == TF_FIN_WAIT2 ||
+		s == TF_LAST_ACK || s == TF_CLOSING);
+}
 
-struct tf_svg_series {
-	const char *name;
-	const char *cls;	/* CSS class: s0, s1, s2 */
-	const uint64_t *counts;	/* TF_RP_NBUCKETS */
-};
+static inline bool tf_rp_has_retrans(const struct tf_rp_conn *c)
+{
+	return c->retrans || c->syn_retrans || c->synack_retrans || c->fin_retrans || c->nretrans;
+}
 
-/* A histogram with log-scaled axes (duration in us on x, connections on y). */
-void tf_svg_hist(FILE *o, const char *title, const char *xlabel,
-		 const struct tf_svg_series *series, int nseries);
+/* A duration of the model (us, or TF_RP_NONE) in the page's precision (fmt.c). */
+static inline const char *tf_rp_dur(int64_t us, enum tf_dur_style style, char *buf, size_t len)
+{
+	int64_t ns = us == TF_RP_NONE ? TF_DUR_NONE :
+		     us > INT64_MAX / 1000 ? INT64_MAX :
+		     us < -(INT64_MAX / 1000) ? -INT64_MAX : us * 1000;
 
-#endif /* TF_REPORT_H */
+	return tf_fmt_duration(ns, style, buf, len);
+}
+
+/* The socket's local or remote "addr:port" (fmt.c). */
+static inline const char *tf_rp_endpoint(const struct tf_rp_conn *c, bool local, char *buf,
+					 size_t len)
+{
+	return tf_fmt_endpoint(c->family, local ? c->saddr : c->daddr, local ? c->sport : c->dport,
+			       buf, len);
+}
+
+#endif /* TF_RP_MODEL_H */

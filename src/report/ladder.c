@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Drawing for the report: ladder diagrams and log-scaled histograms as inline
- * SVG. Pure functions of their inputs (no clock, no globals), so the output
- * is byte-for-byte stable and checked against golden files.
+ * Ladder diagrams of connections as inline SVG (see svg.h). Pure functions
+ * of their inputs (no clock, no globals), so the output is byte-for-byte
+ * stable and checked against golden files.
  *
  * A ladder shows what our events prove about the wire:
  *   SYN_SENT          we sent a SYN               SYN_RECV*  (derived) SYN in, SYN-ACK out
@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "report.h"
+#include "svg.h"
 
 #define SVG_W 680.0
 #define LANE_X0 200.0		/* client lane */
@@ -34,10 +34,22 @@
 #define MAX_EV (2 * (3 * TF_RP_MAX_STATES + TF_RP_MAX_RETRANS + 2))
 #define MAX_T (MAX_EV + 2 * TF_RP_MAX_STATES + 4)
 
+/* Message kinds of the ladder diagrams (what went over the wire). */
+enum msg {
+	TF_MSG_SYN = 0,
+	TF_MSG_SYNACK,
+	TF_MSG_HSACK,	/* the ACK completing the handshake */
+	TF_MSG_FIN,
+	TF_MSG_FINACK,	/* the ACK of a FIN */
+	TF_MSG_RST,
+	TF_MSG_DATA,
+	TF_MSG_MAX,
+};
+
 struct ev {
 	int64_t t;		/* diagram time, us */
 	uint8_t lane;		/* 0 left, 1 right */
-	uint8_t kind;		/* enum tf_rp_msg */
+	uint8_t kind;		/* enum msg */
 	bool send;		/* sent by this lane (else received) */
 	bool retrans;
 	bool derived;		/* the time comes from a derived state */
@@ -305,20 +317,14 @@ static double lane_x(int lane)
 }
 
 /* A diagram time to the microsecond: "+0", "+47µs", "+27.429ms", "+3.042863s". */
-static const char *rel(const struct ladder *g, int64_t t, char *buf, size_t len)
+static const char *rel(int64_t t, char *buf, size_t len)
 {
-	const char *sign = t < 0 ? "-" : "+";
-	uint64_t a = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
+	char d[48];
 
-	(void)g;
-	if (a == 0)
+	if (t == 0)
 		snprintf(buf, len, "+0");
-	else if (a < 1000)
-		snprintf(buf, len, "%s%" PRIu64 "µs", sign, a);
-	else if (a < 1000000)
-		snprintf(buf, len, "%s%" PRIu64 ".%03" PRIu64 "ms", sign, a / 1000, a % 1000);
 	else
-		snprintf(buf, len, "%s%" PRIu64 ".%06" PRIu64 "s", sign, a / 1000000, a % 1000000);
+		snprintf(buf, len, "%s%s", t > 0 ? "+" : "", tf_rp_dur(t, TF_DUR_EXACT, d, sizeof(d)));
 	return buf;
 }
 
@@ -392,20 +398,20 @@ static void draw_msg(FILE *o, const struct ladder *g, int i)
 	fputs("<title>", o);
 	if (e->send) {
 		fprintf(o, "%s%s sent by the %s at %s", label, e->retrans ? " retransmission" : "",
-			who(g, from), rel(g, e->t, t1, sizeof(t1)));
+			who(g, from), rel(e->t, t1, sizeof(t1)));
 		if (e->match >= 0)
 			fprintf(o, ", received by the %s at %s", who(g, !from),
-				rel(g, g->ev[e->match].t, t2, sizeof(t2)));
+				rel(g->ev[e->match].t, t2, sizeof(t2)));
 		else if (lost)
 			fprintf(o, "; the %s's events show no receipt, and it was sent again at %s",
-				who(g, !from), rel(g, g->ev[again].t, t2, sizeof(t2)));
+				who(g, !from), rel(g->ev[again].t, t2, sizeof(t2)));
 		else if (both)
 			fprintf(o, "; the %s's events do not show it arriving", who(g, !from));
 		else
 			fprintf(o, "; the %s was not traced", who(g, !from));
 	} else {
 		fprintf(o, "%s received by the %s at %s; ", label, who(g, e->lane),
-			rel(g, e->t, t1, sizeof(t1)));
+			rel(e->t, t1, sizeof(t1)));
 		fprintf(o, both ? "when the %s sent it is not in its events" :
 				  "the %s was not traced", who(g, from));
 	}
@@ -429,7 +435,7 @@ static void draw_msg(FILE *o, const struct ladder *g, int i)
 		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", mx, my);
 	fputs(label, o);
 	if (e->retrans)
-		fprintf(o, " again %s", rel(g, e->t, t1, sizeof(t1)));
+		fprintf(o, " again %s", rel(e->t, t1, sizeof(t1)));
 	fputs("</text></g>\n", o);
 }
 
@@ -448,7 +454,7 @@ static void lane_head(FILE *o, const struct ladder *g, int lane)
 	if (c) {
 		fprintf(o, "<text class=\"lanesub\" x=\"%.1f\" y=\"38\" text-anchor=\"middle\">pid %u ", x,
 			c->pid);
-		tf_rp_esc(o, c->comm);
+		tf_fmt_html(o, c->comm);
 		fputs("</text>\n", o);
 	} else {
 		fprintf(o, "<text class=\"lanesub inferred-label\" x=\"%.1f\" y=\"38\" "
@@ -510,7 +516,7 @@ static void lane_tail_note(FILE *o, const struct ladder *g, int lane)
 		fprintf(o, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">TIME_WAIT", x,
 			y, anchor);
 		if (c->time_wait_us != TF_RP_NONE)
-			fprintf(o, " %s", tf_rp_dur(c->time_wait_us, b, sizeof(b)));
+			fprintf(o, " %s", tf_rp_dur(c->time_wait_us, TF_DUR_PAGE, b, sizeof(b)));
 		if (c->tw_end)
 			fprintf(o, ", %s", tf_rp_tw_end_name(c->tw_end - 1));
 		fputs(" (timewait socket)</text>\n", o);
@@ -519,7 +525,7 @@ static void lane_tail_note(FILE *o, const struct ladder *g, int lane)
 			x, y, anchor, c->flags & TF_RPF_OPEN || c->close_end == TF_CE_OPEN ?
 			"open at exit in" : "last seen in", tf_state_name(last));
 		if (c->stuck_state && c->stuck_age_us != TF_RP_NONE)
-			fprintf(o, ", stuck %s", tf_rp_dur(c->stuck_age_us, b, sizeof(b)));
+			fprintf(o, ", stuck %s", tf_rp_dur(c->stuck_age_us, TF_DUR_PAGE, b, sizeof(b)));
 		fputs("</text>\n", o);
 	}
 }
@@ -553,10 +559,10 @@ static void lane_states(FILE *o, const struct ladder *g, int lane)
 			      "not a tracepoint event</title>", o);
 		if (lane)
 			fprintf(o, "%s%s<tspan class=\"tm\" dx=\"6\">%s</tspan></text>\n", name,
-				st[i].derived ? "*" : "", rel(g, tt, t, sizeof(t)));
+				st[i].derived ? "*" : "", rel(tt, t, sizeof(t)));
 		else
 			fprintf(o, "<tspan class=\"tm\">%s</tspan><tspan dx=\"6\">%s%s</tspan></text>\n",
-				rel(g, tt, t, sizeof(t)), name, st[i].derived ? "*" : "");
+				rel(tt, t, sizeof(t)), name, st[i].derived ? "*" : "");
 	}
 }
 
@@ -579,7 +585,7 @@ static void draw_breaks(FILE *o, const struct ladder *g)
 			fputs("\"/>", o);
 		}
 		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s cut</text></g>\n",
-			(LANE_X0 + LANE_X1) / 2, m + 4, tf_rp_dur(k->gap_us, b, sizeof(b)));
+			(LANE_X0 + LANE_X1) / 2, m + 4, tf_rp_dur(k->gap_us, TF_DUR_PAGE, b, sizeof(b)));
 	}
 }
 
@@ -634,9 +640,12 @@ void tf_svg_ladder(FILE *o, const struct tf_rp_data *d, const struct tf_rp_conn 
 			draw_msg(o, g, i);
 	fprintf(o, "<text class=\"note\" x=\"8\" y=\"%.0f\">time runs down", h - 10);
 	if (g->scale > 0)
-		fprintf(o, "; to scale: 100 px = %s", tf_rp_dur((int64_t)llround(100 / g->scale), b, sizeof(b)));
+		fprintf(o, "; to scale: 100 px = %s",
+			tf_rp_dur((int64_t)llround(100 / g->scale), TF_DUR_PAGE, b, sizeof(b)));
 	fprintf(o, "; events closer than %s drawn %.0f px apart; longer gaps cut</text>\n",
-		g->scale > 0 ? tf_rp_dur((int64_t)ceil(MIN_PX / g->scale), b, sizeof(b)) : "–", MIN_PX);
+		g->scale > 0 ? tf_rp_dur((int64_t)ceil(MIN_PX / g->scale), TF_DUR_PAGE, b, sizeof(b)) :
+			       "–",
+		MIN_PX);
 	fputs("</svg>\n", o);
 	free(g);
 }
@@ -672,146 +681,4 @@ void tf_svg_legend(FILE *o)
 	}
 	fputs("<text class=\"st derived\" x=\"590\" y=\"46\">STATE*</text><text class=\"note\" "
 	      "x=\"644\" y=\"46\">derived time</text>\n</svg>\n", o);
-}
-
-/* ---- histograms ---------------------------------------------------------------------- */
-
-#define H_W 500.0
-#define H_H 290.0
-#define H_L 58.0
-#define H_R 488.0
-#define H_T 70.0
-#define H_B 234.0
-
-static const char *decade_label(int i, char *buf, size_t len)
-{
-	static const char *const names[] = { "1µs", "10µs", "100µs", "1ms", "10ms", "100ms",
-					     "1s", "10s", "100s" };
-	int dec = (i - 1) / 4;
-
-	if (i == 0)
-		snprintf(buf, len, "0");
-	else if (dec < 9)
-		snprintf(buf, len, "%s", names[dec]);
-	else
-		snprintf(buf, len, "%.0fs", pow(10, dec - 6));
-	return buf;
-}
-
-void tf_svg_hist(FILE *o, const char *title, const char *xlabel,
-		 const struct tf_svg_series *series, int nseries)
-{
-	int lo = -1, hi = -1, nb;
-	uint64_t maxc = 0, total = 0;
-	double ymax_log, bw;
-	char b[32];
-
-	for (int s = 0; s < nseries; s++)
-		for (int i = 0; i < TF_RP_NBUCKETS; i++)
-			if (series[s].counts[i]) {
-				if (lo < 0 || i < lo)
-					lo = i;
-				if (i > hi)
-					hi = i;
-				if (series[s].counts[i] > maxc)
-					maxc = series[s].counts[i];
-				total += series[s].counts[i];
-			}
-	fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hist\" width=\"%.0f\" "
-		   "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"",
-		H_W, H_H, H_W, H_H);
-	tf_rp_esc(o, title);
-	fputs("\">\n<text class=\"ttl\" x=\"4\" y=\"16\">", o);
-	tf_rp_esc(o, title);
-	fputs("</text>\n", o);
-	if (!total) {
-		fprintf(o, "<text class=\"tick\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">no "
-			   "durations in this capture</text>\n</svg>\n", (H_L + H_R) / 2, (H_T + H_B) / 2);
-		return;
-	}
-	/* whole decades on x: from the decade of the smallest to past the largest */
-	if (lo > 0)
-		lo = 1 + (lo - 1) / 4 * 4;
-	hi = hi == 0 ? 4 : 1 + ((hi - 1) / 4 + 1) * 4;
-	if (hi > TF_RP_NBUCKETS)
-		hi = TF_RP_NBUCKETS;
-	nb = hi - lo;
-	bw = (H_R - H_L) / nb;
-	ymax_log = ceil(log10((double)maxc));
-	if (ymax_log < 1)
-		ymax_log = 1;
-
-	/* legend */
-	for (int s = 0, y = 30; s < nseries; s++) {
-		bool any = false;
-
-		for (int i = 0; i < TF_RP_NBUCKETS; i++)
-			any |= series[s].counts[i] != 0;
-		if (!any)
-			continue;
-		fprintf(o, "<rect class=\"%s\" x=\"%.0f\" y=\"%d\" width=\"10\" height=\"10\"/>"
-			   "<text class=\"tick\" x=\"%.0f\" y=\"%d\">", series[s].cls, H_L + 8, y,
-			H_L + 22, y + 9);
-		tf_rp_esc(o, series[s].name);
-		fputs("</text>\n", o);
-		y += 14;
-	}
-	/* y grid: 1, 10, 100 ... (a bar of 1 stands one step above the axis) */
-	for (int k = 0; k <= (int)ymax_log; k++) {
-		double y = H_B - (H_B - H_T) * (k + 1) / (ymax_log + 1);
-
-		fprintf(o, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-			   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n",
-			H_L, y, H_R, y, H_L - 4, y + 4, pow(10, k));
-	}
-	fprintf(o, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">0</text>\n", H_L - 4,
-		H_B + 4);
-	/* bars */
-	for (int i = lo; i < hi; i++) {
-		int shown = 0, k = 0;
-
-		for (int s = 0; s < nseries; s++)
-			shown += series[s].counts[i] != 0;
-		for (int s = 0; s < nseries; s++) {
-			uint64_t c = series[s].counts[i];
-			double x, w, hgt;
-
-			if (!c)
-				continue;
-			w = (bw - 2) / shown;
-			x = H_L + (i - lo) * bw + 1 + k * w;
-			hgt = (H_B - H_T) * (log10((double)c) + 1) / (ymax_log + 1);
-			fprintf(o, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
-				   "<title>", series[s].cls, x, H_B - hgt, w, hgt);
-			tf_rp_esc(o, series[s].name);
-			fprintf(o, ": %" PRIu64 " with %s ", c, xlabel);
-			if (i == 0)
-				fputs("&lt; 1µs", o);
-			else
-				fprintf(o, "%s", tf_rp_dur(tf_rp_bucket_lo(i), b, sizeof(b)));
-			if (i > 0 && i + 1 < TF_RP_NBUCKETS)
-				fprintf(o, " to %s", tf_rp_dur(tf_rp_bucket_lo(i + 1), b, sizeof(b)));
-			fputs("</title></rect>\n", o);
-			k++;
-		}
-	}
-	/* axes and decade ticks */
-	fprintf(o, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-		   "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-		H_L, H_B, H_R, H_B, H_L, H_T - 4, H_L, H_B);
-	for (int i = lo; i <= hi; i++) {
-		double x = H_L + (i - lo) * bw;
-
-		if (i != 0 && (i - 1) % 4)
-			continue;
-		fprintf(o, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-			   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-			x, H_B, x, H_B + 5, x, H_B + 17, decade_label(i, b, sizeof(b)));
-	}
-	fprintf(o, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (H_L + H_R) / 2,
-		H_B + 36);
-	tf_rp_esc(o, xlabel);
-	fprintf(o, " (log scale, 4 buckets per decade)</text>\n<text class=\"tick\" "
-		   "transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">connections "
-		   "(log scale)</text>\n</svg>\n", (H_T + H_B) / 2);
 }
