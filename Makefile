@@ -123,7 +123,7 @@ $(BIN): $(BUILD)/obj/main.o $(BUILD)/libtf.a
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h tests/unit/fixtures.h $(BUILD)/libtf.a | $(SKELS) $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Isrc -Itests/unit $< $(BUILD)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
 	$(call msg,CC,$@)
@@ -167,13 +167,13 @@ $(SAN_DIR)/libtf.a: $(SAN_OBJS)
 
 $(SAN_DIR)/tests/test_%: tests/unit/test_%.c tests/unit/tf_test.h tests/unit/fixtures.h $(SAN_DIR)/libtf.a
 	$(call msg,ASAN-CC,$@)
-	$(Q)mkdir -p $(@D) && $(CLANG) $(SAN_CFLAGS) -Isrc -Itests/unit $< $(SAN_DIR)/libtf.a \
+	$(Q)mkdir -p $(@D) && $(CLANG) $(SAN_CFLAGS) -Itests/unit $< $(SAN_DIR)/libtf.a \
 		$(LDFLAGS) $(LDLIBS) -o $@
 
 $(SAN_DIR)/fuzz/%: tests/fuzz/%.c $(SAN_DIR)/libtf.a
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(filter-out -fsanitize=fuzzer-no-link,$(SAN_CFLAGS)) \
-		-fsanitize=fuzzer -Isrc $< $(SAN_DIR)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
+		-fsanitize=fuzzer $< $(SAN_DIR)/libtf.a $(LDFLAGS) $(LDLIBS) -o $@
 
 $(SAN_DIR)/tcpflow-trace: src/main.c $(SAN_DIR)/libtf.a | $(SKELS)
 	$(call msg,ASAN-LD,$@)
