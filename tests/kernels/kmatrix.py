@@ -4,16 +4,25 @@ run tests/kernels/scenarios.sh inside and collect its report.
 
 Used by test_kernel_matrix.py; also a command line for a person:
 
-    python3 tests/kernels/kmatrix.py fetch          # download + extract, print the dir
-    python3 tests/kernels/kmatrix.py run [KERNEL]   # boot and print the report
-    python3 tests/kernels/kmatrix.py shell          # boot to a shell on the console
+    python3 tests/kernels/kmatrix.py fetch [KERNEL]   # download + extract, print the dir
+    python3 tests/kernels/kmatrix.py run [KERNEL]     # boot and print the report
+    python3 tests/kernels/kmatrix.py shell [KERNEL]   # boot to a shell on the console
 
-KERNEL is "debian-6.1" (the guest) or "host" (this machine's kernel, the same
-scenarios in a fresh network namespace, no qemu).
+KERNEL is one of GUESTS below -- "debian-5.10" (Debian 11, bullseye),
+"debian-6.1" (Debian 12, bookworm; the default), "debian-6.12" (Debian 13,
+trixie) -- or "host" (this machine's kernel, the same scenarios in a fresh
+network namespace, no qemu).
+
+A guest's kernel comes from its Debian release's archive. A release that the
+machine's apt sources do not list is added for our commands only: a private
+sources.list naming the Debian archive URI the machine's sources already use,
+with private lists under build/kernels/apt/ (apt's -o Dir::Etc::sourcelist,
+Dir::Etc::sourceparts and Dir::State::Lists); the machine's own sources and
+lists are not touched.
 
 Environment:
-    TF_KERNEL_PKG      exact package (default: newest installable
-                       linux-image-6.1.0-N-cloud-amd64-unsigned)
+    TF_KERNEL_PKG      exact package for the guest whose package names it
+                       matches (default: the newest installable one)
     TF_QEMU_ACCEL      auto (default: KVM when /dev/kvm works, else TCG), kvm, tcg
     TF_QEMU_KVM_CPU    qemu's -cpu with KVM (default host)
     TF_KERNEL_TIMEOUT  hard limit of one guest run in seconds (default 240 with
@@ -21,10 +30,11 @@ Environment:
     TF_GUEST_SCRIPT    a script to run in the guest instead of scenarios.sh (its
                        "@@" lines on /dev/ttyS1 are the report; debugging aid)
 
-Nothing here is committed output: the .deb, the extracted kernel and the
-initramfs live under build/kernels/ (build/ is ignored by git).
+Nothing here is committed output: the .deb, the extracted kernel, the apt
+lists and the initramfs live under build/kernels/ (build/ is ignored by git).
 """
 
+import lzma
 import os
 import re
 import shutil
@@ -32,6 +42,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +55,35 @@ CACHE = BUILD / "kernels"
 TRACER = Path(os.environ.get("TCPFLOW_BIN") or BUILD / "tcpflow-trace")
 TCPGEN = BUILD / "tests" / "tcpgen"
 
-PKG_RE = re.compile(r"^linux-image-6\.1\.0-(\d+)-cloud-amd64-unsigned$")
-# nftables for the drop scenarios: nf_tables itself, numgen (drop the first k)
-# and objref (named counters); dependencies are resolved from each module.
-GUEST_MODULES = ("nf_tables", "nft_numgen", "nft_objref")
+
+
+@dataclass(frozen=True)
+class Guest:
+    """A Debian cloud kernel for the matrix: the release whose archive serves
+    it and its package names (group 1, a number, orders them: newest first)."""
+    suite: str
+    pkg_re: re.Pattern
+
+
+GUESTS = {
+    "debian-5.10": Guest("bullseye", re.compile(r"^linux-image-5\.10\.0-(\d+)-cloud-amd64-unsigned$")),
+    "debian-6.1": Guest("bookworm", re.compile(r"^linux-image-6\.1\.0-(\d+)-cloud-amd64-unsigned$")),
+    # from Debian 13 the package name carries the upstream patch level
+    "debian-6.12": Guest("trixie", re.compile(r"^linux-image-6\.12\.(\d+)\+deb13-cloud-amd64-unsigned$")),
+}
+DEFAULT_GUEST = "debian-6.1"
+
+# nftables for the drop scenarios: nf_tables itself, numgen (drop the first k),
+# counter and objref (named counters); dependencies are resolved from each
+# module's modinfo.
+GUEST_MODULES = ("nf_tables", "nft_numgen", "nft_counter", "nft_objref")
+# Modules that are part of nf_tables.ko on newer kernels, not files (and not in
+# modules.builtin either): nft_counter is a module on 5.10 only, nft_objref up
+# to 6.1. The guest has a request_module() nobody answers (no modprobe), so a
+# missing one fails the rules with ENOENT. Absent, a module is satisfied only
+# if the named counters work without it: the guest reports which were absent
+# and test_kernel_matrix.py asserts that the drops scenario's rules loaded.
+OPTIONAL_MODULES = ("nft_counter", "nft_objref")
 KVM_PROBE_S = 20        # a working KVM reaches /init within a few seconds
 
 
@@ -67,61 +103,176 @@ def _run(cmd, **kw):
 
 # ---- the kernel package ------------------------------------------------------
 
-def _candidates():
-    """Installable 6.1 cloud kernel packages, newest ABI first."""
-    p = _run(["apt-cache", "search", "--names-only", r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$"])
-    names = []
-    for line in p.stdout.splitlines():
-        name = line.split(" ", 1)[0]
-        m = PKG_RE.match(name)
-        if m:
-            names.append((int(m.group(1)), name))
+def _os_release():
+    out = {}
+    for line in Path("/etc/os-release").read_text(errors="replace").splitlines():
+        k, _, v = line.partition("=")
+        out[k] = v.strip().strip('"')
+    return out
+
+
+def machine_sources():
+    """(uri, suites, signed_by) of each "deb" entry of the machine's apt
+    sources, one-line (.list) and deb822 (.sources) files alike."""
+    etc = Path("/etc/apt")
     out = []
-    for _, name in sorted(names, reverse=True):
-        pol = _run(["apt-cache", "policy", name]).stdout
+    for f in [etc / "sources.list", *sorted((etc / "sources.list.d").glob("*.list"))]:
+        if not f.is_file():
+            continue
+        for line in f.read_text(errors="replace").splitlines():
+            m = re.match(r"deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)", line.split("#", 1)[0].strip())
+            if m:
+                opts = dict(o.split("=", 1) for o in (m.group(1) or "").split() if "=" in o)
+                out.append((m.group(2), [m.group(3)], opts.get("signed-by")))
+    for f in sorted((etc / "sources.list.d").glob("*.sources")):
+        for stanza in re.split(r"\n[ \t]*\n", f.read_text(errors="replace")):
+            fields = {}
+            for line in stanza.splitlines():
+                if line[:1] in ("#", " ", "\t") or ":" not in line:
+                    continue
+                k, _, v = line.partition(":")
+                fields[k.strip().lower()] = v.strip()
+            if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+                for uri in fields.get("uris", "").split():
+                    out.append((uri, fields.get("suites", "").split(), fields.get("signed-by")))
+    return out
+
+
+def apt_options(suite):
+    """apt options under which Debian release `suite` is visible: none when
+    the machine's sources list it; else a private sources.list with the
+    Debian archive URI (and key) the machine's sources use for its own
+    release, and private lists and caches under build/kernels/apt/SUITE."""
+    sources = machine_sources()
+    if any(suite in suites for _, suites, _ in sources):
+        return []
+    own = _os_release().get("VERSION_CODENAME", "")
+    archive = next(((uri, key) for uri, suites, key in sources if own and own in suites), None)
+    if archive is None:
+        raise KernelSetupError(f"to fetch {suite}'s kernel: no Debian archive in the machine's apt "
+                               f"sources (a 'deb' entry for its own release {own or '?'})")
+    uri, key = archive
+    d = CACHE / "apt" / suite
+    (d / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    signed = f"[signed-by={key}] " if key and key.startswith("/") else ""
+    sl = d / "sources.list"
+    text = f"deb {signed}{uri} {suite} main\n"
+    if not sl.exists() or sl.read_text() != text:
+        sl.write_text(text)
+    return ["-o", f"Dir::Etc::sourcelist={sl}", "-o", "Dir::Etc::sourceparts=-",
+            "-o", f"Dir::State::Lists={d / 'lists'}",
+            "-o", f"Dir::Cache::pkgcache={d / 'pkgcache.bin'}",
+            "-o", f"Dir::Cache::srcpkgcache={d / 'srcpkgcache.bin'}",
+            "-o", "Acquire::Languages=none"]
+
+
+def _apt_update(opts):
+    p = _run(["apt-get", *opts, "-o", "APT::Sandbox::User=root", "update", "-qq"])
+    if p.returncode != 0:
+        log(f"apt-get update failed: {p.stderr.strip()[-500:]}")
+
+
+def _pkg_order(guest, name):
+    return int(guest.pkg_re.match(name).group(1))
+
+
+def _candidates(guest, opts):
+    """Installable packages of `guest` under apt options `opts`, newest first."""
+    p = _run(["apt-cache", *opts, "search", "--names-only", r"^linux-image-.*-cloud-amd64-unsigned$"])
+    names = [line.split(" ", 1)[0] for line in p.stdout.splitlines()]
+    out = []
+    for name in sorted((n for n in names if guest.pkg_re.match(n)),
+                       key=lambda n: _pkg_order(guest, n), reverse=True):
+        pol = _run(["apt-cache", *opts, "policy", name]).stdout
         m = re.search(r"Candidate:\s*(\S+)", pol)
         if m and m.group(1) != "(none)":
             out.append(name)
     return out
 
 
-def _cached_debs():
-    return sorted((CACHE / "debs").glob("linux-image-6.1.0-*-cloud-amd64-unsigned_*.deb"),
-                  key=lambda p: int(PKG_RE.match(p.name.split("_")[0]).group(1)), reverse=True)
+def _cached_debs(guest):
+    debs = [d for d in (CACHE / "debs").glob("linux-image-*.deb")
+            if guest.pkg_re.match(d.name.split("_")[0])]
+    return sorted(debs, key=lambda d: _pkg_order(guest, d.name.split("_")[0]), reverse=True)
 
 
-def fetch_kernel():
-    """Download (once) and extract Debian 12's 6.1 cloud kernel. Returns the
-    directory holding vmlinuz and lib/modules/RELEASE."""
-    debs = CACHE / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
+def _resolve_package(name, guest):
+    """(package, apt options) of the kernel to use, (None, opts) when apt
+    knows none; updates the (private) lists once when they have none."""
     pkg = os.environ.get("TF_KERNEL_PKG")
-    if not pkg:
-        names = _candidates()
-        if not names:
-            log("no 6.1 cloud kernel in the apt lists: apt-get update")
-            _run(["apt-get", "update", "-qq"])
-            names = _candidates()
-        pkg = names[0] if names else None
-    deb = next((d for d in _cached_debs() if pkg and d.name.startswith(pkg + "_")), None)
-    if deb is None and pkg:
-        log(f"apt-get download {pkg}")
-        p = _run(["apt-get", "download", "-o", "APT::Sandbox::User=root", pkg], cwd=debs)
-        if p.returncode != 0:        # stale lists point at a version the mirror dropped
-            _run(["apt-get", "update", "-qq"])
-            p = _run(["apt-get", "download", "-o", "APT::Sandbox::User=root", pkg], cwd=debs)
-        deb = next((d for d in _cached_debs() if d.name.startswith(pkg + "_")), None)
-        if deb is None:
-            log(f"apt-get download {pkg} failed: {p.stderr.strip()}")
+    opts = apt_options(guest.suite)
+    if pkg and guest.pkg_re.match(pkg):
+        return pkg, opts
+    names = _candidates(guest, opts)
+    if not names:
+        log(f"no {name} cloud kernel in the apt lists of {guest.suite}: apt-get update")
+        _apt_update(opts)
+        names = _candidates(guest, opts)
+    return (names[0] if names else None), opts
+
+
+def _download(pkg, opts, guest):
+    debs = CACHE / "debs"
+    argv = ["apt-get", *opts, "download", "-o", "APT::Sandbox::User=root", pkg]
+    log(f"apt-get download {pkg}")
+    p = _run(argv, cwd=debs)
+    if p.returncode != 0:        # stale lists point at a version the mirror dropped
+        _apt_update(opts)
+        p = _run(argv, cwd=debs)
+    deb = next((d for d in _cached_debs(guest) if d.name.startswith(pkg + "_")), None)
     if deb is None:
-        cached = _cached_debs()
+        log(f"apt-get download {pkg} failed: {p.stderr.strip()}")
+    return deb
+
+
+def _extract(deb, kdir):
+    """The kernel image, its config and its modules from a kernel package
+    into kdir. Modules go to kdir/lib/modules/ whether the package has them
+    there (Debian 11, 12) or under usr/lib/modules/ (Debian 13, merged /usr)."""
+    want = re.compile(r"^(boot/(vmlinuz|config)-[^/]+|(usr/)?lib/modules/.+)$")
+    dpkg = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    try:
+        with tarfile.open(fileobj=dpkg.stdout, mode="r|") as tar:
+            for m in tar:
+                rel = m.name[2:] if m.name.startswith("./") else m.name
+                if not m.isfile() or not want.match(rel) or ".." in rel.split("/"):
+                    continue
+                out = kdir / (rel[len("usr/"):] if rel.startswith("usr/") else rel)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(m) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except (tarfile.TarError, OSError) as e:
+        raise KernelSetupError(f"extracting {deb} failed: {e}")
+    finally:
+        dpkg.stdout.close()
+        rc = dpkg.wait()
+    if rc != 0:
+        raise KernelSetupError(f"dpkg-deb --fsys-tarfile {deb}: exit {rc}")
+
+
+def fetch_kernel(name=DEFAULT_GUEST):
+    """Download (once) and extract the kernel of guest `name`. Returns the
+    directory holding boot/vmlinuz-* and lib/modules/RELEASE."""
+    guest = GUESTS[name]
+    (CACHE / "debs").mkdir(parents=True, exist_ok=True)
+    pkg, deb = None, None
+    try:
+        pkg, opts = _resolve_package(name, guest)
+        deb = next((d for d in _cached_debs(guest) if pkg and d.name.startswith(pkg + "_")), None)
+        if deb is None and pkg:
+            deb = _download(pkg, opts, guest)
+    except KernelSetupError as e:
+        log(str(e))
+    if deb is None:
+        cached = _cached_debs(guest)
         if not cached:
-            raise KernelSetupError(f"no Debian 6.1 cloud kernel package: resolved {pkg!r}, nothing "
-                                   f"cached in {debs} (apt-get update; apt-cache search linux-image-6.1)")
+            raise KernelSetupError(f"no {name} cloud kernel package: resolved {pkg!r}, nothing cached "
+                                   f"in {CACHE / 'debs'} (package names like {guest.pkg_re.pattern}, "
+                                   f"Debian {guest.suite})")
         deb = cached[0]
         log(f"using the cached {deb.name}")
-    # keep only the one in use
-    for old in _cached_debs():
+    # keep only the one in use (of this guest)
+    for old in _cached_debs(guest):
         if old != deb:
             old.unlink()
 
@@ -130,15 +281,11 @@ def fetch_kernel():
     if not stamp.exists():
         shutil.rmtree(kdir, ignore_errors=True)
         kdir.mkdir(parents=True)
-        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-        x = _run(["tar", "-x", "-C", kdir, "--wildcards", "./boot/vmlinuz-*", "./boot/config-*",
-                  "./lib/modules/*"], stdin=tar.stdout)
-        tar.stdout.close()
-        if tar.wait() != 0 or x.returncode != 0:
-            raise KernelSetupError(f"extracting {deb} failed: {x.stderr.strip()}")
+        _extract(deb, kdir)
         stamp.write_text(deb.name + "\n")
     for other in CACHE.iterdir():
-        if other.is_dir() and other.name.startswith("linux-image-") and other != kdir:
+        if (other.is_dir() and other != kdir and other.name.startswith("linux-image-")
+                and guest.pkg_re.match(other.name.split("_")[0])):
             shutil.rmtree(other, ignore_errors=True)
     return kdir
 
@@ -153,11 +300,33 @@ def kernel_files(kdir):
 
 # ---- kernel modules ------------------------------------------------------------
 
+MODULE_SUFFIXES = (".ko", ".ko.xz")      # Debian 13 compresses its modules with xz
+
+
+def module_stem(filename):
+    """"nf_tables" for nf_tables.ko or nf_tables.ko.xz, else None."""
+    for suffix in MODULE_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename[:-len(suffix)].replace("-", "_")
+    return None
+
+
+def module_bytes(path):
+    """A module file's ELF image (decompressed: busybox insmod takes plain .ko)."""
+    data = Path(path).read_bytes()
+    if path.name.endswith(".xz"):
+        try:
+            data = lzma.decompress(data)
+        except lzma.LZMAError as e:
+            raise KernelSetupError(f"{path}: {e}")
+    return data
+
+
 def modinfo(path):
     """The .modinfo section of a kernel module as a dict (ELF64 little endian)."""
-    data = Path(path).read_bytes()
+    data = module_bytes(Path(path))
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise KernelSetupError(f"{path}: not an ELF64 LE module (compressed? .ko.xz is not handled)")
+        raise KernelSetupError(f"{path}: not an ELF64 LE module")
     shoff, = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
 
@@ -178,17 +347,20 @@ def modinfo(path):
     return info
 
 
-def resolve_modules(moddir, wanted):
-    """[(name, path)] for `wanted` and their dependencies, dependencies first.
+def resolve_modules(moddir, wanted, optional=()):
+    """([(name, path)] for `wanted` and their dependencies, dependencies
+    first; [names of `optional` modules this kernel has no file for]).
     Built-in modules (modules.builtin) need nothing."""
     index = {}
-    for p in (moddir / "kernel").rglob("*.ko"):
-        index[p.name[:-3].replace("-", "_")] = p
+    for p in (moddir / "kernel").rglob("*.ko*"):
+        stem = module_stem(p.name)
+        if stem:
+            index[stem] = p
     builtin = set()
     bl = moddir / "modules.builtin"
     if bl.exists():
-        builtin = {Path(l.strip()).name[:-3].replace("-", "_") for l in bl.read_text().splitlines() if l}
-    order, seen = [], set()
+        builtin = {module_stem(Path(l.strip()).name) for l in bl.read_text().splitlines() if l}
+    order, seen, absent = [], set(), []
 
     def visit(name, chain):
         name = name.replace("-", "_")
@@ -197,6 +369,9 @@ def resolve_modules(moddir, wanted):
         if name in chain:
             raise KernelSetupError(f"module dependency loop: {' -> '.join(chain + [name])}")
         if name not in index:
+            if not chain and name in optional:
+                absent.append(name)
+                return
             raise KernelSetupError(f"module {name} not in {moddir} (needed by {chain or 'us'})")
         for dep in filter(None, modinfo(index[name]).get("depends", "").split(",")):
             visit(dep, chain + [name])
@@ -205,7 +380,7 @@ def resolve_modules(moddir, wanted):
 
     for w in wanted:
         visit(w, [])
-    return order
+    return order, absent
 
 
 # ---- initramfs -------------------------------------------------------------------
@@ -305,7 +480,7 @@ def build_initramfs(out, moddir):
         if not os.access(b, os.X_OK):
             raise KernelSetupError(f"{b} missing: {hint}")
 
-    mods = resolve_modules(moddir, GUEST_MODULES)
+    mods, absent = resolve_modules(moddir, GUEST_MODULES, OPTIONAL_MODULES)
     configs = sorted((moddir.parents[2] / "boot").glob(f"config-{moddir.name}"))
     c = Cpio(out)
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "root", "run",
@@ -329,11 +504,12 @@ def build_initramfs(out, moddir):
     c.file("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\n", mode=0o644)
     c.file("etc/group", data=b"root:x:0:\n", mode=0o644)
     for name, path in mods:
-        c.file(f"modules/{path.name}", path, mode=0o644)
+        c.file(f"modules/{name}.ko", data=module_bytes(path), mode=0o644)
     # A Debian host has /boot/config-RELEASE: libbpf reads __kconfig externs there
     for cfg in configs:
         c.file(f"boot/{cfg.name}", cfg, mode=0o644)
-    c.file("modules/order", data="".join(f"{p.name}\n" for _, p in mods).encode(), mode=0o644)
+    c.file("modules/order", data="".join(f"{n}.ko\n" for n, _ in mods).encode(), mode=0o644)
+    c.file("modules/absent", data="".join(f"{n}\n" for n in absent).encode(), mode=0o644)
     c.close()
     return [n for n, _ in mods], sorted(libs)
 
@@ -342,13 +518,14 @@ def build_initramfs(out, moddir):
 
 @dataclass
 class Run:
-    kernel: str                     # "debian-6.1" or "host"
+    kernel: str                     # a key of GUESTS, or "host"
     ok: bool = False                # the run finished ("@@ - done")
     error: str = ""                 # why not
     release: str = ""
     accel: str = ""                 # kvm / tcg / none (host)
     accel_note: str = ""            # why KVM was not used
-    seconds: float = 0.0
+    seconds: float = 0.0            # the run itself (qemu, or the host's scenarios)
+    setup_seconds: float = 0.0      # fetching the kernel, building the initramfs
     report: list = field(default_factory=list)    # raw "@@" lines
     console: str = ""
     modules: list = field(default_factory=list)
@@ -367,6 +544,17 @@ class Run:
             if k == key:
                 return val
         return None
+
+    def timing(self):
+        """Where the time went: setup, and for a guest its boot (uptime when
+        /init started) and the scenarios (until /init had them finished)."""
+        out = f"{self.seconds:.1f} s"
+        boot, end = self.info("-", "boot_s"), self.info("-", "end_s")
+        if boot and end:
+            out += f" (boot {float(boot):.1f} s, scenarios {float(end) - float(boot):.1f} s)"
+        if self.setup_seconds:
+            out += f", setup {self.setup_seconds:.1f} s"
+        return out
 
     def tail(self, n=60):
         return "\n".join(self.console.splitlines()[-n:])
@@ -443,13 +631,14 @@ def _boot_once(accel, vmlinuz, initrd, workdir, timeout):
     return status, text, rep, secs
 
 
-def run_guest(workdir=None):
-    """Boot Debian's 6.1 kernel with our initramfs and collect the report."""
-    r = Run("debian-6.1")
-    workdir = Path(workdir or CACHE / "run")
+def run_guest(name=DEFAULT_GUEST, workdir=None):
+    """Boot guest `name`'s kernel with our initramfs and collect the report."""
+    r = Run(name)
+    workdir = Path(workdir or CACHE / f"run-{name}")
     workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
     try:
-        kdir = fetch_kernel()
+        kdir = fetch_kernel(name)
         vmlinuz, moddir = kernel_files(kdir)
         r.release = moddir.name
         initrd = workdir / "initramfs.cpio"
@@ -457,6 +646,8 @@ def run_guest(workdir=None):
     except KernelSetupError as e:
         r.error = str(e)
         return r
+    finally:
+        r.setup_seconds = time.monotonic() - t0
 
     want = os.environ.get("TF_QEMU_ACCEL", "auto")
     if want not in ("auto", "kvm", "tcg"):
@@ -541,27 +732,31 @@ def run_host(workdir=None):
 def run_kernel(kernel, workdir=None):
     if kernel == "host":
         return run_host(workdir)
-    if kernel == "debian-6.1":
-        return run_guest(workdir)
-    raise ValueError(f"unknown kernel {kernel!r}")
+    if kernel in GUESTS:
+        return run_guest(kernel, workdir)
+    raise ValueError(f"unknown kernel {kernel!r}: host, {', '.join(GUESTS)}")
 
 
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else "run"
+    name = argv[2] if len(argv) > 2 else DEFAULT_GUEST
+    if cmd in ("fetch", "shell") and name not in GUESTS:
+        print(f"unknown guest {name!r}: {', '.join(GUESTS)}", file=sys.stderr)
+        return 2
     if cmd == "fetch":
-        print(fetch_kernel())
+        print(fetch_kernel(name))
         return 0
     if cmd == "run":
-        r = run_kernel(argv[2] if len(argv) > 2 else "debian-6.1")
+        r = run_kernel(name)
         print("\n".join(r.report))
-        log(f"{r.kernel} {r.release}: ok={r.ok} accel={r.accel} {r.accel_note} {r.seconds:.1f} s")
+        log(f"{r.kernel} {r.release}: ok={r.ok} accel={r.accel} {r.accel_note} {r.timing()}")
         if r.error:
             log(r.error)
         return 0 if r.ok else 1
     if cmd == "shell":
-        kdir = fetch_kernel()
+        kdir = fetch_kernel(name)
         vmlinuz, moddir = kernel_files(kdir)
-        work = CACHE / "run"
+        work = CACHE / f"run-{name}"
         work.mkdir(parents=True, exist_ok=True)
         build_initramfs(work / "initramfs.cpio", moddir)
         ok, _ = kvm_usable()
