@@ -16,8 +16,9 @@ _runs = {}
 
 
 def kernels():
-    """TF_KERNELS="host debian-6.1" (the default) picks the kernels to run."""
-    return os.environ.get("TF_KERNELS", "host debian-6.1").split()
+    """TF_KERNELS picks the kernels to run: by default the host and every
+    guest of kmatrix.GUESTS (Debian's 5.10, 6.1, 6.12)."""
+    return os.environ.get("TF_KERNELS", " ".join(["host", *kmatrix.GUESTS])).split()
 
 
 def pytest_generate_tests(metafunc):
@@ -46,4 +47,4 @@ def pytest_terminal_summary(terminalreporter):
         how = r.accel + (f" ({r.accel_note.splitlines()[0]})" if r.accel_note else "")
         terminalreporter.write_line(
             f"kernel matrix: {name} {r.release}: {'completed' if r.ok else 'DID NOT COMPLETE'} "
-            f"in {r.seconds:.1f} s, accel {how}")
+            f"in {r.timing()}, accel {how}")

@@ -1,16 +1,19 @@
 # tcpflow-trace -- the kernel matrix (included by the top Makefile).
 #
 #   sudo make test-kernels   the integration scenarios on this machine's kernel
-#                            (in a fresh network namespace) and on Debian 12's
-#                            6.1 cloud kernel booted in qemu (KVM when
+#                            (in a fresh network namespace) and on Debian's
+#                            5.10 (11), 6.1 (12) and 6.12 (13) cloud kernels
+#                            booted in qemu one after the other (KVM when
 #                            /dev/kvm works, else TCG); see tests/kernels/kmatrix.py
 #
-# The kernel .deb is fetched with apt-get download at test time and cached
-# under $(BUILD)/kernels/ with its extracted vmlinuz and modules and the
-# initramfs built for the run: nothing of it is committed.
+# The kernel .debs are fetched with apt-get download at test time (Debian 11
+# and 13 through private apt lists: the machine's sources stay as they are)
+# and cached under $(BUILD)/kernels/ with their extracted vmlinuz and modules
+# and the initramfs built for each run: nothing of it is committed.
 #
-# Knobs (environment): TF_KERNELS="host debian-6.1", TF_QEMU_ACCEL=auto|kvm|tcg,
-# TF_KERNEL_PKG=<exact package>, TF_KERNEL_TIMEOUT=<s>; KMATRIX_ARGS: extra pytest arguments.
+# Knobs (environment): TF_KERNELS="host debian-5.10 debian-6.1 debian-6.12",
+# TF_QEMU_ACCEL=auto|kvm|tcg, TF_KERNEL_PKG=<exact package>,
+# TF_KERNEL_TIMEOUT=<s>; KMATRIX_ARGS: extra pytest arguments.
 
 KERNELS_DIR := tests/kernels
 # qemu without its GUI recommendations; busybox-static is the guest's userland

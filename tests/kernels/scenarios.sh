@@ -5,7 +5,7 @@
 # output sent back line by line for test_kernel_matrix.py to judge. Nothing is
 # asserted here; this script only runs things and reports what happened.
 #
-# Runs as /init's child inside the qemu guest (Debian's 6.1 kernel), and on
+# Runs as /init's child inside the qemu guest (a Debian kernel), and on
 # the host kernel inside a fresh network namespace (`unshare -n`), with the
 # same busybox shell, so both kernels get exactly the same checks.
 #
@@ -111,8 +111,10 @@ tracer_stop() {
 	say "$TNAME" info "started=yes"
 	send_file "$TNAME" trace "$WORK/$TNAME.trace"
 	send_file "$TNAME" err "$WORK/$TNAME.err"
-	# A degraded start ("note: ..."): libbpf's log says why, once per run
-	if [ -z "$VERBOSE_SENT" ] && grep -q 'tcpflow-trace: note:' "$WORK/$TNAME.err"; then
+	# A degraded start ("note: ...", "feature X off: ..."): libbpf's log
+	# says why, once per run
+	if [ -z "$VERBOSE_SENT" ] &&
+		grep -qE '^tcpflow-trace: (note:|feature [^ ]+ off:)' "$WORK/$TNAME.err"; then
 		VERBOSE_SENT=1
 		"$TF_BIN" --verbose --json --netns "$NETNS" --duration 1 \
 			> /dev/null 2> "$WORK/$TNAME.verbose"
@@ -240,8 +242,9 @@ send_gen $S srva srvb clic clid
 #    two dropped SYNs (5010), the active closer's first FIN (5011), the
 #    passive closer's first FIN (5012), the first SYN and the first SYN-ACK
 #    (5015: the server's SYN-ACK timer fires once, 1 s before the client's
-#    next SYN). Classic SYN backoff where the kernel has the knob (newer than
-#    6.1), so every kernel retransmits SYNs at 1 s, 3 s.
+#    next SYN). Classic SYN backoff where the kernel has the knob
+#    (tcp_syn_linear_timeouts, Linux 6.5), so every kernel retransmits SYNs
+#    at 1 s, 3 s.
 S=drops
 if [ -e /proc/sys/net/ipv4/tcp_syn_linear_timeouts ]; then
 	sysctl -qw net.ipv4.tcp_syn_linear_timeouts=0

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """The same real-traffic checks on every kernel of the matrix: the host's own
-kernel (in a fresh network namespace) and Debian 12's 6.1 cloud kernel booted
-in qemu (kmatrix.py). scenarios.sh runs the traffic and the tracer and sends
-back raw output; every judgement is here, so a kernel difference the tracer
-does not handle fails a test on that kernel and names it.
+kernel (in a fresh network namespace) and Debian's 5.10, 6.1 and 6.12 cloud
+kernels booted in qemu (kmatrix.py). scenarios.sh runs the traffic and the
+tracer and sends back raw output; every judgement is here, so a kernel
+difference the tracer does not handle fails a test on that kernel and names
+it. What a kernel lacks is in LACKS: the tracer must say so in the agreed
+notice, and the checks that depend on it expect the degraded result.
 
 Ground truth: tcpgen's own account of each connection (its ports, pid, how it
 ended), nftables' counters for the dropped packets, and the TCP state machine.
@@ -23,6 +25,44 @@ SERVER_PASSIVE = ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
 
 # scenario -> the tracer run that saw it
 TRACER_RUNS = ("base", "port_filter", "pid_filter", "drops", "metrics")
+
+# A line of the tracer's stderr that says a feature is not fully there:
+# "tcpflow-trace: feature <name> off: <what is lost> (<why>)" (data lost),
+# "tcpflow-trace: feature <name> fallback: ..." (the same data another way),
+# and the older "tcpflow-trace: note: ..." form.
+NOTICE = re.compile(r"^tcpflow-trace: (note: |feature \S+ (off|fallback): )")
+FALLBACK = re.compile(r"^tcpflow-trace: feature \S+ fallback: ")
+
+# What each kernel of the matrix lacks of what the tracer uses (README,
+# "Supported kernels"), and the notice that must say so. A kernel not named
+# here lacks nothing: the host is whatever CI runs on, and must be complete.
+# "fallback" notices lose nothing and are allowed on any kernel (a kernel
+# build may refuse one program type, see src/loader.c).
+FEATURE_NOTICES = {
+    # iter/task_file + bpf_sock_from_file() (Linux 5.11): owners of sockets
+    # listening before start-up. Old form until the feature notices land.
+    "listener_owners": re.compile(
+        r"^tcpflow-trace: (note: owners of sockets listening before start-up are unknown"
+        r"|feature \w*(listen|owner)\w* off: )"),
+    # Per-program recursion_misses in bpf_prog_info (Linux 5.12): lost
+    # events "program_skipped". WAITING FOR the feature notices (src/, not
+    # merged yet): fails on debian-5.10 until the tracer prints this line.
+    "recursion_misses": re.compile(r"^tcpflow-trace: feature recursion_misses off: "),
+}
+LACKS = {
+    "debian-5.10": ("listener_owners", "recursion_misses"),
+}
+# tcp_syn_linear_timeouts (Linux 6.5, ccce324dabfe): scenarios.sh sets it to 0
+# where it exists, so every kernel retransmits SYNs on the classic schedule.
+NO_SYN_LINEAR_TIMEOUTS = ("debian-5.10", "debian-6.1")
+
+
+def lacks(run, feature):
+    return feature in LACKS.get(run.kernel, ())
+
+
+def notices(t):
+    return [l for l in t.err if NOTICE.match(l) or "warning" in l.lower()]
 
 
 # ---- reading a run ---------------------------------------------------------
@@ -118,9 +158,11 @@ def traced(run, name):
     st = t.stats[0]
     assert st["conns"] == len(t.conns), t.describe()
     assert st["lost"] == 0 and st["malformed"] == 0, f"lost or malformed records\n{t.describe()}"
-    # every feature exists on every kernel of the matrix: no degraded start
-    notes = [l for l in t.err if "note:" in l or "warning" in l.lower()]
-    assert not notes, f"the tracer degraded on this kernel: {notes}\n{t.describe()}"
+    # a kernel degrades only where LACKS says so (whether it says all of it:
+    # test_feature_notice)
+    allowed = [FEATURE_NOTICES[f] for f in LACKS.get(run.kernel, ())] + [FALLBACK]
+    unexpected = [l for l in notices(t) if not any(p.match(l) for p in allowed)]
+    assert not unexpected, f"the tracer degraded on this kernel: {unexpected}\n{t.describe()}"
     return t
 
 
@@ -173,9 +215,40 @@ def test_run_completed(run, kernel):
         assert run.info("-", "modules") == "yes", (
             f"nftables modules did not load: {run.lines('-', 'modfail')}")
         assert run.info("-", "kernel") == run.release
+        # a module with no file on this kernel is part of nf_tables there:
+        # the named counters and numgen rules must load without it
+        absent = (run.info("-", "modules_absent") or "").split()
+        assert run.info("drops", "nft") == "yes", (
+            f"nftables rules did not load (modules absent on this kernel: {absent}): "
+            f"{run.lines('drops', 'nfterr')[:6]}")
     assert run.info("-", "btf") == "yes"
     for name in TRACER_RUNS:
         traced(run, name)
+
+
+@pytest.mark.parametrize("feature", sorted(FEATURE_NOTICES))
+def test_feature_notice(run, feature):
+    """A kernel that lacks a feature says so, once, on every start; one that
+    has it says nothing about it."""
+    for name in TRACER_RUNS:
+        t = Trace(run, name)
+        said = [l for l in t.err if FEATURE_NOTICES[feature].match(l)]
+        if lacks(run, feature):
+            assert len(said) == 1, (f"{run.kernel} lacks {feature}: expected one notice matching "
+                                    f"{FEATURE_NOTICES[feature].pattern!r}, got {said}\n{t.describe()}")
+        else:
+            assert not said, f"{run.kernel} has {feature}, yet: {said}"
+
+
+def test_syn_linear_timeouts_knob(run):
+    """Where the knob exists scenarios.sh turned it off; where it does not
+    (before 6.5) there is nothing to turn off. The SYN checks below expect the
+    classic schedule on every kernel."""
+    got = run.info("drops", "syn_linear_timeouts")
+    if run.kernel in NO_SYN_LINEAR_TIMEOUTS:
+        assert got == "absent", got
+    else:
+        assert got == "0", got
 
 
 # ---- lifecycles (tracer run "base": no filter but the namespace) -------------------
@@ -271,25 +344,33 @@ def test_port_filter(run):
 def test_pid_filter(run):
     """--pid A --pid C: the server A (listening before the tracer started: its
     owner from the task_file iterator) and the client C; not server B, not
-    client D."""
+    client D. Without that iterator (listener_owners) A's children have no
+    owner when they are born and --pid drops them; A's own close() (in its
+    context) names them, so they are reported from LAST_ACK on, as mid-life
+    connections of unknown role."""
     t = traced(run, "pid_filter")
     s = "pid_filter"
     pids = {k: int(run.info(s, f"pid_{k}")) for k in "abc"}
     for label in ("srva", "srvb", "clic", "clid"):
         assert rc(run, s, label) == 0, f"tcpgen {label} failed: {run.lines(s, 'generr.' + label)}"
     ctx = t.describe()
+    owners = not lacks(run, "listener_owners")
     want = set()
     for c in gen_conns(run, s, "srva"):
-        want.add(("server", c["lport"], c["rport"], pids["a"]))
+        want.add(("server" if owners else "unknown", c["lport"], c["rport"], pids["a"]))
     for c in gen_conns(run, s, "clic"):
         want.add(("client", c["lport"], c["rport"], pids["c"]))
     assert len(want) == 4, f"traffic did not happen as planned: {want}"
     got = {(c["role"], c["sport"], c["dport"], c["pid"]) for c in t.conns}
     assert got == want, f"records {sorted(got)}, expected {sorted(want)}\n{ctx}"
     for c in t.conns:
-        if c["role"] == "server":
+        if c["sport"] != 5008:
+            continue
+        assert c["daddr"] == "127.0.0.1", ctx
+        if owners:
             assert "pid_from_listener" in c["flags"], ctx
-            assert c["daddr"] == "127.0.0.1", ctx
+        else:
+            assert states(c) == ["LAST_ACK", "CLOSE"] and "began_before_trace" in c["flags"], ctx
 
 
 # ---- losses made by nftables (tracer run "drops") -------------------------------------
