@@ -284,7 +284,7 @@ def test_dashboard_queries_only_metrics_we_export(ns):
 def test_prometheus_end_to_end(ns, prometheus):
     """10 connections, 2 of them with 2 dropped SYNs, seen through Prometheus' API."""
     fast, slow = 5301, (5302, 5303)
-    ns.sysctl("net.ipv4.tcp_syn_linear_timeouts", 0)    # 2 drops: SYN at 0, 1 s, 3 s
+    assert ns.syn_schedule(exponential=True).gaps(2) == (1, 2)   # 2 drops: SYN at 0, 1 s, 3 s
     for p in slow:                                     # one connection per port: exactly 2 drops each
         ns.drop_first(f"syn{p}", f"tcp dport {p} tcp flags & (syn|ack) == syn", 2)
     tr, url = start_tracer(ns, [fast, *slow])

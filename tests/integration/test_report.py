@@ -44,7 +44,7 @@ def run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("report")
     ns = tfenv.Netns(wd, "report")
     try:
-        ns.sysctl("net.ipv4.tcp_syn_linear_timeouts", 0)      # SYNs at 0, 1 s, 3 s
+        assert ns.syn_schedule(exponential=True).gaps(2) == (1, 2)   # SYNs at 0, 1 s, 3 s
         ns.drop_first("syn", SYN, 2)
         ns.drop_first("fin", FIN, 1)
         tr = tfenv.Tracer(ns, [P_SYN, P_FIN, P_OPEN])

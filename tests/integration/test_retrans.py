@@ -34,12 +34,13 @@ def retransmits(rec, kind):
     return [r for r in rec["retransmits"] if r["kind"] == kind]
 
 
-@pytest.mark.parametrize("linear,gaps_s", [(0, (1, 2)), (4, (1, 1))],
-                         ids=["classic-backoff", "linear-default"])
-def test_two_dropped_syns(ns, linear, gaps_s):
-    """tcp_syn_linear_timeouts=0: SYNs at 0, 1 s, 3 s (handshake ~3 s);
-    =4 (the default here): 0, 1 s, 2 s (handshake ~2 s)."""
-    ns.sysctl("net.ipv4.tcp_syn_linear_timeouts", linear)
+@pytest.mark.parametrize("exponential", [True, False], ids=["classic-backoff", "kernel-default"])
+def test_two_dropped_syns(ns, exponential):
+    """Classic backoff: SYNs at 0, 1 s, 3 s (handshake ~3 s). The kernel's
+    default: 0, 1 s, 2 s with tcp_syn_linear_timeouts (6.5+, 4 linear
+    timeouts), the classic schedule without it (tfenv.SynSchedule)."""
+    sched = ns.syn_schedule(exponential)
+    gaps_s = sched.gaps(2)
     ns.drop_first("syn", SYN, 2)
     ex = tfenv.exchange(ns, "127.0.0.1", PORT)
     tfenv.check_run(ex.trace)
@@ -47,9 +48,9 @@ def test_two_dropped_syns(ns, linear, gaps_s):
     ctx = ctx_of(ex, t)
     assert ns.counter("drop_syn") == 2 and ns.counter("seen_syn") == 3, ctx
     assert len(t.syns) == 3, ctx
-    for i, gap in enumerate(gaps_s):      # the sysctl did what we think (+-100 ms)
+    for i, gap in enumerate(gaps_s):      # the kernel did what we think (+-100 ms)
         got = (t.syns[i + 1].t_ns - t.syns[i].t_ns) / 1e9
-        assert abs(got - gap) < 0.1, f"SYN gap {i}: {got:.3f} s, expected ~{gap} s\n{ctx}"
+        assert abs(got - gap) < 0.1, f"SYN gap {i}: {got:.3f} s, expected ~{gap:g} s ({sched})\n{ctx}"
 
     cport = ex.client_ports()[0]
     cr = ex.trace.one("client", cport, PORT)
@@ -74,7 +75,7 @@ def test_dropped_synack(ns):
     server's SYN-ACK timer (t=2 s) fires 1 s before the client's next SYN
     (t=3 s): exactly one timer-driven SYN-ACK retransmission. The server's
     handshake runs from its FIRST SYN-ACK (t=1 s) to the final ACK: ~1 s."""
-    ns.sysctl("net.ipv4.tcp_syn_linear_timeouts", 0)
+    assert ns.syn_schedule(exponential=True).gaps(2) == (1, 2)
     ns.drop_first("syn", SYN, 1)
     ns.drop_first("synack", SYNACK, 1)
     ex = tfenv.exchange(ns, "127.0.0.1", PORT)

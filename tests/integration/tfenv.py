@@ -2,8 +2,10 @@
 """Test environment for the root integration tests, all in one place.
 
 - Netns: a private network namespace (lo up, 127.0.0.1 and ::1), sysctls in it,
-  nftables rules that drop the first k matching packets with counters read back
-  as ground truth, and every process started in it (killed at teardown).
+  the SYN retransmission schedule (syn_schedule: linear or exponential, by
+  kernel), nftables rules that drop the first k matching packets with counters
+  read back as ground truth, and every process started in it (killed at
+  teardown).
 - Capture + read_pcap: tcpdump on the namespace's lo (-U, nanosecond stamps) and
   a stdlib pcap parser giving time, addresses, ports, flags, seq/ack per packet.
 - Tracer: build/tcpflow-trace --json --netns INUM --port P..., started and
@@ -43,6 +45,36 @@ NS_PREFIX = "tft"
 TOL_US = 2000
 
 _ns_seq = itertools.count()
+
+# tcp_syn_linear_timeouts (Linux 6.5, ccce324dabfe "tcp: make the first N SYN
+# RTO backoffs linear"): the first N SYN retransmission timeouts stay at the
+# initial RTO (1 s), then they double; N is 4 by default. Older kernels (5.10,
+# Debian 12's 6.1) have no such sysctl and back off exponentially from the
+# first retransmission. Only Netns.syn_schedule touches it.
+SYN_LINEAR = "net.ipv4.tcp_syn_linear_timeouts"
+# TF_TEST_NO_LINEAR_TIMEOUTS=1: run as on a kernel without the sysctl (the
+# fallback path, provable on a newer host): syn_schedule then sets it to 0
+# where it exists, which is the old kernels' exponential schedule.
+AS_OLD_KERNEL = os.environ.get("TF_TEST_NO_LINEAR_TIMEOUTS", "") not in ("", "0")
+
+
+def _syn_linear_sysctl_exists():
+    return os.path.exists("/proc/sys/" + SYN_LINEAR.replace(".", "/"))
+
+
+@dataclass(frozen=True)
+class SynSchedule:
+    """When a client retransmits its SYN: `linear` timeouts at the initial
+    RTO (1 s), doubling after that (0: exponential from the start)."""
+    linear: int
+
+    def gaps(self, n):
+        """Seconds between SYN i and SYN i+1, for the first n retransmissions."""
+        return tuple(1.0 if i <= self.linear else 2.0 ** (i - self.linear) for i in range(n))
+
+    def __str__(self):
+        return (f"SYN gaps {', '.join(f'{g:g}' for g in self.gaps(4))} s "
+                f"({'exponential' if not self.linear else f'{self.linear} linear timeouts'})")
 
 
 def require_root():
@@ -243,9 +275,27 @@ class Netns:
         return run(self.cmd(*argv), timeout=timeout, check=check, input=input)
 
     def sysctl(self, key, value):
+        assert key != SYN_LINEAR, "the SYN schedule differs by kernel: use Netns.syn_schedule()"
+        self._sysctl(key, value)
+
+    def _sysctl(self, key, value):
         self.exec("sysctl", "-qw", f"{key}={value}")
         got = " ".join(self.exec("sysctl", "-n", key).stdout.split())   # ranges: tab-separated
         assert got == str(value), f"sysctl {key} in {self.name}: wanted {value}, got {got}"
+
+    def syn_schedule(self, exponential=False):
+        """Set up this namespace's SYN retransmission schedule and return it
+        (a SynSchedule): the kernel's default, or with exponential=True the
+        classic 1, 2, 4 s backoff, which every kernel can do (0 linear
+        timeouts where the sysctl exists; the only schedule where it does not,
+        or under TF_TEST_NO_LINEAR_TIMEOUTS=1). Tests check it against the
+        capture: the expected gaps are a claim about the kernel, not truth."""
+        if not _syn_linear_sysctl_exists():
+            return SynSchedule(0)
+        if exponential or AS_OLD_KERNEL:
+            self._sysctl(SYN_LINEAR, 0)
+            return SynSchedule(0)
+        return SynSchedule(int(self.exec("sysctl", "-n", SYN_LINEAR).stdout))
 
     # -- nftables: drop the first k matching packets, count what was seen --
     def drop_first(self, label, match, k):
