@@ -4,7 +4,9 @@
 #                            (in a fresh network namespace) and on Debian's
 #                            5.10 (11), 6.1 (12) and 6.12 (13) cloud kernels
 #                            booted in qemu one after the other (KVM when
-#                            /dev/kvm works, else TCG); see tests/kernels/kmatrix.py
+#                            /dev/kvm works, else TCG); see tests/kernels/kmatrix.py;
+#                            then the SYN retransmission tests as on a kernel
+#                            without tcp_syn_linear_timeouts
 #
 # The kernel .debs are fetched with apt-get download at test time (Debian 11
 # and 13 through private apt lists: the machine's sources stay as they are)
@@ -16,8 +18,13 @@
 # TF_KERNEL_TIMEOUT=<s>; KMATRIX_ARGS: extra pytest arguments.
 
 KERNELS_DIR := tests/kernels
-# qemu without its GUI recommendations; busybox-static is the guest's userland
-DEB_KERNELS := qemu-system-x86 busybox-static nftables python3-pytest
+# qemu without its GUI recommendations; busybox-static is the guest's userland;
+# iproute2 and tcpdump for the integration tests run as on an old kernel
+DEB_KERNELS := qemu-system-x86 busybox-static nftables python3-pytest iproute2 tcpdump
+# The integration tests whose expectations differ on kernels without
+# tcp_syn_linear_timeouts (before 6.5: Debian 11 and 12): run here as on such
+# a kernel (TF_TEST_NO_LINEAR_TIMEOUTS, see tests/integration/tfenv.py).
+OLD_SYN_TESTS := tests/integration/test_retrans.py tests/integration/test_harness.py -k syn
 
 .PHONY: test-kernels kernels-deps
 
@@ -26,3 +33,4 @@ kernels-deps:
 
 test-kernels: kernels-deps $(BIN) $(BUILD)/tests/tcpgen
 	$(PYTHON) -m pytest -q -rs $(KERNELS_DIR) $(KMATRIX_ARGS)
+	TF_TEST_NO_LINEAR_TIMEOUTS=1 $(PYTHON) -m pytest -q -rs $(OLD_SYN_TESTS)
