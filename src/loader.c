@@ -116,7 +116,8 @@ static int classify(int err, char *buf, size_t len, const char *what)
 	err = err < 0 ? -err : err;
 	if (err == EPERM || err == EACCES) {
 		snprintf(buf, len, "%s: not permitted (%s): run as root, or grant CAP_BPF, "
-			 "CAP_PERFMON", what, strerror(err));
+			 "CAP_PERFMON (as root: kernel lockdown or a security module forbids it)",
+			 what, strerror(err));
 		return TF_EXIT_PERM;
 	}
 	snprintf(buf, len, "%s failed: %s (run with --verbose for libbpf's log)", what, strerror(err));
@@ -491,7 +492,8 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct 
 		goto cleanup;
 	}
 	if (e) {
-		rc = classify(e, err, errlen, "loading the BPF programs (kernel >= 5.8 with BTF needed)");
+		rc = classify(e, err, errlen, "loading the core BPF program (tp_btf/inet_sock_set_state "
+			      "program on_set_state, Linux >= 5.8 with BTF)");
 		goto cleanup;
 	}
 	e = fill_filters(l->skel, cfg);

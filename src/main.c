@@ -90,7 +90,8 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, i
 	}
 	if (!cfg->metrics)
 		return 0;
-	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, msg, sizeof(msg));
+	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, &core->stats, msg,
+				 sizeof(msg));
 	if (!sk) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		return errno == ENOMEM ? TF_EXIT_RUNTIME : TF_EXIT_METRICS;

@@ -128,7 +128,7 @@ def remove_stale_namespaces():
 class Proc:
     """A child process with its stdout lines collected by a thread."""
 
-    def __init__(self, argv, stdin=False, workdir=None, name="proc"):
+    def __init__(self, argv, stdin=False, workdir=None, name="proc", env=None):
         self.argv = [str(a) for a in argv]
         self.name = name
         self.lines = []
@@ -137,7 +137,8 @@ class Proc:
         self._err = open(self._err_path, "w+")
         self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=self._err, text=True,
-                                  start_new_session=True)
+                                  start_new_session=True,
+                                  env=None if env is None else {**os.environ, **env})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -515,7 +516,8 @@ class TraceResult:
 class Tracer:
     READY = "tcpflow-trace: tracing"
 
-    def __init__(self, ns, ports, pid=None, extra=(), workdir=None):
+    def __init__(self, ns, ports, pid=None, extra=(), workdir=None, env=None):
+        """env: extra environment (e.g. LD_PRELOAD of a fault-injection shim)."""
         require_bin(TRACER_BIN, "build it with `make`")
         argv = [TRACER_BIN, "--json", "--netns", ns.inum]
         for p in ports:
@@ -523,7 +525,7 @@ class Tracer:
         if pid is not None:
             argv += ["--pid", pid]
         argv += list(extra)
-        self.proc = Proc(argv, workdir=workdir or ns.workdir, name="tcpflow-trace")
+        self.proc = Proc(argv, workdir=workdir or ns.workdir, name="tcpflow-trace", env=env)
         ns.procs.append(self.proc)
         ok = wait_until(lambda: self.READY in self.proc.stderr() or self.proc.p.poll() is not None, 30)
         if not ok or self.proc.p.poll() is not None:
