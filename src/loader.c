@@ -216,7 +216,7 @@ static const struct prog_spec specs[NPROGS + 1] = {
 	  "tp_btf/tcp_retransmit_skb program on_retrans_skb" },
 	{ "on_retrans_synack", TF_FEAT_SYNACK_RETRANSMITS, TF_FS_OFF,
 	  "btf_trace_tcp_retransmit_synack", BTF_KIND_TYPEDEF,
-	  "tracepoint tcp:tcp_retransmit_synack (Linux >= 4.15)",
+	  "tracepoint tcp:tcp_retransmit_synack of Linux >= 4.15",
 	  "tp_btf/tcp_retransmit_synack program on_retrans_synack" },
 	{ "on_send_reset", TF_FEAT_RESETS, TF_FS_OFF, "btf_trace_tcp_send_reset", BTF_KIND_TYPEDEF,
 	  "tracepoint tcp:tcp_send_reset", "tp_btf/tcp_send_reset program on_send_reset" },
@@ -225,7 +225,7 @@ static const struct prog_spec specs[NPROGS + 1] = {
 	  "tp_btf/tcp_receive_reset program on_receive_reset" },
 	/* iter/bpf_map_elem: Linux 5.9 */
 	{ "dump_conns", TF_FEAT_CONN_TABLE_ITER, TF_FS_FALLBACK, "bpf_iter_bpf_map_elem",
-	  BTF_KIND_FUNC, "map element iterator (iter/bpf_map_elem, Linux >= 5.9)",
+	  BTF_KIND_FUNC, "map element iterator iter/bpf_map_elem of Linux >= 5.9",
 	  "iter/bpf_map_elem program dump_conns" },
 };
 
@@ -445,7 +445,7 @@ static void probe_recursion_misses(struct tf_loader *l)
 	if (!e && len >= offsetof(struct bpf_prog_info, recursion_misses) + sizeof(info.recursion_misses))
 		return;
 	tf_feature_set(l->feats, TF_FEAT_RECURSION_MISSES, TF_FS_OFF, TF_FW_MISSING,
-		       e ? e : EOPNOTSUPP, "bpf_prog_info.recursion_misses (Linux >= 5.12)");
+		       e ? e : EOPNOTSUPP, "bpf_prog_info.recursion_misses of Linux >= 5.12");
 }
 
 int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct tf_features *feats,

@@ -17,7 +17,6 @@ minimal iter/bpf_map_elem program loaded with a raw bpf() call.
 """
 
 import ctypes
-import json
 import os
 import re
 import subprocess
@@ -27,7 +26,7 @@ import urllib.request
 import pytest
 
 import tfenv
-from tfenv import TRACER_BIN, Tracer, check_run, states, wait_until
+from tfenv import TRACER_BIN, Tracer, check_run, records, states, wait_until
 
 pytestmark = pytest.mark.root
 
@@ -51,7 +50,7 @@ PROGS = {
     "half_owners": ("half_owners", "off"),
     "recursion_misses": ("recursion_misses", "off"),
 }
-NOTICE_RE = re.compile(r"^tcpflow-trace: feature (\w+) (off|fallback): .+ \((.+): (.+) / (E[A-Z0-9]+)\)$")
+NOTICE_RE = re.compile(r"^tcpflow-trace: feature (\w+) (off|fallback): .+ \(([^()]+): ([^()]+) / (E[A-Z0-9]+)\)$")
 
 
 def shim_env(progs, errno=None):
@@ -104,18 +103,6 @@ def expected_states(refused):
         feat, st = PROGS[p]
         want[feat] = st
     return want
-
-
-def records(tr, typ):
-    out = []
-    for line in list(tr.proc.lines):
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if r.get("type") == typ:
-            out.append(r)
-    return out
 
 
 def scenario(ns, env):

@@ -550,6 +550,19 @@ class Tracer:
         return TraceResult(rc, conns, stats, other, bad, self.proc.stderr())
 
 
+def records(tr, typ):
+    """Records of one type a running tracer (--json) has printed so far."""
+    out = []
+    for line in list(tr.proc.lines):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if r.get("type") == typ:
+            out.append(r)
+    return out
+
+
 def check_run(res):
     """Invariants of every tracer run: clean exit, JSON only, one stats line."""
     assert res.rc == 0, f"tracer exit status {res.rc}; stderr: {res.stderr}"
