@@ -111,17 +111,10 @@ static void print_why(const struct tf_feature *f, FILE *out)
 {
 	const char *what = f->what ? f->what : "it";
 
-	switch (f->why) {
-	case TF_FW_REFUSED:
-		fprintf(out, "(the kernel refused %s: ", what);
-		break;
-	case TF_FW_MISSING:
+	if (f->why == TF_FW_MISSING)
 		fprintf(out, "(%s not in this kernel: ", what);
-		break;
-	default:
-		fprintf(out, "(%s not probed: ", what);
-		break;
-	}
+	else
+		fprintf(out, "(the kernel refused %s: ", what);
 	fprintf(out, "%s / %s)", strerror(f->err), errno_name(f->err));
 }
 
@@ -132,7 +125,7 @@ int tf_features_notify(const struct tf_features *fs, FILE *out)
 	for (int i = 0; i < TF_FEAT_MAX; i++) {
 		const struct tf_feature *f = &fs->f[i];
 
-		if (f->state == TF_FS_ENABLED || f->why == TF_FW_NOT_PROBED)
+		if (f->state == TF_FS_ENABLED)
 			continue;
 		fprintf(out, "tcpflow-trace: feature %s %s: %s ", docs[i].name,
 			tf_feature_state_name(f->state),
@@ -151,22 +144,16 @@ void tf_features_check_lines(const struct tf_features *fs, FILE *out)
 		const char *what = f->what ? f->what : "";
 
 		fprintf(out, "%-20s ", docs[i].name);
-		switch (f->why) {
-		case TF_FW_NONE:
+		if (f->why == TF_FW_NONE) {
 			fprintf(out, "available  %s\n", docs[i].gives);
 			continue;
-		case TF_FW_REFUSED:
-			fprintf(out, "refused    %s: %s / %s", what, strerror(f->err),
-				errno_name(f->err));
-			break;
-		case TF_FW_MISSING:
+		}
+		if (f->why == TF_FW_MISSING)
 			fprintf(out, "missing    %s (%s / %s)", what, strerror(f->err),
 				errno_name(f->err));
-			break;
-		default:
-			fprintf(out, "unknown    not probed (%s)", what);
-			break;
-		}
+		else
+			fprintf(out, "refused    %s: %s / %s", what, strerror(f->err),
+				errno_name(f->err));
 		if (f->state == TF_FS_FALLBACK)
 			fprintf(out, "; fallback: %s\n", docs[i].fallback);
 		else

@@ -39,7 +39,6 @@ enum tf_feature_why {
 	TF_FW_NONE = 0,
 	TF_FW_REFUSED,		/* the kernel refused to load or attach it (err) */
 	TF_FW_MISSING,		/* this kernel does not have it (per BTF or prog info) */
-	TF_FW_NOT_PROBED,	/* not tried: this run does not use it (--check tells) */
 };
 
 struct tf_feature {

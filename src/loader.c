@@ -210,7 +210,8 @@ struct prog_spec {
 
 static const struct prog_spec specs[NPROGS + 1] = {
 	{ "on_set_state", -1, 0, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF,
-	  "sock:inet_sock_set_state (Linux >= 4.16)", "tp_btf/inet_sock_set_state program on_set_state" },
+	  "sock:inet_sock_set_state (Linux >= 4.16)",
+	  "tp_btf/inet_sock_set_state program on_set_state" },
 	{ "on_retrans_skb", TF_FEAT_RETRANSMITS, TF_FS_OFF, "btf_trace_tcp_retransmit_skb",
 	  BTF_KIND_TYPEDEF, "tracepoint tcp:tcp_retransmit_skb",
 	  "tp_btf/tcp_retransmit_skb program on_retrans_skb" },
