@@ -11,6 +11,8 @@ retransmission count is compared with the nftables counters:
     SYN retransmissions = SYNs seen by the rule - connections attempted
 
 (every connect() sends one first SYN; every other SYN is a retransmission).
+Not per connection: a tcpdump capture of the 400-connection burst missed up
+to a third of the SYNs here, the nftables counters none.
 A run is "short" when the tracer counted fewer. Methods: none (no hammer),
 keys (get_next_key + lookup, the tracer's fallback when the kernel refuses
 its map iterator), batch (BPF_MAP_LOOKUP_BATCH). The tracer runs as users
@@ -81,7 +83,6 @@ def one_run(args, method, workdir):
     ns = tfenv.Netns(workdir, f"hm-{method}")
     try:
         nft_rules(ns, PORT)
-        cap = ns.capture(f"tcp dst port {PORT} and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn")
         tracer = tfenv.Tracer(ns, [PORT], workdir=workdir)
         srv = tfenv.Proc(ns.cmd(sys.executable, "-c", SERVER, PORT), workdir=workdir, name="srv")
         ns.procs.append(srv)
@@ -107,24 +108,13 @@ def one_run(args, method, workdir):
         clients = [c for c in res.conns if c.get("role") == "client" and c.get("dport") == PORT]
         traced = sum(c.get("syn_retrans", 0) for c in clients)
         truth = nft_counter(ns, "syns") - got["attempted"]
-        # per connection: SYNs in the capture (it sees packets before the nftables hook)
-        syns = {}
-        for p in cap.stop():
-            syns.setdefault(p.sport, []).append(p.t_ns)
-        t0 = min(t[0] for t in syns.values()) if syns else 0
-        short = []
-        for c in clients:
-            want = len(syns.get(c["sport"], [])) - 1
-            if c.get("syn_retrans", 0) != want:
-                short.append({"sport": c["sport"], "traced": c.get("syn_retrans", 0), "capture": want,
-                              "syn_times_s": [round((t - t0) / 1e9, 3) for t in syns[c["sport"]]]})
         return {
             "method": method, "truth_syn_retrans": truth, "traced_syn_retrans": traced,
             "missing": truth - traced, "client_records": len(clients), "client": got,
             "lost": st.get("lost"), "recursion_misses": st.get("recursion_misses"),
             "missed_transitions": st.get("missed_transitions"),
             "conn_table_iter": st.get("features", {}).get("conn_table_iter"),
-            "hammer": hammered, "short_conns": short,
+            "hammer": hammered,
         }
     finally:
         ns.close()
