@@ -254,6 +254,21 @@ def test_metrics_feature_gauge(ns):
     got = wait_until(lambda: (g := gauge()) and len(g) == len(FEATURES) and g["resets"] == "0"
                      and g, 5)
     assert got == {f: "1" if s == "enabled" else "0" for f, s in want.items()}, got
+    # the tracked-connections gauge walks the live table (key by key where the
+    # iterator is refused): two ESTABLISHED sockets, as ss sees them
+    srv = ns.server("127.0.0.1", 18704, "--count", 1, "--close", "never", "--timeout-ms", "20000")
+    cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", 18704, "--count", 1,
+                    "--close", "after-peer", "--timeout-ms", "20000")
+    assert wait_until(lambda: len(ns.exec("ss", "-tanH", "state", "established").stdout
+                                  .strip().splitlines()) == 2, 5)
+
+    def established():
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        m = re.search(r'^tcpflow_tracked_connections\{state="ESTABLISHED"\} (\d+)$', text, re.M)
+        return m and int(m.group(1))
+    assert wait_until(lambda: established() == 2, 5), established()
+    srv.kill()
+    cli.kill()
     check_run(tr.stop())
 
 
