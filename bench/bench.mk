@@ -12,6 +12,7 @@
 BENCH_DIR     := $(BUILD)/bench
 BENCH_LOADGEN := $(BENCH_DIR)/tcpflow-loadgen
 BENCH_EMPTY   := $(BENCH_DIR)/tcpflow-bench-empty
+BENCH_HAMMER  := $(BENCH_DIR)/tcpflow-hammer
 BENCH_ARGS    ?=
 BENCH_QUICK   ?=
 
@@ -21,9 +22,9 @@ else
 BENCH_OUT := --results bench/RESULTS.md --raw $(BENCH_DIR)/samples.json
 endif
 
-.PHONY: bench bench-tools bench-deps soak
+.PHONY: bench bench-tools bench-deps soak hammer
 
-bench-tools: $(BENCH_LOADGEN) $(BENCH_EMPTY)
+bench-tools: $(BENCH_LOADGEN) $(BENCH_EMPTY) $(BENCH_HAMMER)
 
 bench: bench-deps $(BIN) bench-tools
 	$(PYTHON) bench/run_bench.py --tracer $(BIN) --loadgen $(BENCH_LOADGEN) \
@@ -41,6 +42,15 @@ $(BENCH_LOADGEN): bench/loadgen.c | $(BENCH_DIR)
 $(BENCH_EMPTY): bench/empty_loader.c $(BUILD)/empty.skel.h | $(BENCH_DIR)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf -lelf -lz
+
+$(BENCH_HAMMER): bench/hammer.c include/tcpflow.h | $(BENCH_DIR)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
+
+# Does a lookup method on the live table make the tracer lose events? (bench/HAMMER.md)
+HAMMER_ARGS ?=
+hammer: $(BIN) $(BENCH_HAMMER) tools
+	$(PYTHON) bench/hammer_lookup.py --tracer $(BIN) --hammer $(BENCH_HAMMER) $(HAMMER_ARGS)
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@

@@ -20,6 +20,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Program names differ in their first 15 characters (BPF_OBJ_NAME_LEN - 1,
+ * what the kernel keeps): bpftool, the fault-injection shim and the loader's
+ * notices tell them apart by those. Only on_set_state is required; every
+ * other program is optional (src/loader.c probes it, src/features.c says
+ * what is lost without it).
+ */
+
 /* Configuration, set by user space before load. */
 const volatile __u32 filter_netns = 0;		/* 0: every namespace */
 const volatile __u8 filter_family = 0;		/* 0: both */
@@ -488,7 +496,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
+int BPF_PROG(on_retrans_skb, const struct sock *sk, const struct sk_buff *skb)
 {
 	__u64 key = (__u64)sk;
 	struct tf_conn *c = bpf_map_lookup_elem(&conns, &key);
@@ -530,7 +538,7 @@ int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb
  * the child socket does not exist yet. Park them by 4-tuple until it does.
  */
 SEC("tp_btf/tcp_retransmit_synack")
-int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+int BPF_PROG(on_retrans_synack, const struct sock *sk, const struct request_sock *req)
 {
 	const struct tcp_request_sock *treq = (const struct tcp_request_sock *)req;
 	struct tf_tuple t = {};

@@ -9,12 +9,17 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "fmt.h"
 #include "loader.h"
+#include "ohash.h"
 #include "privs.h"
 #include "tcpflow.skel.h"
 #include "listeners.skel.h"
 
 #define DEFAULT_BTF "/sys/kernel/btf/vmlinux"
+
+/* Programs of tcpflow.bpf.c with a hook: the core first, then the optional ones. */
+#define NPROGS 5
 
 struct tf_loader {
 	struct tcpflow_bpf *skel;
@@ -22,13 +27,17 @@ struct tf_loader {
 	tf_record_fn fn;
 	void *ctx;
 	int ncpus;
-	const char *notice;
+	struct tf_features *feats;
 	bool detached;
-	/* tf_loader_scan_live: one batch of the connection table */
-	__u64 *scan_keys;
+	struct bpf_link *links[NPROGS];
+	/* tf_loader_scan_live: a read buffer, and the keys a key-by-key walk has seen */
 	struct tf_conn *scan_vals;
-	bool no_batch;		/* the kernel has no batch lookup for this map type */
-	struct bpf_link *scan_link;	/* dump_conns over `conns`; NULL: batch lookups */
+	struct tf_ohash seen;
+	struct bpf_link *scan_link;	/* dump_conns over `conns`; NULL: key by key */
+	/* tf_loader_count_live key by key: at most 1/COUNT_SHARE of the time */
+	uint64_t count_next_ns;
+	uint64_t counts[TF_STATE_MAX];
+	int count_total;
 	/* tf_loader_hold: records waiting for the end of a walk, each after its length */
 	bool holding;
 	unsigned char *held;
@@ -107,7 +116,8 @@ static int classify(int err, char *buf, size_t len, const char *what)
 	err = err < 0 ? -err : err;
 	if (err == EPERM || err == EACCES) {
 		snprintf(buf, len, "%s: not permitted (%s): run as root, or grant CAP_BPF, "
-			 "CAP_PERFMON", what, strerror(err));
+			 "CAP_PERFMON (as root: kernel lockdown or a security module forbids it)",
+			 what, strerror(err));
 		return TF_EXIT_PERM;
 	}
 	snprintf(buf, len, "%s failed: %s (run with --verbose for libbpf's log)", what, strerror(err));
@@ -182,9 +192,62 @@ static int fill_filters(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 }
 
 /*
+ * The programs of tcpflow.bpf.c. Only the core (on_set_state, with the ring
+ * buffer) is required; the kernel may refuse any other one (some 6.18
+ * builds refuse every iter/bpf_map_elem program with EPERM before the
+ * verifier runs), and its feature is then switched off or to a fallback.
+ * The hooked programs come first, in attach order; dump_conns last.
+ */
+struct prog_spec {
+	const char *name;	/* distinct in 15 characters (BPF_OBJ_NAME_LEN) */
+	int feat;		/* enum tf_feature_id; -1: the core */
+	int refused;		/* the feature's state when the kernel refuses it */
+	const char *btf;	/* the hook as the kernel's BTF names it */
+	int btf_kind;
+	const char *hook;	/* for "X not in this kernel" */
+	const char *what;	/* for "the kernel refused X" */
+};
+
+static const struct prog_spec specs[NPROGS + 1] = {
+	{ "on_set_state", -1, 0, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF,
+	  "sock:inet_sock_set_state (Linux >= 4.16)",
+	  "tp_btf/inet_sock_set_state program on_set_state" },
+	{ "on_retrans_skb", TF_FEAT_RETRANSMITS, TF_FS_OFF, "btf_trace_tcp_retransmit_skb",
+	  BTF_KIND_TYPEDEF, "tracepoint tcp:tcp_retransmit_skb",
+	  "tp_btf/tcp_retransmit_skb program on_retrans_skb" },
+	{ "on_retrans_synack", TF_FEAT_SYNACK_RETRANSMITS, TF_FS_OFF,
+	  "btf_trace_tcp_retransmit_synack", BTF_KIND_TYPEDEF,
+	  "tracepoint tcp:tcp_retransmit_synack of Linux >= 4.15",
+	  "tp_btf/tcp_retransmit_synack program on_retrans_synack" },
+	{ "on_send_reset", TF_FEAT_RESETS, TF_FS_OFF, "btf_trace_tcp_send_reset", BTF_KIND_TYPEDEF,
+	  "tracepoint tcp:tcp_send_reset", "tp_btf/tcp_send_reset program on_send_reset" },
+	{ "on_receive_reset", TF_FEAT_RESETS, TF_FS_OFF, "btf_trace_tcp_receive_reset",
+	  BTF_KIND_TYPEDEF, "tracepoint tcp:tcp_receive_reset",
+	  "tp_btf/tcp_receive_reset program on_receive_reset" },
+	/* iter/bpf_map_elem: Linux 5.9 */
+	{ "dump_conns", TF_FEAT_CONN_TABLE_ITER, TF_FS_FALLBACK, "bpf_iter_bpf_map_elem",
+	  BTF_KIND_FUNC, "map element iterator iter/bpf_map_elem of Linux >= 5.9",
+	  "iter/bpf_map_elem program dump_conns" },
+};
+
+#define NSPECS ((int)(sizeof(specs) / sizeof(specs[0])))
+
+/* Load it? The core always; an optional program while its feature is enabled. */
+static bool prog_wanted(const struct tf_features *fs, const struct prog_spec *sp)
+{
+	return sp->feat < 0 || fs->f[sp->feat].state == TF_FS_ENABLED;
+}
+
+static void prog_refused(struct tf_features *fs, const struct prog_spec *sp, int err)
+{
+	tf_feature_set(fs, sp->feat, sp->refused, TF_FW_REFUSED, err, sp->what);
+}
+
+/*
  * Listening sockets that existed before we attached: their owners from the
  * task_file iterator. New listeners are learnt at listen() by the tracepoint,
- * which wins (BPF_NOEXIST). Optional: needs bpf_sock_from_file (Linux 5.11).
+ * which wins (BPF_NOEXIST). Optional (listener_owners): needs
+ * bpf_sock_from_file (Linux 5.11).
  */
 static void resolve_listeners(struct tf_loader *l, const char *btf_path)
 {
@@ -192,15 +255,17 @@ static void resolve_listeners(struct tf_loader *l, const char *btf_path)
 	struct listeners_bpf *it = listeners_bpf__open_opts(&oo);
 	struct bpf_link *link = NULL;
 	struct tf_listener_rec rec;
-	int fd = -1;
+	int fd = -1, err = -errno;
 	ssize_t n;
 
-	if (!it || listeners_bpf__load(it))
+	if (!it)
+		goto fail;
+	err = listeners_bpf__load(it);
+	if (err)
 		goto fail;
 	link = bpf_program__attach_iter(it->progs.dump_listeners, NULL);
-	if (!link)
-		goto fail;
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	err = -errno;
 	if (fd < 0)
 		goto fail;
 	while ((n = read(fd, &rec, sizeof(rec))) == (ssize_t)sizeof(rec)) {
@@ -211,12 +276,13 @@ static void resolve_listeners(struct tf_loader *l, const char *btf_path)
 		bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key), &owner,
 				     sizeof(owner), BPF_NOEXIST);
 	}
+	err = -errno;
 	if (n < 0)
 		goto fail;
 	goto out;
 fail:
-	l->notice = "owners of sockets listening before start-up are unknown on this kernel "
-		    "(needs Linux >= 5.11); their accepted connections show pid 0";
+	tf_feature_set(l->feats, TF_FEAT_LISTENER_OWNERS, TF_FS_OFF, TF_FW_REFUSED, err,
+		       "iter/task_file program dump_listeners");
 out:
 	if (fd >= 0)
 		close(fd);
@@ -224,16 +290,7 @@ out:
 	listeners_bpf__destroy(it);
 }
 
-/* The tracepoints the core attaches to, as BTF knows them (btf_trace_<name>). */
-static const char *const required_tps[][2] = {
-	{ "btf_trace_inet_sock_set_state", "sock:inet_sock_set_state (Linux >= 4.16)" },
-	{ "btf_trace_tcp_retransmit_skb", "tcp:tcp_retransmit_skb" },
-	{ "btf_trace_tcp_retransmit_synack", "tcp:tcp_retransmit_synack (Linux >= 4.15)" },
-	{ "btf_trace_tcp_send_reset", "tcp:tcp_send_reset" },
-	{ "btf_trace_tcp_receive_reset", "tcp:tcp_receive_reset" },
-};
-
-/* dump_conns over the connection table; NULL (walks use batch lookups) if refused. */
+/* dump_conns over the connection table; NULL (walks go key by key) if refused. */
 static struct bpf_link *attach_scan(struct tcpflow_bpf *skel)
 {
 	union bpf_iter_link_info li = { .map.map_fd = bpf_map__fd(skel->maps.conns) };
@@ -243,10 +300,11 @@ static struct bpf_link *attach_scan(struct tcpflow_bpf *skel)
 }
 
 /*
- * Before loading: does this kernel (as its BTF describes it) have our
- * tracepoints and ring buffers? A clear message beats a verifier log.
+ * Before loading: does this kernel (as its BTF describes it) have our core
+ * tracepoint and ring buffers? A clear message beats a verifier log. An
+ * optional hook it does not have switches its feature off.
  */
-static int preflight(const char *btf_path, bool *map_iter, char *err, size_t errlen)
+static int preflight(const char *btf_path, struct tf_features *fs, char *err, size_t errlen)
 {
 	struct btf *btf = btf__parse(btf_path, NULL);
 	int rc = TF_EXIT_OK;
@@ -257,16 +315,20 @@ static int preflight(const char *btf_path, bool *map_iter, char *err, size_t err
 			 btf_path, strerror(errno));
 		return TF_EXIT_KERNEL;
 	}
-	for (size_t i = 0; i < sizeof(required_tps) / sizeof(required_tps[0]); i++) {
-		if (btf__find_by_name_kind(btf, required_tps[i][0], BTF_KIND_TYPEDEF) < 0) {
-			snprintf(err, errlen, "this kernel has no tracepoint %s (per %s); "
-				 "tcpflow-trace needs it", required_tps[i][1], btf_path);
-			rc = TF_EXIT_KERNEL;
-			goto out;
+	for (int i = 0; i < NSPECS; i++) {
+		const struct prog_spec *sp = &specs[i];
+
+		if (btf__find_by_name_kind(btf, sp->btf, sp->btf_kind) >= 0)
+			continue;
+		if (sp->feat >= 0) {
+			tf_feature_set(fs, sp->feat, sp->refused, TF_FW_MISSING, ENOENT, sp->hook);
+			continue;
 		}
+		snprintf(err, errlen, "this kernel has no tracepoint %s (per %s); "
+			 "tcpflow-trace needs it", sp->hook, btf_path);
+		rc = TF_EXIT_KERNEL;
+		goto out;
 	}
-	/* iter/bpf_map_elem: Linux 5.9 */
-	*map_iter = btf__find_by_name_kind(btf, "bpf_iter_bpf_map_elem", BTF_KIND_FUNC) >= 0;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 0) {
 		snprintf(err, errlen, "this kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux >= 5.8): run on a newer kernel");
 		rc = TF_EXIT_KERNEL;
@@ -276,14 +338,123 @@ out:
 	return rc;
 }
 
-int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
+/*
+ * A fresh copy of the object, configured, with the wanted programs (only
+ * `only` when given, and small maps: a probe). 0 or -errno; *out is NULL
+ * when the object could not even be opened.
+ */
+static int open_load(struct tcpflow_bpf **out, const struct tf_config *cfg,
+		     const struct tf_features *fs, const char *only)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path);
+	struct tcpflow_bpf *skel = tcpflow_bpf__open_opts(&oo);
+	int err;
+
+	*out = skel;
+	if (!skel)
+		return -errno;
+	for (int i = 0; i < NSPECS; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, specs[i].name);
+
+		bpf_program__set_autoattach(p, false);	/* attached one by one */
+		bpf_program__set_autoload(p, only ? !strcmp(specs[i].name, only) :
+						    prog_wanted(fs, &specs[i]));
+	}
+	err = configure(skel, cfg);
+	if (!err && only)
+		err = bpf_map__set_max_entries(skel->maps.rb, (__u32)getpagesize()) ?:
+		      bpf_map__set_max_entries(skel->maps.conns, 16);
+	return err ? err : tcpflow_bpf__load(skel);
+}
+
+/*
+ * Load everything; when the kernel refuses, find out which optional
+ * programs it refuses (each loaded alone), switch their features off and
+ * load the rest. One load when all is well; 2 + one per optional program
+ * when not (measured: see README, Supported kernels).
+ */
+static int load_progs(struct tf_loader *l, const struct tf_config *cfg)
+{
+	int e = open_load(&l->skel, cfg, l->feats, NULL);
+
+	if (!e || !l->skel)
+		return e;
+	for (int i = 0; i < NSPECS; i++) {
+		struct tcpflow_bpf *probe;
+		int pe;
+
+		if (specs[i].feat < 0 || !prog_wanted(l->feats, &specs[i]))
+			continue;
+		pe = open_load(&probe, cfg, l->feats, specs[i].name);
+		tcpflow_bpf__destroy(probe);
+		if (pe)
+			prog_refused(l->feats, &specs[i], pe);
+	}
+	tcpflow_bpf__destroy(l->skel);
+	return open_load(&l->skel, cfg, l->feats, NULL);
+}
+
+/*
+ * Attach the hooked programs: the core must attach, an optional one that
+ * will not switches its feature off. Both reset programs or none.
+ */
+static int attach_progs(struct tf_loader *l, char *err, size_t errlen)
+{
+	for (int i = 0; i < NPROGS; i++) {
+		const struct prog_spec *sp = &specs[i];
+		int e;
+
+		if (!prog_wanted(l->feats, sp))
+			continue;
+		l->links[i] = bpf_program__attach(bpf_object__find_program_by_name(l->skel->obj,
+										   sp->name));
+		if (l->links[i])
+			continue;
+		e = -errno;
+		if (sp->feat >= 0) {
+			prog_refused(l->feats, sp, e);
+			continue;
+		}
+		if (e == -ENOENT) {
+			snprintf(err, errlen, "a tracepoint is missing on this kernel (%s): "
+				 "need sock:inet_sock_set_state (Linux >= 5.8); --verbose shows why",
+				 strerror(-e));
+			return TF_EXIT_KERNEL;
+		}
+		return classify(e, err, errlen, "attaching to sock:inet_sock_set_state");
+	}
+	for (int i = 0; i < NPROGS; i++) {
+		if (l->links[i] && !prog_wanted(l->feats, &specs[i])) {
+			bpf_link__destroy(l->links[i]);
+			l->links[i] = NULL;
+		}
+	}
+	return TF_EXIT_OK;
+}
+
+/*
+ * bpf_prog_info.recursion_misses came with Linux 5.12 (9ed9e9ba2337 "bpf:
+ * Count the number of times recursion was prevented"). The kernel fills the
+ * part of the struct it knows and says how long that is.
+ */
+static void probe_recursion_misses(struct tf_loader *l)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int e = bpf_obj_get_info_by_fd(bpf_program__fd(l->skel->progs.on_set_state), &info, &len);
+
+	if (!e && len >= offsetof(struct bpf_prog_info, recursion_misses) + sizeof(info.recursion_misses))
+		return;
+	tf_feature_set(l->feats, TF_FEAT_RECURSION_MISSES, TF_FS_OFF, TF_FW_MISSING,
+		       e ? e : EOPNOTSUPP, "bpf_prog_info.recursion_misses of Linux >= 5.12");
+}
+
+int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct tf_features *feats,
 		    tf_record_fn fn, void *ctx, char *err, size_t errlen)
 {
 	const char *btf = cfg->btf_path ? cfg->btf_path : DEFAULT_BTF;
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path);
 	struct tf_loader *l;
 	int rc = TF_EXIT_RUNTIME, e;
-	bool map_iter = false;
 
 	*out = NULL;
 	verbose = cfg->verbose;
@@ -300,37 +471,30 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 			 btf, strerror(errno));
 		return errno == EACCES ? TF_EXIT_PERM : TF_EXIT_KERNEL;
 	}
-	rc = preflight(btf, &map_iter, err, errlen);
+	rc = preflight(btf, feats, err, errlen);
 	if (rc)
 		return rc;
 	l = calloc(1, sizeof(*l));
-	if (!l) {
+	if (!l || tf_ohash_init(&l->seen, sizeof(__u64), 0, cfg->max_conns)) {
+		free(l);
 		snprintf(err, errlen, "out of memory");
 		return TF_EXIT_RUNTIME;
 	}
 	l->fn = fn;
 	l->ctx = ctx;
+	l->feats = feats;
 	/* as much as four ring buffers' worth may wait for a walk to end */
 	l->held_max = (size_t)cfg->ringbuf_bytes * 4;
 	l->ncpus = libbpf_num_possible_cpus();
 
-	l->skel = tcpflow_bpf__open_opts(&oo);
+	e = load_progs(l, cfg);
 	if (!l->skel) {
-		rc = classify(errno, err, errlen, "opening the BPF object");
+		rc = classify(e, err, errlen, "opening the BPF object");
 		goto cleanup;
 	}
-	/* the walk's iterator is attached to the map below, not to a hook */
-	bpf_program__set_autoattach(l->skel->progs.dump_conns, false);
-	if (!map_iter)
-		bpf_program__set_autoload(l->skel->progs.dump_conns, false);
-	e = configure(l->skel, cfg);
 	if (e) {
-		rc = classify(e, err, errlen, "configuring the BPF maps");
-		goto cleanup;
-	}
-	e = tcpflow_bpf__load(l->skel);
-	if (e) {
-		rc = classify(e, err, errlen, "loading the BPF programs (kernel >= 5.8 with BTF needed)");
+		rc = classify(e, err, errlen, "loading the core BPF program (tp_btf/inet_sock_set_state "
+			      "program on_set_state, Linux >= 5.8 with BTF)");
 		goto cleanup;
 	}
 	e = fill_filters(l->skel, cfg);
@@ -338,23 +502,21 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
 		rc = classify(e, err, errlen, "filling the filter maps");
 		goto cleanup;
 	}
-	e = tcpflow_bpf__attach(l->skel);
-	if (e) {
-		rc = classify(e, err, errlen, "attaching to the tcp/sock tracepoints");
-		if (e == -ENOENT)
-			snprintf(err, errlen, "a tracepoint is missing on this kernel (%s): "
-				 "need sock:inet_sock_set_state and tcp:tcp_retransmit_* "
-				 "(Linux >= 5.8); --verbose shows which", strerror(-e));
+	rc = attach_progs(l, err, errlen);
+	if (rc)
 		goto cleanup;
-	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.rb), on_sample, l, NULL);
 	if (!l->rb) {
 		rc = classify(errno, err, errlen, "opening the ring buffer");
 		goto cleanup;
 	}
-	if (map_iter)
+	if (prog_wanted(feats, &specs[NPROGS])) {
 		l->scan_link = attach_scan(l->skel);
+		if (!l->scan_link)
+			prog_refused(feats, &specs[NPROGS], -errno);
+	}
 	resolve_listeners(l, cfg->btf_path);
+	probe_recursion_misses(l);
 	*out = l;
 	return TF_EXIT_OK;
 
@@ -373,73 +535,56 @@ int tf_loader_poll(struct tf_loader *l, int timeout_ms)
 	return ring_buffer__consume(l->rb);
 }
 
+static void destroy_links(struct tf_loader *l)
+{
+	for (int i = 0; i < NPROGS; i++) {
+		bpf_link__destroy(l->links[i]);
+		l->links[i] = NULL;
+	}
+}
+
 void tf_loader_detach(struct tf_loader *l)
 {
 	if (!l || l->detached)
 		return;
-	tcpflow_bpf__detach(l->skel);
+	destroy_links(l);
 	l->detached = true;
 	if (l->rb)
 		ring_buffer__consume(l->rb);
 }
 
 #define SCAN_BATCH 1024
+#define COUNT_SHARE 50	/* key-by-key gauge walks: at most 2% of the time */
 
-/* Key by key: two syscalls per connection (kernels without batch lookup). */
-static int scan_keys(int fd, tf_live_fn fn, void *ctx)
+/*
+ * Key by key (the fallback when the kernel refuses dump_conns): two
+ * syscalls per connection, neither taking a bucket lock (the lookups run
+ * under RCU like a BPF program's). Not BPF_MAP_LOOKUP_BATCH: with batch
+ * lookups hammering this table, whole softirq bursts of our tracepoint
+ * runs went missing with nothing counted (see bench/hammer.md, which also
+ * measures this walk). get_next_key starts over from the first key when
+ * the current one was deleted meanwhile: keys already seen are skipped, and
+ * the walk is bounded.
+ */
+static int scan_keys(struct tf_loader *l, int fd, tf_live_fn fn, void *ctx)
 {
-	__u64 key, next, *prev = NULL;
+	__u64 key = 0, next;
+	uint64_t steps = 0, bound = 2 * (uint64_t)bpf_map__max_entries(l->skel->maps.conns) + 64;
+	bool first = true, fresh;
 	struct tf_conn c;
 	int n = 0;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	tf_ohash_clear(&l->seen);
+	while (steps++ < bound && !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		first = false;
 		key = next;
-		prev = &key;
+		if (tf_ohash_put(&l->seen, &key, &fresh) && !fresh)
+			continue;
 		if (bpf_map_lookup_elem(fd, &key, &c) || !c.nstates)
 			continue;
 		fn(ctx, &c);
 		n++;
 	}
-	return n;
-}
-
-/*
- * SCAN_BATCH connections per syscall (BPF_MAP_LOOKUP_BATCH, Linux 5.6 for
- * hash maps): ~5x cheaper than key by key on a full table (50 000
- * connections: 33 ms instead of 156 ms, measured). -1: not supported.
- */
-static bool scan_buffers(struct tf_loader *l)
-{
-	if (!l->scan_keys) {
-		l->scan_keys = calloc(SCAN_BATCH, sizeof(*l->scan_keys));
-		l->scan_vals = calloc(SCAN_BATCH, sizeof(*l->scan_vals));
-	}
-	return l->scan_keys && l->scan_vals;
-}
-
-static int scan_batches(struct tf_loader *l, int fd, tf_live_fn fn, void *ctx)
-{
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-	int n = 0, err;
-
-	if (!scan_buffers(l))
-		return -1;
-	do {
-		__u32 count = SCAN_BATCH;
-
-		err = bpf_map_lookup_batch(fd, inp, &out, l->scan_keys, l->scan_vals, &count, NULL);
-		if (err && errno != ENOENT)
-			return inp ? n : -1;	/* mid-way: keep what we have */
-		for (__u32 i = 0; i < count; i++) {
-			if (!l->scan_vals[i].nstates)
-				continue;
-			fn(ctx, &l->scan_vals[i]);
-			n++;
-		}
-		in = out;
-		inp = &in;
-	} while (!err);
 	return n;
 }
 
@@ -455,7 +600,9 @@ static int scan_iter(struct tf_loader *l, tf_live_fn fn, void *ctx)
 	ssize_t got;
 	int fd, n = 0;
 
-	if (!scan_buffers(l))
+	if (!l->scan_vals)
+		l->scan_vals = calloc(SCAN_BATCH, sizeof(*l->scan_vals));
+	if (!l->scan_vals)
 		return -1;
 	buf = (unsigned char *)l->scan_vals;
 	fd = bpf_iter_create(bpf_link__fd(l->scan_link));
@@ -481,17 +628,9 @@ static int scan_iter(struct tf_loader *l, tf_live_fn fn, void *ctx)
 /* The one walk over the kernel's connection table (copies, in hash order). */
 int tf_loader_scan_live(struct tf_loader *l, tf_live_fn fn, void *ctx)
 {
-	int fd = bpf_map__fd(l->skel->maps.conns);
 	int n = l->scan_link ? scan_iter(l, fn, ctx) : -1;
 
-	if (n >= 0)
-		return n;
-	n = l->no_batch ? -1 : scan_batches(l, fd, fn, ctx);
-
-	if (n >= 0)
-		return n;
-	l->no_batch = true;
-	return scan_keys(fd, fn, ctx);
+	return n >= 0 ? n : scan_keys(l, bpf_map__fd(l->skel->maps.conns), fn, ctx);
 }
 
 static void flush_one(void *ctx, const struct tf_conn *c)
@@ -515,10 +654,22 @@ static void count_one(void *ctx, const struct tf_conn *c)
 	counts[c->state[(c->nstates - 1) % TF_MAX_STATES] % TF_STATE_MAX]++;
 }
 
+/*
+ * With the iterator, every call walks (~33 ms for 50 000 connections). Key
+ * by key costs ~5x that, so the walk then waits COUNT_SHARE times its own
+ * cost before the next one and the counts in between are the last walk's.
+ */
 int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX])
 {
-	memset(counts, 0, sizeof(uint64_t) * TF_STATE_MAX);
-	return tf_loader_scan_live(l, count_one, counts);
+	uint64_t t0 = tf_now_mono_ns();
+
+	if (l->scan_link || t0 >= l->count_next_ns) {
+		memset(l->counts, 0, sizeof(l->counts));
+		l->count_total = tf_loader_scan_live(l, count_one, l->counts);
+		l->count_next_ns = t0 + (tf_now_mono_ns() - t0) * COUNT_SHARE;
+	}
+	memcpy(counts, l->counts, sizeof(l->counts));
+	return l->count_total;
 }
 
 static uint64_t prog_recursion_misses(const struct bpf_program *p)
@@ -545,15 +696,12 @@ void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st)
 			st->bpf[i] += vals[c];
 	}
 	free(vals);
+	st->events = st->bpf[TF_STAT_EVENTS];
 	st->recursion_misses = 0;
+	if (l->feats->f[TF_FEAT_RECURSION_MISSES].state != TF_FS_ENABLED)
+		return;	/* not countable on this kernel */
 	bpf_object__for_each_program(p, l->skel->obj)
 		st->recursion_misses += prog_recursion_misses(p);
-	st->events = st->bpf[TF_STAT_EVENTS];
-}
-
-const char *tf_loader_notice(const struct tf_loader *l)
-{
-	return l ? l->notice : NULL;
 }
 
 void tf_loader_free(struct tf_loader *l)
@@ -561,9 +709,10 @@ void tf_loader_free(struct tf_loader *l)
 	if (!l)
 		return;
 	ring_buffer__free(l->rb);
+	destroy_links(l);
 	bpf_link__destroy(l->scan_link);
 	tcpflow_bpf__destroy(l->skel);
-	free(l->scan_keys);
+	tf_ohash_free(&l->seen);
 	free(l->scan_vals);
 	free(l->held);
 	free(l);

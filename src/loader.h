@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "kfeatures.h"
 #include "options.h"
 #include "sink.h"
 
@@ -19,11 +20,13 @@ typedef void (*tf_record_fn)(void *ctx, const void *data, size_t len);
 
 /*
  * Open, configure (filters, sizes) and load; attach the tracepoints; resolve
- * owners of sockets that were listening before we started. On failure
- * returns an enum tf_exit status and puts one line (what went wrong, what to
- * do) in err.
+ * owners of sockets that were listening before we started. Optional
+ * programs the kernel refuses switch their features in *feats off (or to a
+ * fallback); feats must outlive the loader. Fails only when the core cannot
+ * run: returns an enum tf_exit status (3: the core was not permitted, 4:
+ * the kernel lacks it) and puts one line (what went wrong, what to do) in err.
  */
-int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg,
+int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct tf_features *feats,
 		    tf_record_fn fn, void *ctx, char *err, size_t errlen);
 
 /* Wait up to timeout_ms for records, then drain. Returns records or -errno. */
@@ -51,14 +54,15 @@ typedef void (*tf_live_fn)(void *ctx, const struct tf_conn *c);
 /* Hand every live connection record to fn. Returns how many. */
 int tf_loader_scan_live(struct tf_loader *l, tf_live_fn fn, void *ctx);
 
-/* Connections the kernel tracks now, by current state (last state change). */
+/*
+ * Connections the kernel tracks now, by current state (last state change).
+ * Walking key by key (conn_table_iter refused), the counts may be a recent
+ * walk's: the walk runs at most 1/50 of the time.
+ */
 int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX]);
 
 /* Sum the kernel's per-CPU counters and the programs' recursion misses. */
 void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st);
-
-/* A line about what this kernel could not do (e.g. listener owners), or NULL. */
-const char *tf_loader_notice(const struct tf_loader *l);
 
 void tf_loader_free(struct tf_loader *l);
 

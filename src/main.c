@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include "core.h"
 #include "fmt.h"
 #include "loader.h"
@@ -89,7 +90,8 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, i
 	}
 	if (!cfg->metrics)
 		return 0;
-	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, msg, sizeof(msg));
+	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, &core->stats, msg,
+				 sizeof(msg));
 	if (!sk) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		return errno == ENOMEM ? TF_EXIT_RUNTIME : TF_EXIT_METRICS;
@@ -117,9 +119,14 @@ static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
 	if (!cfg->tw && !cfg->json && !cfg->metrics)
 		return 0;
 	rc = tf_tw_new(tw, cfg, l, core, msg, sizeof(msg));
-	if (rc) {
-		fprintf(stderr, "tcpflow-trace: %s%s\n", cfg->tw ? "" : "note: ", msg);
-		return cfg->tw ? rc : 0;
+	if (rc && cfg->tw) {
+		fprintf(stderr, "tcpflow-trace: %s\n", msg);
+		return rc;
+	}
+	if (rc) {	/* a refused iterator has its feature notice; anything else a note */
+		if (core->stats.features.f[TF_FEAT_TCP_ITER].state == TF_FS_ENABLED)
+			fprintf(stderr, "tcpflow-trace: note: %s\n", msg);
+		return 0;
 	}
 	if (!cfg->tw)
 		return 0;
@@ -224,6 +231,46 @@ static void print_summary(const struct tf_run_stats *st)
 			"make: events were missed there (flag \"missed_transitions\")\n", st->gaps);
 }
 
+/*
+ * --check: start as a run would (load, attach, probe every optional
+ * program), say what this kernel and these privileges allow, stop. Returns
+ * 0 when tracing works, else the status a run would exit with.
+ */
+static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
+{
+	struct tf_features *fs = &core->stats.features;
+	struct tf_loader *l = NULL;
+	struct tf_tw *tw = NULL;
+	struct utsname u;
+	char msg[512], twmsg[512];
+	int rc, off = 0, fallback = 0;
+
+	if (uname(&u))
+		memset(&u, 0, sizeof(u));
+	printf("%-20s %s %s\n", "kernel", u.release, u.machine);
+	printf("%-20s %s (%s)\n", "btf", cfg->btf_path ? cfg->btf_path : "/sys/kernel/btf/vmlinux",
+	       cfg->btf_path ? "--btf" : "the running kernel's");
+	rc = tf_loader_start(&l, cfg, fs, on_record, core, msg, sizeof(msg));
+	if (rc) {
+		printf("%-20s %s    %s\n", "core", rc == TF_EXIT_PERM ? "refused" : "missing", msg);
+		printf("tracing does not work here; optional features not probed\n");
+		return rc;
+	}
+	tf_tw_new(&tw, cfg, l, core, twmsg, sizeof(twmsg));	/* probes tcp_iter & co */
+	printf("%-20s available  sock:inet_sock_set_state and the ring buffer: tracing works\n",
+	       "core");
+	tf_features_check_lines(fs, stdout);
+	for (int i = 0; i < TF_FEAT_MAX; i++) {
+		off += fs->f[i].state == TF_FS_OFF;
+		fallback += fs->f[i].state == TF_FS_FALLBACK;
+	}
+	printf("tracing works: %d of %d optional features available, %d with a fallback, %d off\n",
+	       TF_FEAT_MAX - off - fallback, TF_FEAT_MAX, fallback, off);
+	tf_tw_free(tw);
+	tf_loader_free(l);
+	return TF_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct tf_loader *loader = NULL;
@@ -247,7 +294,11 @@ int main(int argc, char **argv)
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	setup_signals();
 	tf_core_init(&core);
-	rc = tf_loader_start(&loader, &cfg, on_record, &core, msg, sizeof(msg));
+	if (cfg.check) {
+		rc = check_kernel(&cfg, &core);
+		goto cleanup;
+	}
+	rc = tf_loader_start(&loader, &cfg, &core.stats.features, on_record, &core, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		goto cleanup;
@@ -269,8 +320,7 @@ int main(int argc, char **argv)
 	rc = add_metric_sinks(&core, &cfg, tf_mono_to_real_ns());
 	if (rc)
 		goto cleanup;
-	if (tf_loader_notice(loader))
-		fprintf(stderr, "tcpflow-trace: note: %s\n", tf_loader_notice(loader));
+	tf_features_notify(&core.stats.features, stderr);
 	describe_filters(&cfg, filt, sizeof(filt));
 	fprintf(stderr, "tcpflow-trace: tracing TCP connections%s (Ctrl-C to stop)\n", filt);
 

@@ -287,6 +287,8 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->missed_transitions, st->gaps);
 	for (int i = 0; i < TF_MSTATES; i++)
 		v->live[i] = st->live[mstates[i]];
+	for (int i = 0; i < TF_FEAT_MAX; i++)
+		v->feature_enabled[i] = st->features.f[i].state == TF_FS_ENABLED;
 }
 
 /* A TIME-WAIT whose hand-over we know: how long it lasted, by how it ended. */

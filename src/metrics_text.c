@@ -255,6 +255,18 @@ static void render_close_side(struct tf_text *t, const struct tf_metrics_values 
 	       "connect() calls answered by a reset (ECONNREFUSED).", v->refused);
 }
 
+static void render_features(struct tf_text *t, const struct tf_metrics_values *v)
+{
+	const char *names[TF_FEAT_MAX];
+
+	for (int i = 0; i < TF_FEAT_MAX; i++)
+		names[i] = tf_feature_name(i);
+	one_label(t, "tcpflow_feature_enabled", "gauge",
+		  "1 when this kernel runs the optional feature, 0 when it refused it (off, or "
+		  "replaced by a fallback: the start-up notice and the JSON stats say which).",
+		  "feature", names, v->feature_enabled, TF_FEAT_MAX);
+}
+
 static void render_tracer(struct tf_text *t, const struct tf_metrics_values *v)
 {
 	static const char *const causes[TF_MLOST] = {
@@ -273,6 +285,7 @@ static void render_tracer(struct tf_text *t, const struct tf_metrics_values *v)
 	scalar(t, "tcpflow_connections_missed_transitions_total", "counter",
 	       "Connections whose record shows a state change TCP cannot make: events were missed.",
 	       v->missed_transitions);
+	render_features(t, v);
 }
 
 static void render_gauges(struct tf_text *t, const struct tf_metrics_values *v)

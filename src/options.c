@@ -21,7 +21,7 @@ struct opt {
 	opt_fn fn;
 };
 
-enum { OPT_HELP = 'h', OPT_VERSION = 256 };
+enum { OPT_HELP = 'h', OPT_VERSION = 256, OPT_CHECK };
 
 /* ---- value parsers: one line on `err` and -1 on bad input ---------------- */
 
@@ -123,6 +123,7 @@ static int opt_flag(const struct opt *o, const char *arg, struct tf_config *cfg,
 	case 'H': cfg->hist = true; break;
 	case 'w': cfg->tw = true; break;
 	case 'v': cfg->verbose = true; break;
+	case OPT_CHECK: cfg->check = true; break;
 	}
 	return 0;
 }
@@ -203,6 +204,7 @@ static const struct opt opts[] = {
 	{ "btf", 'B', "PATH", "Other", "kernel BTF file to use instead of /sys/kernel/btf/vmlinux", opt_string },
 	{ "user", 'u', "NAME", "Other", "after attaching, drop privileges and run as this user", opt_string },
 	{ "verbose", 'v', NULL, "Other", "libbpf's own log on stderr", opt_flag },
+	{ "check", OPT_CHECK, NULL, "Other", "what this kernel and these privileges allow, one line per feature, then exit (0: tracing works)", opt_flag },
 	{ "version", OPT_VERSION, NULL, "Other", "print the version and exit", NULL },
 	{ "help", OPT_HELP, NULL, "Other", "this help", NULL },
 };

@@ -20,7 +20,7 @@ enum tf_exit {
 	TF_EXIT_RUNTIME = 1,	/* failure while running */
 	TF_EXIT_USAGE = 2,	/* bad flags or values */
 	TF_EXIT_PERM = 3,	/* not root / missing CAP_BPF, CAP_PERFMON */
-	TF_EXIT_KERNEL = 4,	/* kernel lacks BTF, a tracepoint, ring buffers, ... */
+	TF_EXIT_KERNEL = 4,	/* the core cannot run: no BTF, ring buffer, inet_sock_set_state */
 	TF_EXIT_METRICS = 5,	/* --metrics address unusable (in use, bad address) */
 };
 
@@ -60,6 +60,7 @@ struct tf_config {
 	const char *btf_path;	/* custom BTF (testing, kernels without /sys/kernel/btf) */
 	const char *user;	/* --user: drop to this user after attaching */
 	bool verbose;
+	bool check;		/* --check: probe the kernel's features and exit */
 };
 
 /*

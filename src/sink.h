@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "conn.h"
+#include "kfeatures.h"
 #include "tcpflow.h"
 
 /* Counters of a run, shown in the exit summary, metrics and --json stats. */
@@ -24,6 +25,7 @@ struct tf_run_stats {
 	uint64_t gaps;			/* records with a change TCP cannot make (events missed) */
 	uint64_t live[TF_STATE_MAX];	/* connections the kernel tracks now, by state */
 	uint64_t live_total;
+	struct tf_features features;	/* optional kernel features this run has */
 };
 
 /*

@@ -125,7 +125,7 @@ static const struct tf_sink_ops metrics_ops = {
 };
 
 struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int nports,
-				    char *msg, size_t msglen)
+				    const struct tf_run_stats *st, char *msg, size_t msglen)
 {
 	struct msink *ms = calloc(1, sizeof(*ms));
 	struct tf_sink *sk = NULL;
@@ -139,6 +139,7 @@ struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int
 	sk = tf_sink_alloc(&metrics_ops, NULL, 0, 0);
 	if (!ms->m || !sk)
 		goto cleanup;
+	tf_metrics_stats(ms->m, st);	/* the first scrape already shows the features */
 	err = tf_http_start(&ms->http, addr, ms_render, ms, msg, msglen);
 	if (err)
 		goto cleanup;

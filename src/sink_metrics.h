@@ -11,12 +11,13 @@
 /*
  * --metrics [ADDR:]PORT: Prometheus metrics served over HTTP while tracing.
  * ports/nports: the --port list (the port label's values; none: learn
- * listening ports). On success msg holds "serving Prometheus metrics at URL";
+ * listening ports). st: the run so far (the feature states). On success msg
+ * holds "serving Prometheus metrics at URL";
  * on failure NULL, errno set (EADDRINUSE, EINVAL for a bad address, ...) and
  * msg holds one line saying what to do.
  */
 struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int nports,
-				    char *msg, size_t msglen);
+				    const struct tf_run_stats *st, char *msg, size_t msglen);
 
 /* --hist: histograms as log2 bars (or JSON lines) every interval_s and at exit. */
 struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, double interval_s);

@@ -183,10 +183,13 @@ static void netns_from_dir(struct tf_tw *tw, const char *dir)
 
 static int netns_collect(struct tf_tw *tw)
 {
-	int fd = bpf_iter_create(bpf_link__fd(tw->task_link));
 	uint32_t inum[256];
 	ssize_t n;
+	int fd;
 
+	if (!tw->task_link)	/* netns_tasks refused: cannot tell */
+		return -EOPNOTSUPP;
+	fd = bpf_iter_create(bpf_link__fd(tw->task_link));
 	if (fd < 0)
 		return -errno;
 	while ((n = read(fd, inum, sizeof(inum))) > 0)
@@ -498,44 +501,107 @@ static const char *kconfig_fallback(void)
 	return "CONFIG_HZ=0\n";
 }
 
-static int open_load(struct tf_tw *tw, const struct tf_config *cfg, bool owners)
+/* The iterators of timewait.bpf.c; sweep is the tracker itself. */
+static const struct tw_prog {
+	const char *name;
+	int feat;
+	const char *what;
+} tw_progs[] = {
+	{ "sweep", TF_FEAT_TCP_ITER, "iter/tcp program sweep" },
+	{ "netns_of_tasks", TF_FEAT_NETNS_TASKS, "iter/task program netns_of_tasks" },
+	/* bpf_sock_from_file: Linux 5.11 */
+	{ "half_owners", TF_FEAT_HALF_OWNERS, "iter/task_file program half_owners" },
+};
+
+#define NTW_PROGS ((int)(sizeof(tw_progs) / sizeof(tw_progs[0])))
+
+/*
+ * A fresh copy of the object with the programs whose features are enabled,
+ * or only `only` (a probe). 0 or -errno; tw->skel NULL if it did not open.
+ */
+static int open_load(struct tf_tw *tw, const struct tf_config *cfg, const char *only)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path,
 		    .kconfig = kconfig_fallback());
+	const struct tf_features *fs = &tw->core->stats.features;
 
 	timewait_bpf__destroy(tw->skel);
 	tw->skel = timewait_bpf__open_opts(&oo);
 	if (!tw->skel)
 		return -errno;
 	configure(tw->skel, cfg);
-	bpf_program__set_autoload(tw->skel->progs.half_owners, owners);
+	for (int i = 0; i < NTW_PROGS; i++)
+		bpf_program__set_autoload(bpf_object__find_program_by_name(tw->skel->obj,
+									   tw_progs[i].name),
+					  only ? !strcmp(only, tw_progs[i].name) :
+						 fs->f[tw_progs[i].feat].state == TF_FS_ENABLED);
 	return timewait_bpf__load(tw->skel);
+}
+
+static void tw_refused(struct tf_tw *tw, int i, int err)
+{
+	tf_feature_set(&tw->core->stats.features, tw_progs[i].feat, TF_FS_OFF, TF_FW_REFUSED,
+		       err, tw_progs[i].what);
+}
+
+/*
+ * Load all three iterators; when the kernel refuses, load each alone to
+ * find which, switch those features off and load the others. Without sweep
+ * there is no tracker (tcp_iter off). 0 or -errno.
+ */
+static int load_progs(struct tf_tw *tw, const struct tf_config *cfg)
+{
+	int e = open_load(tw, cfg, NULL);
+
+	if (!e || !tw->skel)
+		return e;
+	for (int i = 0; i < NTW_PROGS; i++) {
+		int pe = open_load(tw, cfg, tw_progs[i].name);
+
+		if (pe && tw->skel)
+			tw_refused(tw, i, pe);
+	}
+	if (tw->core->stats.features.f[TF_FEAT_TCP_ITER].state != TF_FS_ENABLED)
+		return -tw->core->stats.features.f[TF_FEAT_TCP_ITER].err;
+	return open_load(tw, cfg, NULL);
+}
+
+/* Attach iterator i if its feature is on; a refusal switches the feature off. */
+static struct bpf_link *attach_one(struct tf_tw *tw, int i)
+{
+	struct bpf_link *link;
+
+	if (tw->core->stats.features.f[tw_progs[i].feat].state != TF_FS_ENABLED)
+		return NULL;
+	link = bpf_program__attach_iter(bpf_object__find_program_by_name(tw->skel->obj,
+									 tw_progs[i].name), NULL);
+	if (!link)
+		tw_refused(tw, i, -errno);
+	return link;
 }
 
 static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t errlen)
 {
-	int e = open_load(tw, cfg, true);
+	int e = load_progs(tw, cfg);
 
-	/* half_owners needs bpf_sock_from_file (Linux 5.11): without it, owners stay unknown */
-	if (e && tw->skel)
-		e = open_load(tw, cfg, false);
 	if (!tw->skel) {
 		snprintf(err, errlen, "TIME-WAIT tracker: opening its BPF object failed: %s",
 			 strerror(-e));
 		return TF_EXIT_RUNTIME;
 	}
-	if (e) {
-		snprintf(err, errlen, "TIME-WAIT tracker: loading the TCP socket iterator failed: %s "
-			 "(needs iter/tcp, Linux >= 5.9; --verbose shows why)", strerror(-e));
-		return TF_EXIT_KERNEL;
+	if (!e) {
+		tw->tcp_link = attach_one(tw, 0);
+		tw->task_link = attach_one(tw, 1);
+		tw->owner_link = attach_one(tw, 2);
+		if (!tw->tcp_link)
+			e = -tw->core->stats.features.f[TF_FEAT_TCP_ITER].err;
 	}
-	tw->tcp_link = bpf_program__attach_iter(tw->skel->progs.sweep, NULL);
-	tw->task_link = bpf_program__attach_iter(tw->skel->progs.netns_of_tasks, NULL);
-	if (bpf_program__autoload(tw->skel->progs.half_owners))
-		tw->owner_link = bpf_program__attach_iter(tw->skel->progs.half_owners, NULL);
-	if (!tw->tcp_link || !tw->task_link) {
-		snprintf(err, errlen, "TIME-WAIT tracker: attaching the socket iterator failed: %s",
-			 strerror(errno));
+	if (e) {
+		if (tw->core->stats.features.f[TF_FEAT_TCP_ITER].state == TF_FS_ENABLED)
+			tw_refused(tw, 0, e);
+		snprintf(err, errlen, "the kernel refused the TCP socket iterator (iter/tcp "
+			 "program sweep, Linux >= 5.9): %s / %s; --tw needs it (--verbose shows why)",
+			 strerror(-e), strerrorname_np(-e) ? strerrorname_np(-e) : "?");
 		return TF_EXIT_KERNEL;
 	}
 	return tf_nsiter_new(&tw->ns, cfg->netns, bpf_link__fd(tw->tcp_link), err, errlen);

@@ -32,17 +32,7 @@ WHEEL_SLACK_S = 2.1
 
 # ---- helpers ------------------------------------------------------------------------
 
-def records(tr, typ):
-    """Records of one type printed so far by a running tracer."""
-    out = []
-    for line in list(tr.proc.lines):
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if r.get("type") == typ:
-            out.append(r)
-    return out
+records = tfenv.records
 
 
 def wall(rfc3339):

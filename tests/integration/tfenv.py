@@ -160,7 +160,7 @@ def remove_stale_namespaces():
 class Proc:
     """A child process with its stdout lines collected by a thread."""
 
-    def __init__(self, argv, stdin=False, workdir=None, name="proc"):
+    def __init__(self, argv, stdin=False, workdir=None, name="proc", env=None):
         self.argv = [str(a) for a in argv]
         self.name = name
         self.lines = []
@@ -169,7 +169,8 @@ class Proc:
         self._err = open(self._err_path, "w+")
         self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=self._err, text=True,
-                                  start_new_session=True)
+                                  start_new_session=True,
+                                  env=None if env is None else {**os.environ, **env})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -565,7 +566,8 @@ class TraceResult:
 class Tracer:
     READY = "tcpflow-trace: tracing"
 
-    def __init__(self, ns, ports, pid=None, extra=(), workdir=None):
+    def __init__(self, ns, ports, pid=None, extra=(), workdir=None, env=None):
+        """env: extra environment (e.g. LD_PRELOAD of a fault-injection shim)."""
         require_bin(TRACER_BIN, "build it with `make`")
         argv = [TRACER_BIN, "--json", "--netns", ns.inum]
         for p in ports:
@@ -573,7 +575,7 @@ class Tracer:
         if pid is not None:
             argv += ["--pid", pid]
         argv += list(extra)
-        self.proc = Proc(argv, workdir=workdir or ns.workdir, name="tcpflow-trace")
+        self.proc = Proc(argv, workdir=workdir or ns.workdir, name="tcpflow-trace", env=env)
         ns.procs.append(self.proc)
         ok = wait_until(lambda: self.READY in self.proc.stderr() or self.proc.p.poll() is not None, 30)
         if not ok or self.proc.p.poll() is not None:
@@ -596,6 +598,19 @@ class Tracer:
                 continue
             {"conn": conns, "stats": stats}.get(r.get("type"), other).append(r)
         return TraceResult(rc, conns, stats, other, bad, self.proc.stderr())
+
+
+def records(tr, typ):
+    """Records of one type a running tracer (--json) has printed so far."""
+    out = []
+    for line in list(tr.proc.lines):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if r.get("type") == typ:
+            out.append(r)
+    return out
 
 
 def check_run(res):

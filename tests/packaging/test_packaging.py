@@ -256,7 +256,9 @@ def test_unit_capabilities_are_enough_and_minimal(installed):
     assert p.returncode == 0, err
     assert out == "", "the exporter mode printed per-connection output"
     assert f'tcpflow_build_info{{version="{installed["version"]}"}} 1' in body, body[:2000]
-    assert "note:" not in err, err  # e.g. listener owners unknown: a capability short
+    # a degraded start: a note, or a feature off (e.g. listener owners: a capability short);
+    # a feature with a fallback loses nothing (this kernel refuses the map iterator)
+    assert "note:" not in err and not re.search(r"feature \w+ off:", err), err
     # every family served is documented
     doc = man_section(render_man(MAN), "METRICS")
     families = re.findall(r"^# HELP (\S+)", body, re.M)
@@ -359,7 +361,8 @@ def test_unit_runs_under_systemd(installed, tmp_path):
     journal = [f for f in facts if f.startswith("journal ")]
     assert (f"journal tcpflow-trace: serving Prometheus metrics at http://127.0.0.1:{port}/metrics"
             in journal), journal
-    assert not [j for j in journal if "note:" in j or "failed" in j.lower()], journal
+    assert not [j for j in journal if "note:" in j or "failed" in j.lower() or
+                re.search(r"feature \w+ off:", j)], journal
 
 
 def test_purge_removes_everything(installed):

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Exact --json output for fixed records: the documented schema, byte for byte. */
+#include <errno.h>
 #include <stdlib.h>
 #include "tf_test.h"
 #include "fixtures.h"
@@ -96,11 +97,16 @@ static void stats_line(void)
 
 	st.bpf[TF_STAT_RB_LOST_CONN] = 1;
 	st.bpf[TF_STAT_TABLE_FULL] = 4;
+	tf_feature_set(&st.features, TF_FEAT_CONN_TABLE_ITER, TF_FS_FALLBACK, TF_FW_REFUSED, EPERM, "x");
+	tf_feature_set(&st.features, TF_FEAT_RESETS, TF_FS_OFF, TF_FW_MISSING, ENOENT, "y");
 	out = run_json(NULL, &st);
 	CHECK_STR(out, "{\"type\":\"stats\",\"conns\":3,\"events\":15,\"open_at_exit\":0,\"started\":0,\"lost\":7,"
 		       "\"lost_ringbuf\":1,\"lost_ringbuf_events\":0,\"lost_table_full\":4,"
 		       "\"evicted\":0,\"recursion_misses\":2,\"missed_transitions\":0,\"replaced\":0,\"retrans_failed\":0,"
-		       "\"synack_retrans_listeners\":0,\"malformed\":0}\n");
+		       "\"synack_retrans_listeners\":0,\"malformed\":0,\"features\":{\"conn_table_iter\":\"fallback\","
+		       "\"retransmits\":\"enabled\",\"synack_retransmits\":\"enabled\",\"resets\":\"off\","
+		       "\"tcp_iter\":\"enabled\",\"listener_owners\":\"enabled\",\"half_owners\":\"enabled\","
+		       "\"netns_tasks\":\"enabled\",\"recursion_misses\":\"enabled\"}}\n");
 	free(out);
 }
 

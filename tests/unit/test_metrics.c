@@ -445,8 +445,8 @@ static void structure(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	/* README's worst case: 59 * P + 575 series for P port label values (here 3 + other) */
-	CHECK_INT(samples, 59 * 4 + 575);
+	/* README's worst case: 59 * P + 584 series for P port label values (here 3 + other) */
+	CHECK_INT(samples, 59 * 4 + 584);
 	free(out);
 	tf_metrics_free(m);
 }
