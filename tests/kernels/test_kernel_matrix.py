@@ -29,7 +29,7 @@ TRACER_RUNS = ("base", "port_filter", "pid_filter", "drops", "metrics")
 # A line of the tracer's stderr that says a feature is not fully there:
 # "tcpflow-trace: feature <name> off: <what is lost> (<why>)" (data lost),
 # "tcpflow-trace: feature <name> fallback: ..." (the same data another way),
-# and the older "tcpflow-trace: note: ..." form.
+# and any "tcpflow-trace: note: ..." line.
 NOTICE = re.compile(r"^tcpflow-trace: (note: |feature \S+ (off|fallback): )")
 FALLBACK = re.compile(r"^tcpflow-trace: feature \S+ fallback: ")
 
@@ -40,17 +40,16 @@ FALLBACK = re.compile(r"^tcpflow-trace: feature \S+ fallback: ")
 # build may refuse one program type, see src/loader.c).
 FEATURE_NOTICES = {
     # iter/task_file + bpf_sock_from_file() (Linux 5.11): owners of sockets
-    # listening before start-up. Old form until the feature notices land.
-    "listener_owners": re.compile(
-        r"^tcpflow-trace: (note: owners of sockets listening before start-up are unknown"
-        r"|feature \w*(listen|owner)\w* off: )"),
+    # listening before start-up ...
+    "listener_owners": re.compile(r"^tcpflow-trace: feature listener_owners off: "),
+    # ... and of half-closed sockets that began before tracing (same helper).
+    "half_owners": re.compile(r"^tcpflow-trace: feature half_owners off: "),
     # Per-program recursion_misses in bpf_prog_info (Linux 5.12): lost
-    # events "program_skipped". WAITING FOR the feature notices (src/, not
-    # merged yet): fails on debian-5.10 until the tracer prints this line.
+    # events "program_skipped".
     "recursion_misses": re.compile(r"^tcpflow-trace: feature recursion_misses off: "),
 }
 LACKS = {
-    "debian-5.10": ("listener_owners", "recursion_misses"),
+    "debian-5.10": ("listener_owners", "half_owners", "recursion_misses"),
 }
 # tcp_syn_linear_timeouts (Linux 6.5, ccce324dabfe): scenarios.sh sets it to 0
 # where it exists, so every kernel retransmits SYNs on the classic schedule.
