@@ -38,9 +38,9 @@ TF_INLINE int tf_is_listener_change(int oldstate, int newstate)
 #define TF_ACT_EMIT	0x8	/* after folding: send the record and forget it */
 
 /*
- * skaddr values are recycled at once (kernel-facts 11): a lifecycle starts
- * at old=CLOSE or old=LISTEN and ends at new=CLOSE. `exists`: a record is
- * held for this skaddr.
+ * skaddr values are recycled at once (docs/KERNEL.md, fact 5): a lifecycle
+ * starts at old=CLOSE or old=LISTEN and ends at new=CLOSE. `exists`: a
+ * record is held for this skaddr.
  */
 TF_INLINE int tf_state_action(int exists, int oldstate, int newstate)
 {

@@ -86,7 +86,7 @@ struct tf_summary {
 /* Fill *s from *c. Never fails: odd records give odd but bounded summaries. */
 void tf_summarize(const struct tf_conn *c, struct tf_summary *s);
 
-/* Names, as in shared/reference/tcp-connect-lifecycle.zh.md and the JSON. */
+/* Names as the JSON prints them; states are the kernel's (docs/KERNEL.md). */
 const char *tf_state_name(int state);
 const char *tf_role_name(int role);
 const char *tf_close_kind_name(int kind);

@@ -128,9 +128,9 @@ def test_server_closes_first(ns):
 
 def test_shutdown_wr_waits_for_peer_fin(ns):
     """Not orphaned (shutdown(SHUT_WR)): FIN_WAIT2 -> CLOSE only when the peer's
-    FIN arrives (kernel-facts 2). The server delays its close by 100 ms, so its
-    ACK of our FIN is the delayed ACK (~40 ms, kernel-facts 3) and its FIN
-    comes ~100 ms after ours. close_us = our FIN -> CLOSE (peer FIN)."""
+    FIN arrives (docs/KERNEL.md, fact 2). The server delays its close by
+    100 ms, so its ACK of our FIN is the delayed ACK (~40 ms, fact 3) and its
+    FIN comes ~100 ms after ours. close_us = our FIN -> CLOSE (peer FIN)."""
     ex = tfenv.exchange(ns, "127.0.0.1", PORT, server=("--close", "after-peer", "--hold-ms", "100"),
                         client=("--close", "shutdown-wr", "--hold-ms", "20"))
     res = ex.trace

@@ -26,7 +26,8 @@ PORT = 5000
 SWEEP_S = 0.25          # --tw-interval in these tests
 TW_LEN_S = 60.0         # TCP_TIMEWAIT_LEN
 # The 60 s timer sits in timer-wheel level 3 at HZ=250: it fires on the next
-# 512-jiffy boundary, up to 2.048 s late (kernel-facts: measured 61.5, 61.9 s).
+# 512-jiffy boundary, up to 2.048 s late (docs/KERNEL.md, fact 8: measured
+# 61.5 and 61.9 s).
 WHEEL_SLACK_S = 2.1
 
 
@@ -205,7 +206,7 @@ def test_lost_final_ack(ns):
     assert cr["time_wait"] and states(cr)[-2:] == ["FIN_WAIT2", "CLOSE"], ctx
     # The resent FIN left while the client was already in TIME-WAIT. The
     # client had closed (orphaned): its hand-over came with the ACK of its FIN
-    # (kernel-facts 2), a FIN_WAIT2-substate timewait socket that the
+    # (docs/KERNEL.md, fact 2), a FIN_WAIT2-substate timewait socket that the
     # server's first FIN turned into TIME_WAIT.
     resent = abs_s(sr, [r for r in sr["retransmits"] if r["kind"] == "FIN"][0]["t_us"])
     handover = abs_s(cr, cr["time_wait_at_us"])
@@ -375,8 +376,9 @@ def test_rst_kills_time_wait(ns):
     tw = wait_records(tr, "time_wait", lambda r: r["sport"] == cport, 1, 4 * SWEEP_S + 2)[0]
     res = tr.stop()
     st = check_run(res)
-    # lost events (another BPF program on the host, kernel-facts 13) could hide a
-    # reusing connection: then, and only then, the honest answer is "unknown"
+    # lost events (another BPF program on the host, docs/KERNEL.md, fact 6)
+    # could hide a reusing connection: then, and only then, the honest answer
+    # is "unknown"
     want = {"reset"} if st["lost"] == 0 else {"reset", "unknown"}
     assert tw["end"] in want and (tw["handover"], tw["pid"]) == ("traced", cli.pid), (tw, st)
     # it went between the last sweep that saw it and the first that did not
@@ -501,7 +503,7 @@ def test_timeline_pairs_both_ends(ns):
     rows = [l for l in proc.lines if l.startswith("  ") and l.split()[0][:1] in "0+"]
     order = [l.split()[1] for l in rows]
     # what causality fixes; the client may hand over before or after the
-    # server's FIN (kernel-facts 2: on the ACK of its own FIN, once closed)
+    # server's FIN (docs/KERNEL.md, fact 2: on the ACK of its own FIN, once closed)
     at = {name: order.index(name) for name in order}
     assert at["SYN_SENT"] < at["SYN_RECV"] < at["ESTABLISHED"], out
     assert at["FIN_WAIT1"] < at["CLOSE_WAIT"] < at["LAST_ACK"] < order.index("CLOSE"), out

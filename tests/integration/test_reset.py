@@ -14,7 +14,7 @@ PORT = 5000
 @pytest.mark.parametrize("aborter", ["client", "server"])
 def test_linger0_abort(ns, aborter):
     """The aborting side: close=reset, reset=sent; the other: reset=received.
-    Both go ESTABLISHED -> CLOSE with no FIN (kernel-facts 10)."""
+    Both go ESTABLISHED -> CLOSE with no FIN (docs/KERNEL.md, fact 4)."""
     if aborter == "client":
         srv_args, cli_args = ("--close", "after-peer"), ("--close", "linger0", "--hold-ms", "20")
     else:

@@ -71,10 +71,11 @@ def test_two_dropped_syns(ns, exponential):
 
 
 def test_dropped_synack(ns):
-    """kernel-facts: drop the first SYN too and use classic backoff, so the
-    server's SYN-ACK timer (t=2 s) fires 1 s before the client's next SYN
-    (t=3 s): exactly one timer-driven SYN-ACK retransmission. The server's
-    handshake runs from its FIRST SYN-ACK (t=1 s) to the final ACK: ~1 s."""
+    """Drop the first SYN too and use classic backoff, so the server's
+    SYN-ACK timer (t=2 s) fires 1 s before the client's next SYN (t=3 s):
+    exactly one timer-driven SYN-ACK retransmission (docs/KERNEL.md, fact 7).
+    The server's handshake runs from its FIRST SYN-ACK (t=1 s) to the final
+    ACK: ~1 s."""
     assert ns.syn_schedule(exponential=True).gaps(2) == (1, 2)
     ns.drop_first("syn", SYN, 1)
     ns.drop_first("synack", SYNACK, 1)

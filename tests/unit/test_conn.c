@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Event -> record -> timeline, over synthetic event sequences for every path
- * of shared/reference/tcp-connect-lifecycle.zh.md and more. The folding runs
- * through include/tf_fold.h, the very code the BPF program runs; `struct
- * sim` stands in for the BPF map and mirrors on_set_state()'s decisions.
+ * of the TCP state diagram (RFC 9293, section 3.3.2) as Linux takes it
+ * (docs/KERNEL.md) and more. The folding runs through include/tf_fold.h, the
+ * very code the BPF program runs; `struct sim` stands in for the BPF map and
+ * mirrors on_set_state()'s decisions.
  */
 #include <stdbool.h>
 #include "tf_test.h"
@@ -86,7 +87,7 @@ static void check_states(const struct tf_summary *s, int n, const int *states, c
 	}
 }
 
-/* Client, client-first close, orphaned after close(): kernel-facts 2. */
+/* Client, client-first close, orphaned after close(): docs/KERNEL.md, fact 2. */
 static void client_first_close_client(void)
 {
 	struct sim s = {};
