@@ -69,14 +69,8 @@ def ss_count(ns, state):
 
 
 def exchange_n(ns, n, client=("--close", "first"), server=("--close", "after-peer")):
-    """n connections, client and server on one CPU (see tfenv.one_cpu)."""
-    with tfenv.one_cpu():
-        srv = ns.server("127.0.0.1", PORT, "--count", n, *server)
-        cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--count", n,
-                        *client, name="client")
-    assert cli.wait(30) == 0, f"client failed: {cli.lines} {cli.stderr()}"
-    assert srv.wait(30) == 0, f"server failed: {srv.lines} {srv.stderr()}"
-    return cli, srv
+    """n connections on 127.0.0.1:PORT run to the end: (client, server)."""
+    return tfenv.run_pair(ns, "127.0.0.1", PORT, server=server, client=client, count=n)
 
 
 def abs_s(rec, t_us):

@@ -10,12 +10,15 @@
   a stdlib pcap parser giving time, addresses, ports, flags, seq/ack per packet.
 - Tracer: build/tcpflow-trace --json --netns INUM --port P..., started and
   stopped with SIGINT, output parsed into connection records and stats.
-- Tcpgen: tests/tools/tcpgen inside the namespace, its JSON lines collected.
+- Tcpgen: tests/tools/tcpgen inside the namespace, its JSON lines collected;
+  run_pair: a server and a client run to the end on one CPU; exchange: the
+  same, captured and traced.
 
 Only loopback traffic inside namespaces these helpers create. Nothing here may
 hang: every wait has a timeout and teardown kills what is left.
 """
 
+import collections
 import contextlib
 import itertools
 import json
@@ -680,14 +683,15 @@ def one_cpu():
         os.sched_setaffinity(0, home)
 
 
-def exchange(ns, addr, port, server=("--close", "after-peer"), client=("--close", "first"),
-             count=1, trace=True, listen=True):
-    """Capture, trace (--port port), run a tcpgen server and client to the end.
+Pair = collections.namedtuple("Pair", "client server")
 
-    The tracer is attached before the server listens. Both tcpgen programs
-    must exit 0 (a refused connect counts as success for the client)."""
-    cap = ns.capture(f"tcp port {port}")
-    tr = Tracer(ns, [port]) if trace else None
+
+def run_pair(ns, addr, port, server=("--close", "after-peer"), client=("--close", "first"),
+             count=1, listen=True):
+    """A tcpgen server (unless listen=False) and client, `count` connections
+    on addr:port, both on one CPU (see one_cpu), run to the end. Both must
+    exit 0 (a refused connect counts as success for the client). Returns a
+    Pair (client, server; server None without a listener)."""
     with one_cpu():
         srv = ns.server(addr, port, "--count", count, *server) if listen else None
         cli = ns.tcpgen("client", "--connect", addr, "--port", port, "--count", count, *client,
@@ -695,5 +699,16 @@ def exchange(ns, addr, port, server=("--close", "after-peer"), client=("--close"
     assert cli.wait(30) == 0, f"client failed: {cli.lines} {cli.stderr()}"
     if srv:
         assert srv.wait(30) == 0, f"server failed: {srv.lines} {srv.stderr()}"
+    return Pair(cli, srv)
+
+
+def exchange(ns, addr, port, server=("--close", "after-peer"), client=("--close", "first"),
+             count=1, trace=True, listen=True):
+    """Capture, trace (--port port), run_pair() to the end.
+
+    The tracer is attached before the server listens."""
+    cap = ns.capture(f"tcp port {port}")
+    tr = Tracer(ns, [port]) if trace else None
+    cli, srv = run_pair(ns, addr, port, server=server, client=client, count=count, listen=listen)
     res = tr.stop() if tr else None
     return Exchange(res, cap.stop(), srv, cli, port)
