@@ -7,18 +7,11 @@ first SYN-ACK (the tracer's t_us 0 for each role)."""
 import pytest
 
 import tfenv
-from tfenv import TOL_US, near, states
+from tfcheck import Checked, check_close, check_timeline
+from tfenv import TOL_US, near, states, us
 
 pytestmark = pytest.mark.root
 PORT = 5000
-CLIENT_ACTIVE = ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"]
-CLIENT_PASSIVE = ["SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
-SERVER_ACTIVE = ["SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"]
-SERVER_PASSIVE = ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
-
-
-def us(a_ns, b_ns):
-    return (b_ns - a_ns) / 1000
 
 
 def check_identity(rec, ns, family, addr, pid):
@@ -54,76 +47,53 @@ def check_handshake(cr, sr, t, ctx):
     near(tfenv.state_t(sr, "ESTABLISHED"), t.server_hs_us, TOL_US, "server ESTABLISHED t_us", ctx)
 
 
-def check_timeline(rec, t0_ns, expect, ctx):
-    """expect: [(state, pcap time in ns)], each state's t_us near the capture."""
-    for state, when_ns in expect:
-        near(tfenv.state_t(rec, state), us(t0_ns, when_ns), TOL_US, f"{rec['role']} {state} t_us", ctx)
+def closes_first(ns, closer, addr="127.0.0.1", family="ipv4"):
+    """One connection on which `closer` ("client" or "server") closes first,
+    20 ms after the handshake, and the other end right after the FIN. Checks
+    what every orderly close must show on both ends against the capture;
+    returns the Checked exchange."""
+    first, after = ("--close", "first", "--hold-ms", "20"), ("--close", "after-peer")
+    by_client = closer == "client"
+    ex = tfenv.exchange(ns, addr, PORT, server=after if by_client else first,
+                        client=first if by_client else after)
+    c = Checked(ex)
+    t, ctx = c.t, c.ctx
+    cr, sr = c.client, c.server
+    check_identity(cr, ns, family, addr, ex.client.pid)
+    check_identity(sr, ns, family, addr, ex.server.pid)
+    active, passive = (cr, sr) if by_client else (sr, cr)
+    check_close(active, "active", ctx)
+    check_close(passive, "passive", ctx)
+    check_handshake(cr, sr, t, ctx)
+    check_retrans_counts(cr, sr, t, ctx)
+
+    a_fin, p_fin = (t.c_fins[0], t.s_fins[0]) if by_client else (t.s_fins[0], t.c_fins[0])
+    a_ack = t.fin_acked(a_fin, from_client=by_client)
+    p_ack = t.fin_acked(p_fin, from_client=not by_client)
+    check_timeline(active, t, [("FIN_WAIT1", a_fin.t_ns), ("FIN_WAIT2", a_ack.t_ns)], ctx)
+    check_timeline(passive, t, [("CLOSE_WAIT", a_fin.t_ns), ("LAST_ACK", p_fin.t_ns),
+                                ("CLOSE", p_ack.t_ns)], ctx)
+    # fin_ack_us: our first FIN -> its ACK
+    near(active["fin_ack_us"], us(a_fin.t_ns, a_ack.t_ns), TOL_US, f"{closer} fin_ack_us", ctx)
+    return c
 
 
 @pytest.mark.parametrize("family,addr", [("ipv4", "127.0.0.1"), ("ipv6", "::1")])
 def test_client_closes_first(ns, family, addr):
-    ex = tfenv.exchange(ns, addr, PORT, server=("--close", "after-peer"),
-                        client=("--close", "first", "--hold-ms", "20"))
-    res = ex.trace
-    tfenv.check_run(res)
-    t = ex.truth()
-    ctx = f"capture:\n{t.dump()}\ntracer:\n{res.describe()}"
+    c = closes_first(ns, "client", addr, family)
+    t, sr, ctx = c.t, c.server, c.ctx
     assert (len(t.syns), len(t.synacks)) == (1, 1), ctx
-    cport = ex.client_ports()[0]
-    cr = res.one("client", cport, PORT)
-    sr = res.one("server", PORT, cport)
-    assert len(res.conns) == 2, ctx
-    check_identity(cr, ns, family, addr, ex.client.pid)
-    check_identity(sr, ns, family, addr, ex.server.pid)
-
-    assert states(cr) == CLIENT_ACTIVE, ctx
-    assert (cr["close"], cr["close_end"], cr["time_wait"]) == ("active", "time_wait", True), ctx
-    assert states(sr) == SERVER_PASSIVE, ctx
-    assert (sr["close"], sr["close_end"], sr["time_wait"]) == ("passive", "orderly", False), ctx
-    check_handshake(cr, sr, t, ctx)
-    check_retrans_counts(cr, sr, t, ctx)
-
-    c0, s0 = t.syns[0].t_ns, t.synacks[0].t_ns
-    c_fin_ack = t.fin_acked(t.c_fins[0], from_client=True)
+    assert len(c.ex.trace.conns) == 2, ctx
     s_fin_ack = t.fin_acked(t.s_fins[0], from_client=False)
-    check_timeline(cr, c0, [("FIN_WAIT1", t.c_fins[0].t_ns), ("FIN_WAIT2", c_fin_ack.t_ns)], ctx)
-    check_timeline(sr, s0, [("CLOSE_WAIT", t.c_fins[0].t_ns), ("LAST_ACK", t.s_fins[0].t_ns),
-                            ("CLOSE", s_fin_ack.t_ns)], ctx)
-    # fin_ack_us: our first FIN -> its ACK
-    near(cr["fin_ack_us"], us(t.c_fins[0].t_ns, c_fin_ack.t_ns), TOL_US, "client fin_ack_us", ctx)
     near(sr["fin_ack_us"], us(t.s_fins[0].t_ns, s_fin_ack.t_ns), TOL_US, "server fin_ack_us", ctx)
     # close_us: first FIN sent or received -> CLOSE (server: client FIN -> ACK of its own FIN)
     near(sr["close_us"], us(t.c_fins[0].t_ns, s_fin_ack.t_ns), TOL_US, "server close_us", ctx)
 
 
 def test_server_closes_first(ns):
-    ex = tfenv.exchange(ns, "127.0.0.1", PORT, server=("--close", "first", "--hold-ms", "20"),
-                        client=("--close", "after-peer"))
-    res = ex.trace
-    tfenv.check_run(res)
-    t = ex.truth()
-    ctx = f"capture:\n{t.dump()}\ntracer:\n{res.describe()}"
-    cport = ex.client_ports()[0]
-    cr = res.one("client", cport, PORT)
-    sr = res.one("server", PORT, cport)
-    check_identity(cr, ns, "ipv4", "127.0.0.1", ex.client.pid)
-    check_identity(sr, ns, "ipv4", "127.0.0.1", ex.server.pid)
-
-    assert states(sr) == SERVER_ACTIVE, ctx
-    assert (sr["close"], sr["close_end"], sr["time_wait"]) == ("active", "time_wait", True), ctx
-    assert states(cr) == CLIENT_PASSIVE, ctx
-    assert (cr["close"], cr["close_end"], cr["time_wait"]) == ("passive", "orderly", False), ctx
-    check_handshake(cr, sr, t, ctx)
-    check_retrans_counts(cr, sr, t, ctx)
-
-    c0, s0 = t.syns[0].t_ns, t.synacks[0].t_ns
-    s_fin_ack = t.fin_acked(t.s_fins[0], from_client=False)
-    c_fin_ack = t.fin_acked(t.c_fins[0], from_client=True)
-    check_timeline(sr, s0, [("FIN_WAIT1", t.s_fins[0].t_ns), ("FIN_WAIT2", s_fin_ack.t_ns)], ctx)
-    check_timeline(cr, c0, [("CLOSE_WAIT", t.s_fins[0].t_ns), ("LAST_ACK", t.c_fins[0].t_ns),
-                            ("CLOSE", c_fin_ack.t_ns)], ctx)
-    near(sr["fin_ack_us"], us(t.s_fins[0].t_ns, s_fin_ack.t_ns), TOL_US, "server fin_ack_us", ctx)
-    near(sr["time_wait_at_us"], tfenv.state_t(sr, "CLOSE"), 0, "server time_wait_at_us", ctx)
+    c = closes_first(ns, "server")
+    sr = c.server
+    near(sr["time_wait_at_us"], tfenv.state_t(sr, "CLOSE"), 0, "server time_wait_at_us", c.ctx)
 
 
 def test_shutdown_wr_waits_for_peer_fin(ns):
@@ -131,21 +101,15 @@ def test_shutdown_wr_waits_for_peer_fin(ns):
     FIN arrives (docs/KERNEL.md, fact 2). The server delays its close by
     100 ms, so its ACK of our FIN is the delayed ACK (~40 ms, fact 3) and its
     FIN comes ~100 ms after ours. close_us = our FIN -> CLOSE (peer FIN)."""
-    ex = tfenv.exchange(ns, "127.0.0.1", PORT, server=("--close", "after-peer", "--hold-ms", "100"),
-                        client=("--close", "shutdown-wr", "--hold-ms", "20"))
-    res = ex.trace
-    tfenv.check_run(res)
-    t = ex.truth()
-    ctx = f"capture:\n{t.dump()}\ntracer:\n{res.describe()}"
-    cport = ex.client_ports()[0]
-    cr = res.one("client", cport, PORT)
-    assert states(cr) == CLIENT_ACTIVE, ctx
-    assert (cr["close"], cr["close_end"], cr["time_wait"]) == ("active", "time_wait", True), ctx
-    c0 = t.syns[0].t_ns
+    c = Checked(tfenv.exchange(ns, "127.0.0.1", PORT, server=("--close", "after-peer", "--hold-ms", "100"),
+                               client=("--close", "shutdown-wr", "--hold-ms", "20")))
+    t, ctx = c.t, c.ctx
+    cr = c.client
+    check_close(cr, "active", ctx)
     c_fin_ack = t.fin_acked(t.c_fins[0], from_client=True)
     assert c_fin_ack is not None and not c_fin_ack.fin, f"expected a pure (delayed) ACK\n{ctx}"
-    check_timeline(cr, c0, [("FIN_WAIT1", t.c_fins[0].t_ns), ("FIN_WAIT2", c_fin_ack.t_ns),
-                            ("CLOSE", t.s_fins[0].t_ns)], ctx)
+    check_timeline(cr, t, [("FIN_WAIT1", t.c_fins[0].t_ns), ("FIN_WAIT2", c_fin_ack.t_ns),
+                           ("CLOSE", t.s_fins[0].t_ns)], ctx)
     near(cr["fin_ack_us"], us(t.c_fins[0].t_ns, c_fin_ack.t_ns), TOL_US, "client fin_ack_us", ctx)
     near(cr["close_us"], us(t.c_fins[0].t_ns, t.s_fins[0].t_ns), TOL_US, "client close_us", ctx)
     assert cr["close_us"] >= 90_000, ctx

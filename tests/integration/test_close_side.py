@@ -19,6 +19,7 @@ from datetime import datetime
 import pytest
 
 import tfenv
+from tfcheck import check_close, check_retransmits, context, retransmits
 from tfenv import TOL_US, Tracer, check_run, near, states, wait_until
 
 pytestmark = pytest.mark.root
@@ -188,21 +189,20 @@ def test_lost_final_ack(ns):
     check_run(res)
     cport = cli.conns()[0]["lport"]
     t = tfenv.truth(pkts, cport, PORT)
-    ctx = f"capture:\n{t.dump()}\ntracer:\n{res.describe()}"
+    ctx = context(t, res)
     assert ns.counter("drop_ack") == 1, ctx
     assert len(t.s_fins) == 2 and len(t.c_fins) == 1, ctx
 
     sr = res.one("server", PORT, cport)
     assert (sr["fin_retrans"], sr["fin_retrans_last_ack"]) == (1, 1) == (len(t.s_fins) - 1, 1), ctx
-    assert states(sr) == ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"], ctx
-    assert (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
+    check_close(sr, "passive", ctx)
     cr = res.one("client", cport, PORT)
     assert cr["time_wait"] and states(cr)[-2:] == ["FIN_WAIT2", "CLOSE"], ctx
     # The resent FIN left while the client was already in TIME-WAIT. The
     # client had closed (orphaned): its hand-over came with the ACK of its FIN
     # (docs/KERNEL.md, fact 2), a FIN_WAIT2-substate timewait socket that the
     # server's first FIN turned into TIME_WAIT.
-    resent = abs_s(sr, [r for r in sr["retransmits"] if r["kind"] == "FIN"][0]["t_us"])
+    resent = abs_s(sr, retransmits(sr, "FIN")[0]["t_us"])
     handover = abs_s(cr, cr["time_wait_at_us"])
     assert resent - handover > 0.1, ctx
     ack = t.fin_acked(t.c_fins[0], from_client=True)
@@ -236,15 +236,14 @@ def test_fin_never_acknowledged_ends_by_timeout(ns):
     pkts = cap.stop()
     check_run(res)
     t = tfenv.truth(pkts, cport, PORT)
-    ctx = f"capture:\n{t.dump()}\ntracer:\n{res.describe()}"
+    ctx = context(t, res)
     assert len(t.s_fins) >= 2 and ns.counter("drop_fin") == len(t.s_fins), ctx
 
     sr = res.one("server", PORT, cport)
     assert (sr["close"], sr["close_end"], sr["fin_ack_us"]) == ("passive", "timeout", None), ctx
     assert sr["fin_retrans"] == sr["fin_retrans_last_ack"] == len(t.s_fins) - 1, ctx
     assert states(sr)[-2:] == ["LAST_ACK", "CLOSE"], ctx
-    for r, p in zip([r for r in sr["retransmits"] if r["kind"] == "FIN"], t.s_fins[1:]):
-        near(r["t_us"], (p.t_ns - t.synacks[0].t_ns) / 1000, TOL_US, "FIN resend t_us", ctx)
+    check_retransmits(sr, "FIN", t.s_fins, t, TOL_US, ctx)
     assert tfenv.state_t(sr, "CLOSE") > sr["retransmits"][-1]["t_us"], ctx
     cr = res.one("client", cport, PORT)
     assert (cr["close"], cr["close_end"], cr["time_wait"]) == ("active", "time_wait", True), ctx
@@ -252,6 +251,22 @@ def test_fin_never_acknowledged_ends_by_timeout(ns):
 
 
 # ---- half-closed connections that never finish ------------------------------------------
+
+def half_closed(tr, cap, stuck, cli, srv):
+    """End a test of a stuck client/server pair: kill both, stop the tracer
+    (its run checked) and the capture. Returns the server's CLOSE_WAIT and
+    the client's FIN_WAIT2 among the `stuck` records, one each, the
+    capture's truth about their connection and what assertions print."""
+    cli.kill()
+    srv.kill()
+    res = tr.stop()
+    pkts = cap.stop()
+    check_run(res)
+    (cw,) = [r for r in stuck if r["state"] == "CLOSE_WAIT"]
+    (fw2,) = [r for r in stuck if r["state"] == "FIN_WAIT2"]
+    t = tfenv.truth(pkts, fw2["sport"], PORT)
+    return cw, fw2, t, f"capture:\n{t.dump()}\nstuck={stuck}"
+
 
 def test_stuck_close_wait_and_fin_wait2(ns):
     """The client shuts down its sending side, the server never closes: the
@@ -268,16 +283,8 @@ def test_stuck_close_wait_and_fin_wait2(ns):
     top = [r for r in records(tr, "tw_top") if r["close_wait"] == 1 and r["fin_wait2"] == 1]
     time.sleep(3 * SWEEP_S)
     assert len(records(tr, "stuck")) == 2, "reported more than once"
-    cli.kill()
-    srv.kill()
-    res = tr.stop()
-    pkts = cap.stop()
-    check_run(res)
-    (cw,) = [r for r in stuck if r["state"] == "CLOSE_WAIT"]
-    (fw2,) = [r for r in stuck if r["state"] == "FIN_WAIT2"]
+    cw, fw2, t, ctx = half_closed(tr, cap, stuck, cli, srv)
     cport = fw2["sport"]
-    t = tfenv.truth(pkts, cport, PORT)
-    ctx = f"capture:\n{t.dump()}\nstuck={stuck}"
     assert (cw["pid"], cw["sport"], cw["dport"], cw["role"]) == (srv.pid, PORT, cport, "server"), ctx
     assert (fw2["pid"], fw2["dport"], fw2["role"], fw2["orphaned"]) == (cli.pid, PORT, "client", False), ctx
     assert cw["netns"] == fw2["netns"] == ns.inum
@@ -315,16 +322,8 @@ def test_stuck_before_tracing_started(ns):
     time.sleep(3 * SWEEP_S)
     assert [r["pid"] for r in records(by_pid, "stuck")] == [cli.pid], [(r["state"], r["sport"], r["dport"], r["age_us"], r["since"]) for r in records(by_pid, "stuck")]
     check_run(by_pid.stop())
-    cli.kill()
-    srv.kill()
-    res = tr.stop()
-    pkts = cap.stop()
-    check_run(res)
-    (cw,) = [r for r in stuck if r["state"] == "CLOSE_WAIT"]
-    (fw2,) = [r for r in stuck if r["state"] == "FIN_WAIT2"]
+    cw, fw2, t, ctx = half_closed(tr, cap, stuck, cli, srv)
     cport = fw2["sport"]
-    t = tfenv.truth(pkts, cport, PORT)
-    ctx = f"capture:\n{t.dump()}\nstuck={stuck}"
     assert (cw["pid"], cw["comm"], cw["sport"], cw["dport"]) == (srv.pid, "tcpgen", PORT, cport), ctx
     assert (fw2["pid"], fw2["comm"], fw2["dport"], fw2["orphaned"]) == (cli.pid, "tcpgen", PORT, False), ctx
     assert cw["age_from"] == fw2["age_from"] == "peer_idle", ctx

@@ -5,7 +5,8 @@ Times are compared with the capture within tfenv.TOL_US (2 ms)."""
 import pytest
 
 import tfenv
-from tfenv import TOL_US, near, states
+from tfcheck import Checked, check_timeline
+from tfenv import states
 
 pytestmark = pytest.mark.root
 PORT = 5000
@@ -19,18 +20,14 @@ def test_linger0_abort(ns, aborter):
         srv_args, cli_args = ("--close", "after-peer"), ("--close", "linger0", "--hold-ms", "20")
     else:
         srv_args, cli_args = ("--close", "linger0", "--hold-ms", "20"), ("--close", "after-peer")
-    ex = tfenv.exchange(ns, "127.0.0.1", PORT, server=srv_args, client=cli_args)
-    tfenv.check_run(ex.trace)
-    t = ex.truth()
-    ctx = f"capture:\n{t.dump()}\ntracer:\n{ex.trace.describe()}"
+    c = Checked(tfenv.exchange(ns, "127.0.0.1", PORT, server=srv_args, client=cli_args))
+    t, ctx = c.t, c.ctx
     rsts = t.c_rsts if aborter == "client" else t.s_rsts
     assert len(rsts) == 1 and not t.c_fins and not t.s_fins, ctx
-    victim = ex.server if aborter == "client" else ex.client
+    victim = c.ex.server if aborter == "client" else c.ex.client
     assert victim.conns()[0]["peer"] == "reset", victim.lines
 
-    cport = ex.client_ports()[0]
-    cr = ex.trace.one("client", cport, PORT)
-    sr = ex.trace.one("server", PORT, cport)
+    cr, sr = c.client, c.server
     ab, other = (cr, sr) if aborter == "client" else (sr, cr)
     first = "SYN_SENT" if aborter == "client" else "SYN_RECV"
     assert states(ab) == [first, "ESTABLISHED", "CLOSE"], ctx
@@ -39,25 +36,21 @@ def test_linger0_abort(ns, aborter):
     assert (other["close"], other["close_end"], other["reset"]) == ("reset", "reset", "received"), ctx
     for r in (cr, sr):
         assert r["time_wait"] is False and r["complete"] is True, ctx
-    # CLOSE of both sides at the RST (client t0 = first SYN, server t0 = first SYN-ACK)
-    near(tfenv.state_t(cr, "CLOSE"), (rsts[0].t_ns - t.syns[0].t_ns) / 1000, TOL_US, "client CLOSE t_us", ctx)
-    near(tfenv.state_t(sr, "CLOSE"), (rsts[0].t_ns - t.synacks[0].t_ns) / 1000, TOL_US, "server CLOSE t_us", ctx)
+        check_timeline(r, t, [("CLOSE", rsts[0].t_ns)], ctx)    # both sides close at the RST
 
 
 @pytest.mark.parametrize("family,addr", [("ipv4", "127.0.0.1"), ("ipv6", "::1")])
 def test_refused_connect(ns, family, addr):
     """No listener: SYN answered by RST; SYN_SENT -> CLOSE, close=refused."""
-    ex = tfenv.exchange(ns, addr, PORT, listen=False)
-    tfenv.check_run(ex.trace)
-    (cc,) = ex.client.conns()
+    c = Checked(tfenv.exchange(ns, addr, PORT, listen=False))
+    (cc,) = c.ex.client.conns()
     assert cc["connect_errno"] == 111, cc     # ECONNREFUSED
-    t = ex.truth()
-    ctx = f"capture:\n{t.dump()}\ntracer:\n{ex.trace.describe()}"
+    t, ctx = c.t, c.ctx
     assert len(t.syns) == 1 and len(t.s_rsts) == 1 and not t.synacks, ctx
-    assert len(ex.trace.conns) == 1, ctx       # the RST-sending side has no socket
-    cr = ex.trace.one("client", cc["lport"], PORT)
-    assert cr["family"] == family and cr["pid"] == ex.client.pid, ctx
+    assert len(c.ex.trace.conns) == 1, ctx     # the RST-sending side has no socket
+    cr = c.client
+    assert cr["family"] == family and cr["pid"] == c.ex.client.pid, ctx
     assert states(cr) == ["SYN_SENT", "CLOSE"], ctx
     assert cr["close"] == "refused" and cr["reset"] == "received", ctx
     assert cr["handshake_us"] is None and cr["time_wait"] is False, ctx
-    near(tfenv.state_t(cr, "CLOSE"), (t.s_rsts[0].t_ns - t.syns[0].t_ns) / 1000, TOL_US, "CLOSE t_us", ctx)
+    check_timeline(cr, t, [("CLOSE", t.s_rsts[0].t_ns)], ctx)

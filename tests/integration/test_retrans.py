@@ -7,7 +7,8 @@ the pcap relative to its first SYN, server t_us relative to its first SYN-ACK.""
 import pytest
 
 import tfenv
-from tfenv import TOL_US, near, states
+from tfcheck import Checked, check_close, check_retransmits, check_timeline
+from tfenv import TOL_US, near, us
 
 pytestmark = pytest.mark.root
 PORT = 5000
@@ -22,18 +23,6 @@ FIN_FROM_SERVER = f"tcp sport {PORT} tcp flags & fin == fin"    # the server's F
 RTX_TOL_US = TOL_US + 4000
 
 
-def us(a_ns, b_ns):
-    return (b_ns - a_ns) / 1000
-
-
-def ctx_of(ex, t):
-    return f"capture:\n{t.dump()}\ntracer:\n{ex.trace.describe()}"
-
-
-def retransmits(rec, kind):
-    return [r for r in rec["retransmits"] if r["kind"] == kind]
-
-
 @pytest.mark.parametrize("exponential", [True, False], ids=["classic-backoff", "kernel-default"])
 def test_two_dropped_syns(ns, exponential):
     """Classic backoff: SYNs at 0, 1 s, 3 s (handshake ~3 s). The kernel's
@@ -42,30 +31,25 @@ def test_two_dropped_syns(ns, exponential):
     sched = ns.syn_schedule(exponential)
     gaps_s = sched.gaps(2)
     ns.drop_first("syn", SYN, 2)
-    ex = tfenv.exchange(ns, "127.0.0.1", PORT)
-    tfenv.check_run(ex.trace)
-    t = ex.truth()
-    ctx = ctx_of(ex, t)
+    c = Checked(tfenv.exchange(ns, "127.0.0.1", PORT))
+    t, ctx = c.t, c.ctx
     assert ns.counter("drop_syn") == 2 and ns.counter("seen_syn") == 3, ctx
     assert len(t.syns) == 3, ctx
     for i, gap in enumerate(gaps_s):      # the kernel did what we think (+-100 ms)
         got = (t.syns[i + 1].t_ns - t.syns[i].t_ns) / 1e9
         assert abs(got - gap) < 0.1, f"SYN gap {i}: {got:.3f} s, expected ~{gap:g} s ({sched})\n{ctx}"
 
-    cport = ex.client_ports()[0]
-    cr = ex.trace.one("client", cport, PORT)
+    cr = c.client
     assert cr["syn_retrans"] == 2 == len(t.syns) - 1, ctx
     assert cr["retrans"] == 2, ctx
-    syn_rt = retransmits(cr, "SYN")
+    syn_rt = check_retransmits(cr, "SYN", t.syns, t, RTX_TOL_US, ctx)
     assert [r["state"] for r in syn_rt] == ["SYN_SENT", "SYN_SENT"], ctx
-    for r, p in zip(syn_rt, t.syns[1:]):
-        near(r["t_us"], us(t.syns[0].t_ns, p.t_ns), RTX_TOL_US, "SYN retransmit t_us", ctx)
     near(cr["handshake_us"], t.client_hs_us, TOL_US, "client handshake_us", ctx)
     assert abs(cr["handshake_us"] - sum(gaps_s) * 1e6) < 100_000, ctx
-    assert states(cr) == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"], ctx
+    check_close(cr, "active", ctx)
 
     # The server only ever saw the third SYN: a plain, fast handshake.
-    sr = ex.trace.one("server", PORT, cport)
+    sr = c.server
     assert sr["synack_retrans"] == 0 == len(t.synacks) - 1, ctx
     near(sr["handshake_us"], t.server_hs_us, TOL_US, "server handshake_us", ctx)
 
@@ -79,86 +63,66 @@ def test_dropped_synack(ns):
     assert ns.syn_schedule(exponential=True).gaps(2) == (1, 2)
     ns.drop_first("syn", SYN, 1)
     ns.drop_first("synack", SYNACK, 1)
-    ex = tfenv.exchange(ns, "127.0.0.1", PORT)
-    tfenv.check_run(ex.trace)
-    t = ex.truth()
-    ctx = ctx_of(ex, t)
+    c = Checked(tfenv.exchange(ns, "127.0.0.1", PORT))
+    t, ctx = c.t, c.ctx
     assert ns.counter("drop_syn") == 1 and ns.counter("drop_synack") == 1, ctx
     assert (len(t.syns), len(t.synacks)) == (2, 2), ctx
 
-    cport = ex.client_ports()[0]
-    sr = ex.trace.one("server", PORT, cport)
+    sr = c.server
     assert sr["synack_retrans"] == len(t.synacks) - 1 == 1, ctx
-    sa_rt = retransmits(sr, "SYNACK")
-    assert len(sa_rt) == 1, ctx
-    near(sa_rt[0]["t_us"], us(t.synacks[0].t_ns, t.synacks[1].t_ns), RTX_TOL_US, "SYN-ACK retransmit t_us", ctx)
+    check_retransmits(sr, "SYNACK", t.synacks, t, RTX_TOL_US, ctx)
     near(sr["handshake_us"], t.server_hs_us, TOL_US, "server handshake_us (from the first SYN-ACK)", ctx)
     assert 900_000 < sr["handshake_us"] < 1_100_000, ctx
     assert sr["states"][0] == {"state": "SYN_RECV", "t_us": 0, "derived": True}, ctx
     near(tfenv.state_t(sr, "ESTABLISHED"), t.server_hs_us, TOL_US, "server ESTABLISHED t_us", ctx)
-    assert sr["pid"] == ex.server.pid, ctx
+    assert sr["pid"] == c.ex.server.pid, ctx
 
-    cr = ex.trace.one("client", cport, PORT)
+    cr = c.client
     assert cr["syn_retrans"] == 1 == len(t.syns) - 1, ctx
     near(cr["handshake_us"], t.client_hs_us, TOL_US, "client handshake_us", ctx)
+
+
+def one_fin_dropped(ns, whose, server):
+    """The client closes first (20 ms after connecting), the server after it
+    with `server`'s options; the first FIN of `whose` side ("client": sent
+    in FIN_WAIT1, "server": in LAST_ACK) is dropped once. Checks what the
+    loss must show on both ends; returns the Checked exchange and the record
+    of `whose` side."""
+    ns.drop_first("fin", FIN_TO_SERVER if whose == "client" else FIN_FROM_SERVER, 1)
+    c = Checked(tfenv.exchange(ns, "127.0.0.1", PORT, server=server,
+                               client=("--close", "first", "--hold-ms", "20")))
+    t, ctx = c.t, c.ctx
+    fins, peer_fins = (t.c_fins, t.s_fins) if whose == "client" else (t.s_fins, t.c_fins)
+    assert ns.counter("drop_fin") == 1, ctx
+    assert len(fins) == 2, ctx
+
+    rec, peer = (c.client, c.server) if whose == "client" else (c.server, c.client)
+    state = "FIN_WAIT1" if whose == "client" else "LAST_ACK"
+    by_state = {s: rec[f"fin_retrans_{s}"] for s in ("fin_wait1", "last_ack", "closing")}
+    assert rec["fin_retrans"] == 1 == len(fins) - 1, ctx
+    assert by_state == {s: int(s == state.lower()) for s in by_state}, (by_state, ctx)
+    fin_rt = check_retransmits(rec, "FIN", fins, t, RTX_TOL_US, ctx)
+    assert [r["state"] for r in fin_rt] == [state], ctx
+    # fin_ack_us spans the loss: first FIN -> the ACK of the retransmitted one
+    ack = t.fin_acked(fins[0], from_client=whose == "client")
+    near(rec["fin_ack_us"], us(fins[0].t_ns, ack.t_ns), TOL_US, f"{whose} fin_ack_us", ctx)
+
+    assert peer["fin_retrans"] == len(peer_fins) - 1, ctx
+    check_close(c.client, "active", ctx)
+    check_close(c.server, "passive", ctx)
+    return c, rec
 
 
 def test_dropped_fin_of_active_closer(ns):
     """The client closes first; its first FIN is dropped and retransmitted
     (tail-loss probe, ~200 ms) in FIN_WAIT1."""
-    ns.drop_first("fin", FIN_TO_SERVER, 1)
-    ex = tfenv.exchange(ns, "127.0.0.1", PORT, server=("--close", "after-peer"),
-                        client=("--close", "first", "--hold-ms", "20"))
-    tfenv.check_run(ex.trace)
-    t = ex.truth()
-    ctx = ctx_of(ex, t)
-    assert ns.counter("drop_fin") == 1, ctx
-    assert len(t.c_fins) == 2, ctx
-
-    cport = ex.client_ports()[0]
-    cr = ex.trace.one("client", cport, PORT)
-    assert cr["fin_retrans_fin_wait1"] == 1 == len(t.c_fins) - 1, ctx
-    assert (cr["fin_retrans"], cr["fin_retrans_last_ack"], cr["fin_retrans_closing"]) == (1, 0, 0), ctx
-    fin_rt = retransmits(cr, "FIN")
-    assert [r["state"] for r in fin_rt] == ["FIN_WAIT1"], ctx
-    near(fin_rt[0]["t_us"], us(t.syns[0].t_ns, t.c_fins[1].t_ns), RTX_TOL_US, "FIN retransmit t_us", ctx)
-    assert states(cr) == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"], ctx
-    assert cr["close"] == "active" and cr["time_wait"] is True, ctx
-    # fin_ack_us spans the loss: first FIN -> the ACK of the retransmitted one
-    ack = t.fin_acked(t.c_fins[0], from_client=True)
-    near(cr["fin_ack_us"], us(t.c_fins[0].t_ns, ack.t_ns), TOL_US, "client fin_ack_us", ctx)
-
-    sr = ex.trace.one("server", PORT, cport)
-    assert sr["fin_retrans"] == len(t.s_fins) - 1, ctx
-    assert states(sr) == ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"], ctx
+    one_fin_dropped(ns, "client", server=("--close", "after-peer"))
 
 
 def test_dropped_fin_of_passive_closer(ns):
     """The client closes first; the server closes 100 ms after the client's
     FIN (its delayed ACK goes out alone first), and that FIN is dropped: one
     retransmission in LAST_ACK, ACKed by the client's timewait socket."""
-    ns.drop_first("fin", FIN_FROM_SERVER, 1)
-    ex = tfenv.exchange(ns, "127.0.0.1", PORT, server=("--close", "after-peer", "--hold-ms", "100"),
-                        client=("--close", "first", "--hold-ms", "20"))
-    tfenv.check_run(ex.trace)
-    t = ex.truth()
-    ctx = ctx_of(ex, t)
-    assert ns.counter("drop_fin") == 1, ctx
-    assert len(t.s_fins) == 2, ctx
-
-    cport = ex.client_ports()[0]
-    sr = ex.trace.one("server", PORT, cport)
-    assert sr["fin_retrans_last_ack"] == 1 == len(t.s_fins) - 1, ctx
-    assert (sr["fin_retrans"], sr["fin_retrans_fin_wait1"], sr["fin_retrans_closing"]) == (1, 0, 0), ctx
-    fin_rt = retransmits(sr, "FIN")
-    assert [r["state"] for r in fin_rt] == ["LAST_ACK"], ctx
-    near(fin_rt[0]["t_us"], us(t.synacks[0].t_ns, t.s_fins[1].t_ns), RTX_TOL_US, "FIN retransmit t_us", ctx)
-    assert states(sr) == ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"], ctx
-    assert (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
-    ack = t.fin_acked(t.s_fins[0], from_client=False)
-    near(tfenv.state_t(sr, "CLOSE"), us(t.synacks[0].t_ns, ack.t_ns), TOL_US, "server CLOSE t_us", ctx)
-    near(sr["fin_ack_us"], us(t.s_fins[0].t_ns, ack.t_ns), TOL_US, "server fin_ack_us", ctx)
-
-    cr = ex.trace.one("client", cport, PORT)
-    assert cr["fin_retrans"] == len(t.c_fins) - 1, ctx
-    assert states(cr) == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"], ctx
+    c, sr = one_fin_dropped(ns, "server", server=("--close", "after-peer", "--hold-ms", "100"))
+    ack = c.t.fin_acked(c.t.s_fins[0], from_client=False)
+    check_timeline(sr, c.t, [("CLOSE", ack.t_ns)], c.ctx)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Test environment for the root integration tests, all in one place.
+"""Test environment for the root integration tests, all in one place (the
+checks of the tracer's records against it are in tfcheck.py).
 
 - Netns: a private network namespace (lo up, 127.0.0.1 and ::1), sysctls in it,
   the SYN retransmission schedule (syn_schedule: linear or exponential, by
@@ -477,6 +478,11 @@ class Capture:
 
 # ---- ground truth from a capture --------------------------------------------
 
+def us(a_ns, b_ns):
+    """Microseconds from capture time a_ns to b_ns."""
+    return (b_ns - a_ns) / 1000
+
+
 def conn_pkts(pkts, cport, sport):
     """Packets of the connection client port cport <-> server port sport."""
     return [p for p in pkts if (p.sport, p.dport) in ((cport, sport), (sport, cport))]
@@ -503,6 +509,11 @@ class Truth:
     @property
     def server_hs_us(self):
         return (self.hs_ack.t_ns - self.synacks[0].t_ns) / 1000
+
+    def t_us(self, role, t_ns):
+        """Capture time t_ns as the t_us of a `role` record: the tracer counts
+        a client's times from its first SYN, a server's from its first SYN-ACK."""
+        return us((self.syns if role == "client" else self.synacks)[0].t_ns, t_ns)
 
     def fin_acked(self, fin, from_client):
         """First packet of the other side acknowledging FIN segment `fin`."""
