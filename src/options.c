@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -211,26 +212,126 @@ static const struct opt opts[] = {
 
 #define NOPTS ((int)(sizeof(opts) / sizeof(opts[0])))
 
-int tf_options_count(void)
-{
-	return NOPTS;
-}
+/* ---- `tcpflow-trace report FILE.jsonl`: the page's options ---------------- */
 
-const char *tf_options_long_name(int i)
-{
-	return i >= 0 && i < NOPTS ? opts[i].name : NULL;
-}
+enum { OPT_TOP = 512, OPT_MAX_DIAGRAMS, OPT_MAX_ROWS };
 
-int tf_options_doc(int i, struct tf_option_doc *out)
+static int opt_report(const struct opt *o, const char *arg, struct tf_config *cfg, FILE *err)
 {
-	if (i < 0 || i >= NOPTS)
+	struct tf_report_config *r = &cfg->report;
+	uint64_t v;
+
+	if (o->key == 'o') {
+		if (!arg || !*arg) {
+			fprintf(err, "tcpflow-trace: --%s needs a value\n", o->name);
+			return -1;
+		}
+		r->output = arg;
+		return 0;
+	}
+	if (parse_u64(o, arg, 0, o->key == OPT_MAX_ROWS ? 10000000 : 100000, &v, err))
 		return -1;
+	switch (o->key) {
+	case OPT_TOP: r->top = (int)v; break;
+	case OPT_MAX_DIAGRAMS: r->max_diagrams = (int)v; break;
+	case OPT_MAX_ROWS: r->max_rows = (int)v; break;
+	}
+	return 0;
+}
+
+static const struct opt report_opts[] = {
+	{ "output", 'o', "FILE", "Options", "write the page to FILE (default: stdout)", opt_report },
+	{ "top", OPT_TOP, "N", "Options", "slowest handshakes to draw (default 5)", opt_report },
+	{ "max-diagrams", OPT_MAX_DIAGRAMS, "N", "Options", "draw at most N diagrams (default 200)", opt_report },
+	{ "max-rows", OPT_MAX_ROWS, "N", "Options", "at most N connections in the table (default 2000)", opt_report },
+	{ "help", OPT_HELP, NULL, "Options", "this help", NULL },
+};
+
+#define NREPORT_OPTS ((int)(sizeof(report_opts) / sizeof(report_opts[0])))
+#define MAX_OPTS (NOPTS > NREPORT_OPTS ? NOPTS : NREPORT_OPTS)
+
+/* ---- commands: a table each, one machinery --------------------------------- */
+
+struct command {
+	const char *name;	/* the word after tcpflow-trace; NULL for the tracer */
+	const char *operand;	/* its one positional argument; NULL: none */
+	const char *head;	/* --help before the table */
+	const char *foot;	/* and after it */
+	const struct opt *opts;
+	int nopts;
+	/* after the options: settle what they ask for. 0, or -1 (one line on err) */
+	int (*finish)(struct tf_config *cfg, char *operand, FILE *err);
+};
+
+static int check_combination(struct tf_config *cfg, FILE *err);
+
+static int finish_trace(struct tf_config *cfg, char *operand, FILE *err)
+{
+	(void)operand;
+	return check_combination(cfg, err);
+}
+
+static int finish_report(struct tf_config *cfg, char *operand, FILE *err)
+{
+	(void)err;
+	cfg->report.input = operand;
+	return 0;
+}
+
+static const struct command commands[TF_CMD_MAX] = {
+	[TF_CMD_TRACE] = {
+		.head = "Usage: tcpflow-trace [OPTIONS]\n"
+			"       tcpflow-trace report FILE.jsonl [-o report.html]\n"
+			"Trace TCP handshakes and closes per connection (eBPF); `report` turns a\n"
+			"--json capture into a self-contained HTML page with ladder diagrams\n"
+			"(its options: tcpflow-trace report --help).\n",
+		.foot = "\nExit status: 0 ok, 1 runtime failure, 2 usage error, 3 not permitted,\n"
+			"4 kernel lacks a feature, 5 --metrics address unusable.\n",
+		.opts = opts, .nopts = NOPTS, .finish = finish_trace,
+	},
+	[TF_CMD_REPORT] = {
+		.name = "report", .operand = "FILE.jsonl",
+		.head = "Usage: tcpflow-trace report FILE.jsonl [OPTIONS]\n"
+			"Turn a --json capture (tcpflow-trace --json > FILE.jsonl; - reads stdin)\n"
+			"into one self-contained HTML page: summary, histograms of handshake and\n"
+			"close durations, ladder diagrams of the slowest handshakes, of every\n"
+			"connection with retransmissions and of every half-closed connection left\n"
+			"open.\n",
+		.foot = "\nExit status: 0 ok, 1 nothing usable in FILE.jsonl or a read or write\n"
+			"failure, 2 usage error.\n",
+		.opts = report_opts, .nopts = NREPORT_OPTS, .finish = finish_report,
+	},
+};
+
+static const struct command *command_of(int cmd)
+{
+	return cmd >= 0 && cmd < TF_CMD_MAX ? &commands[cmd] : NULL;
+}
+
+const char *tf_command_name(int cmd)
+{
+	return command_of(cmd) ? command_of(cmd)->name : NULL;
+}
+
+const char *tf_command_operand(int cmd)
+{
+	return command_of(cmd) ? command_of(cmd)->operand : NULL;
+}
+
+int tf_options_doc(int cmd, int i, struct tf_option_doc *out)
+{
+	const struct command *c = command_of(cmd);
+	const struct opt *o;
+
+	if (!c || i < 0 || i >= c->nopts)
+		return -1;
+	o = &c->opts[i];
 	*out = (struct tf_option_doc){
-		.name = opts[i].name,
-		.short_name = opts[i].key < 256 ? (char)opts[i].key : 0,
-		.arg = opts[i].arg,
-		.group = opts[i].group,
-		.help = opts[i].help,
+		.name = o->name,
+		.short_name = o->key < 256 ? (char)o->key : 0,
+		.arg = o->arg,
+		.group = o->group,
+		.help = o->help,
 	};
 	return 0;
 }
@@ -243,6 +344,9 @@ void tf_options_defaults(struct tf_config *cfg)
 	cfg->stuck_s = 30;
 	cfg->max_conns = 65536;
 	cfg->ringbuf_bytes = 8u << 20;
+	cfg->report.top = 5;
+	cfg->report.max_diagrams = 200;
+	cfg->report.max_rows = 2000;
 }
 
 /* Help text from column 27, wrapped at word boundaries to fit 80 columns. */
@@ -270,16 +374,16 @@ static void print_wrapped(FILE *out, const char *text)
 	}
 }
 
-void tf_options_help(FILE *out)
+void tf_options_help(int cmd, FILE *out)
 {
+	const struct command *c = command_of(cmd);
 	const char *group = NULL;
 
-	fprintf(out, "Usage: tcpflow-trace [OPTIONS]\n"
-		     "       tcpflow-trace report FILE.jsonl [-o report.html]\n"
-		     "Trace TCP handshakes and closes per connection (eBPF); `report` turns a\n"
-		     "--json capture into a self-contained HTML page with ladder diagrams.\n");
-	for (int i = 0; i < NOPTS; i++) {
-		const struct opt *o = &opts[i];
+	if (!c)
+		return;
+	fputs(c->head, out);
+	for (int i = 0; i < c->nopts; i++) {
+		const struct opt *o = &c->opts[i];
 		char left[64];
 
 		if (!group || strcmp(group, o->group)) {
@@ -300,33 +404,33 @@ void tf_options_help(FILE *out)
 			fprintf(out, "  %-24s ", left);
 		print_wrapped(out, o->help);
 	}
-	fprintf(out, "\nExit status: 0 ok, 1 runtime failure, 2 usage error, 3 not permitted,\n"
-		     "4 kernel lacks a feature, 5 --metrics address unusable.\n");
+	fputs(c->foot, out);
 }
 
-static void build_getopt(struct option *lo, char *so)
+static void build_getopt(const struct command *c, struct option *lo, char *so)
 {
 	int n = 0;
 
 	*so++ = ':';	/* report a missing argument as ':' */
-	for (int i = 0; i < NOPTS; i++) {
-		lo[i] = (struct option){ opts[i].name, opts[i].arg ? required_argument : no_argument,
-					 NULL, opts[i].key };
-		if (opts[i].key < 256) {
-			so[n++] = (char)opts[i].key;
-			if (opts[i].arg)
+	for (int i = 0; i < c->nopts; i++) {
+		const struct opt *o = &c->opts[i];
+
+		lo[i] = (struct option){ o->name, o->arg ? required_argument : no_argument, NULL, o->key };
+		if (o->key < 256) {
+			so[n++] = (char)o->key;
+			if (o->arg)
 				so[n++] = ':';
 		}
 	}
 	so[n] = 0;
-	lo[NOPTS] = (struct option){ 0 };
+	lo[c->nopts] = (struct option){ 0 };
 }
 
-static const struct opt *find_opt(int key)
+static const struct opt *find_opt(const struct command *c, int key)
 {
-	for (int i = 0; i < NOPTS; i++)
-		if (opts[i].key == key)
-			return &opts[i];
+	for (int i = 0; i < c->nopts; i++)
+		if (c->opts[i].key == key)
+			return &c->opts[i];
 	return NULL;
 }
 
@@ -355,49 +459,80 @@ static int check_combination(struct tf_config *cfg, FILE *err)
 	return 0;
 }
 
-int tf_options_parse(int argc, char **argv, struct tf_config *cfg, FILE *out, FILE *err)
+/* One line: what is wrong, and the --help that says how it goes. */
+__attribute__((format(printf, 3, 4)))
+static void usage_error(const struct command *c, FILE *err, const char *fmt, ...)
 {
-	struct option lo[NOPTS + 1];
-	char so[2 * NOPTS + 2];
-	int c;
+	va_list ap;
 
-	tf_options_defaults(cfg);
-	build_getopt(lo, so);
+	fputs("tcpflow-trace: ", err);
+	va_start(ap, fmt);
+	vfprintf(err, fmt, ap);
+	va_end(ap);
+	if (c->name)
+		fprintf(err, " (see tcpflow-trace %s --help)\n", c->name);
+	else
+		fputs(" (see --help)\n", err);
+}
+
+/* argv[0] is the command's own word ("tcpflow-trace", "report"). */
+static int parse_command(const struct command *c, int argc, char **argv, struct tf_config *cfg,
+			 FILE *out, FILE *err)
+{
+	struct option lo[MAX_OPTS + 1];
+	char so[2 * MAX_OPTS + 2];
+	int operands, ch;
+
+	build_getopt(c, lo, so);
 	optind = 0;	/* full reset: the parser may run more than once (tests, fuzzing) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		const struct opt *o;
 
-		if (c == '?') {
+		if (ch == '?') {
 			if (optopt && optopt < 256)
-				fprintf(err, "tcpflow-trace: unknown option '-%c' (see --help)\n", optopt);
+				usage_error(c, err, "unknown option '-%c'", optopt);
 			else
-				fprintf(err, "tcpflow-trace: unknown option '%s' (see --help)\n",
-					argv[optind - 1]);
+				usage_error(c, err, "unknown option '%s'", argv[optind - 1]);
 			return TF_EXIT_USAGE;
 		}
-		if (c == ':') {
-			fprintf(err, "tcpflow-trace: option '%s' needs a value (see --help)\n",
-				argv[optind - 1]);
+		if (ch == ':') {
+			usage_error(c, err, "option '%s' needs a value", argv[optind - 1]);
 			return TF_EXIT_USAGE;
 		}
-		if (c == OPT_HELP) {
-			tf_options_help(out);
+		if (ch == OPT_HELP) {
+			tf_options_help((int)(c - commands), out);
 			return TF_EXIT_OK;
 		}
-		if (c == OPT_VERSION) {
+		if (ch == OPT_VERSION) {
 			fprintf(out, "tcpflow-trace %s\n", TF_VERSION);
 			return TF_EXIT_OK;
 		}
-		o = find_opt(c);
+		o = find_opt(c, ch);
 		if (!o || !o->fn || o->fn(o, optarg, cfg, err))
 			return TF_EXIT_USAGE;
 	}
-	if (optind < argc) {
-		fprintf(err, "tcpflow-trace: unexpected argument '%s' (see --help)\n", argv[optind]);
+	operands = c->operand ? 1 : 0;
+	if (optind + operands > argc) {
+		usage_error(c, err, "missing %s", c->operand);
 		return TF_EXIT_USAGE;
 	}
-	if (check_combination(cfg, err))
+	if (optind + operands < argc) {
+		usage_error(c, err, "unexpected argument '%s'", argv[optind + operands]);
+		return TF_EXIT_USAGE;
+	}
+	if (c->finish(cfg, operands ? argv[optind] : NULL, err))
 		return TF_EXIT_USAGE;
 	return -1;
+}
+
+int tf_options_parse(int argc, char **argv, struct tf_config *cfg, FILE *out, FILE *err)
+{
+	tf_options_defaults(cfg);
+	for (int i = 0; i < TF_CMD_MAX; i++)
+		if (commands[i].name && argc > 1 && !strcmp(argv[1], commands[i].name)) {
+			cfg->command = i;
+			return parse_command(&commands[i], argc - 1, argv + 1, cfg, out, err);
+		}
+	return parse_command(&commands[TF_CMD_TRACE], argc, argv, cfg, out, err);
 }
