@@ -13,13 +13,13 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 #include "core.h"
+#include "exitcodes.h"
 #include "fmt.h"
 #include "loader.h"
 #include "options.h"
 #include "report/report.h"
 #include "privs.h"
-#include "sink_metrics.h"
-#include "sink_tw.h"
+#include "sink.h"
 #include "timewait.h"
 
 #define POLL_MS 100

@@ -11,19 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "tcpflow.h"
 
 #define TF_MAX_FILTERS 64
-
-/* Exit statuses, everywhere (documented in README and the man page). */
-enum tf_exit {
-	TF_EXIT_OK = 0,
-	TF_EXIT_RUNTIME = 1,	/* failure while running */
-	TF_EXIT_USAGE = 2,	/* bad flags or values */
-	TF_EXIT_PERM = 3,	/* not root / missing CAP_BPF, CAP_PERFMON */
-	TF_EXIT_KERNEL = 4,	/* the core cannot run: no BTF, ring buffer, inet_sock_set_state */
-	TF_EXIT_METRICS = 5,	/* --metrics address unusable (in use, bad address) */
-};
 
 enum tf_output {
 	TF_OUT_LINE = 0,	/* one line per finished connection (default) */
@@ -111,12 +100,5 @@ struct tf_option_doc {
 
 /* Row i (table order) of command cmd's table into *out: 0, or -1 past the end. */
 int tf_options_doc(int cmd, int i, struct tf_option_doc *out);
-
-/* The --port filter as the BPF programs take it: bit p of bits[] for port p. */
-static inline void tf_port_bits_fill(__u64 bits[TF_PORT_WORDS], const struct tf_config *cfg)
-{
-	for (int i = 0; i < cfg->nports; i++)
-		bits[cfg->ports[i] >> 6] |= 1ULL << (cfg->ports[i] & 63);
-}
 
 #endif /* TF_OPTIONS_H */

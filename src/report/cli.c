@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "exitcodes.h"
 #include "options.h"
 #include "report.h"
 
