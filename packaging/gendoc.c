@@ -4,8 +4,9 @@
  *
  *   gendoc man TEMPLATE VERSION DATE   the man page: TEMPLATE with @VERSION@
  *                                      and @DATE@ replaced, a line @OPTIONS@
- *                                      replaced by the option table
- *                                      (src/options.c) and a line @METRICS@ by
+ *                                      replaced by the tracer's option table
+ *                                      (src/options.c), @REPORT_OPTIONS@ by
+ *                                      report's, and a line @METRICS@ by
  *                                      every metric family the registry renders
  *                                      (src/metrics*.c: name, type, labels, HELP)
  *   gendoc completion                  the bash completion script
@@ -45,13 +46,27 @@ static void roff(FILE *out, const char *s)
 	}
 }
 
-static void man_options(FILE *out)
+/* More than one group: a subsection each; one group needs no heading. */
+static bool several_groups(int cmd)
 {
+	struct tf_option_doc first, d;
+
+	if (tf_options_doc(cmd, 0, &first))
+		return false;
+	for (int i = 1; !tf_options_doc(cmd, i, &d); i++)
+		if (strcmp(first.group, d.group))
+			return true;
+	return false;
+}
+
+static void man_options(FILE *out, int cmd)
+{
+	bool headings = several_groups(cmd);
 	struct tf_option_doc d;
 	const char *group = NULL;
 
-	for (int i = 0; !tf_options_doc(i, &d); i++) {
-		if (!group || strcmp(group, d.group)) {
+	for (int i = 0; !tf_options_doc(cmd, i, &d); i++) {
+		if (headings && (!group || strcmp(group, d.group))) {
 			group = d.group;
 			fputs(".SS ", out);
 			roff(out, group);
@@ -182,7 +197,11 @@ static int man(const char *template, const char *version, const char *date)
 	}
 	while (!rc && fgets(line, sizeof(line), in)) {
 		if (!strcmp(line, "@OPTIONS@\n")) {
-			man_options(stdout);
+			man_options(stdout, TF_CMD_TRACE);
+			continue;
+		}
+		if (!strcmp(line, "@REPORT_OPTIONS@\n")) {
+			man_options(stdout, TF_CMD_REPORT);
 			continue;
 		}
 		if (!strcmp(line, "@METRICS@\n")) {
@@ -207,10 +226,10 @@ static int man(const char *template, const char *version, const char *date)
 
 /* ---- bash completion ----------------------------------------------------- */
 
-/* What to offer after an option, by the name of its argument. */
+/* What to offer after an option or as an operand, by the name of its argument. */
 static const char *arg_completer(const char *arg)
 {
-	if (!strcmp(arg, "PATH"))
+	if (!strcmp(arg, "PATH") || !strncmp(arg, "FILE", 4))	/* FILE, FILE.jsonl */
 		return "_filedir";
 	if (!strcmp(arg, "NAME"))
 		return "COMPREPLY=($(compgen -u -- \"$cur\"))";
@@ -222,48 +241,80 @@ static const char *arg_completer(const char *arg)
 	return NULL;			/* a number or an address: nothing to offer */
 }
 
-static void completion(FILE *out)
+/*
+ * One command's options, indented by `in`: the argument after an option,
+ * then the options themselves, then (not an option) the operand or the
+ * subcommands (`words`, at the first word only).
+ */
+static void complete_command(FILE *out, int cmd, const char *in, const char *words)
 {
+	const char *operand = tf_command_operand(cmd);
 	struct tf_option_doc d;
 
-	fputs("# bash completion for tcpflow-trace(8)\n"
-	      "# Generated from the option table (src/options.c) by packaging/gendoc.c.\n\n"
-	      "_tcpflow_trace()\n{\n"
-	      "    local cur prev words cword split\n"
-	      "    _init_completion -s || return\n\n"
-	      "    case $prev in\n", out);
+	fprintf(out, "%scase $prev in\n", in);
 	/* options whose argument we can complete */
-	for (int i = 0; !tf_options_doc(i, &d); i++) {
+	for (int i = 0; !tf_options_doc(cmd, i, &d); i++) {
 		const char *c = d.arg ? arg_completer(d.arg) : NULL;
 
 		if (!c)
 			continue;
-		fprintf(out, "        ");
+		fprintf(out, "%s    ", in);
 		if (d.short_name)
 			fprintf(out, "-%c|", d.short_name);
-		fprintf(out, "--%s)\n            %s\n            return\n            ;;\n", d.name, c);
+		fprintf(out, "--%s)\n%s        %s\n%s        return\n%s        ;;\n", d.name, in, c,
+			in, in);
 	}
 	/* the other options that take an argument: nothing to offer */
-	fputs("        ", out);
-	for (int i = 0, n = 0; !tf_options_doc(i, &d); i++) {
+	fprintf(out, "%s    ", in);
+	for (int i = 0, n = 0; !tf_options_doc(cmd, i, &d); i++) {
 		if (!d.arg || arg_completer(d.arg))
 			continue;
 		if (d.short_name)
 			fprintf(out, "%s-%c", n++ ? "|" : "", d.short_name);
 		fprintf(out, "%s--%s", n++ ? "|" : "", d.name);
 	}
-	fputs(")\n            return\n            ;;\n    esac\n\n"
-	      "    $split && return\n\n"
-	      "    if [[ $cur == -* ]]; then\n"
-	      "        COMPREPLY=($(compgen -W '", out);
-	for (int i = 0; !tf_options_doc(i, &d); i++) {
+	fprintf(out, ")\n%s        return\n%s        ;;\n%sesac\n\n"
+		     "%s$split && return\n\n"
+		     "%sif [[ $cur == -* ]]; then\n"
+		     "%s    COMPREPLY=($(compgen -W '", in, in, in, in, in, in);
+	for (int i = 0; !tf_options_doc(cmd, i, &d); i++) {
 		fprintf(out, "%s--%s", i ? " " : "", d.name);
 		if (d.short_name)
 			fprintf(out, " -%c", d.short_name);
 	}
-	fputs("' -- \"$cur\"))\n"
-	      "    fi\n"
-	      "} &&\n"
+	fputs("' -- \"$cur\"))\n", out);
+	if (operand && arg_completer(operand))
+		fprintf(out, "%selse\n%s    %s\n", in, in, arg_completer(operand));
+	else if (words)
+		fprintf(out, "%selif [[ $cword -eq 1 ]]; then\n"
+			     "%s    COMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n", in, in, words);
+	fprintf(out, "%sfi\n", in);
+}
+
+static void completion(FILE *out)
+{
+	char words[256] = "";
+	size_t n = 0;
+
+	fputs("# bash completion for tcpflow-trace(8)\n"
+	      "# Generated from the option tables (src/options.c) by packaging/gendoc.c.\n\n"
+	      "_tcpflow_trace()\n{\n"
+	      "    local cur prev words cword split\n"
+	      "    _init_completion -s || return\n\n", out);
+	/* a subcommand's own options after its word */
+	for (int cmd = 0; cmd < TF_CMD_MAX; cmd++) {
+		const char *name = tf_command_name(cmd);
+
+		if (!name)
+			continue;
+		n += (size_t)snprintf(words + n, n < sizeof(words) ? sizeof(words) - n : 0, "%s%s",
+				      n ? " " : "", name);
+		fprintf(out, "    if [[ $cword -gt 1 && ${words[1]} == %s ]]; then\n", name);
+		complete_command(out, cmd, "        ", NULL);
+		fputs("        return\n    fi\n\n", out);
+	}
+	complete_command(out, TF_CMD_TRACE, "    ", words);
+	fputs("} &&\n"
 	      "    complete -F _tcpflow_trace tcpflow-trace\n\n"
 	      "# ex: filetype=sh\n", out);
 }

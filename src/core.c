@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdbool.h>
 #include <string.h>
+#include "conn.h"
 #include "core.h"
+#include "sink.h"
 #include "tf_fold.h"
 
 void tf_core_init(struct tf_core *core)

@@ -8,7 +8,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "sink.h"
+#include "closeside.h"
+#include "stats.h"
+#include "tcpflow.h"
+
+struct tf_sink;	/* sink.h */
 
 #define TF_MAX_SINKS 8
 #define TF_PENDING_MAX 64

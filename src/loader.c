@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "exitcodes.h"
 #include "fmt.h"
 #include "loader.h"
 #include "ohash.h"

@@ -11,9 +11,17 @@
 #include <stdint.h>
 #include "kfeatures.h"
 #include "options.h"
-#include "sink.h"
+#include "stats.h"
+#include "tcpflow.h"
 
 struct tf_loader;
+
+/* The --port filter as the BPF programs take it: bit p of bits[] for port p. */
+static inline void tf_port_bits_fill(__u64 bits[TF_PORT_WORDS], const struct tf_config *cfg)
+{
+	for (int i = 0; i < cfg->nports; i++)
+		bits[cfg->ports[i] >> 6] |= 1ULL << (cfg->ports[i] & 63);
+}
 
 /* Called for every ring-buffer record (and for open connections at flush). */
 typedef void (*tf_record_fn)(void *ctx, const void *data, size_t len);

@@ -13,13 +13,13 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 #include "core.h"
+#include "exitcodes.h"
 #include "fmt.h"
 #include "loader.h"
 #include "options.h"
 #include "report/report.h"
 #include "privs.h"
-#include "sink_metrics.h"
-#include "sink_tw.h"
+#include "sink.h"
 #include "timewait.h"
 
 #define POLL_MS 100
@@ -280,11 +280,11 @@ int main(int argc, char **argv)
 	char msg[512], filt[256];
 	int rc;
 
-	if (argc > 1 && !strcmp(argv[1], "report"))	/* report FILE.jsonl -o report.html */
-		return tf_report_main(argc - 1, argv + 1);
 	rc = tf_options_parse(argc, argv, &cfg, stdout, stderr);
 	if (rc >= 0)
 		return rc;
+	if (cfg.command == TF_CMD_REPORT)	/* report FILE.jsonl -o report.html */
+		return tf_report_main(&cfg.report);
 	/*
 	 * Into a file or pipe, 64 KiB writes instead of 4 KiB ones; the loop
 	 * still flushes after every batch it reads, so a pipe sees each batch

@@ -4,22 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
+#include "ohash.h"
 
-/* Half-closed connections reported stuck and not finished yet (open addressing). */
-#define STUCK_SLOTS 4096u		/* power of two */
-#define STUCK_MAX (STUCK_SLOTS / 4 * 3)	/* documented cap of the stuck gauge */
+#define STUCK_MAX 3072		/* cap of the stuck gauge: connections remembered */
 
-struct stuck_slot {
+/* A connection reported stuck: its socket and endpoints (no padding). */
+struct stuck_key {
 	uint64_t skaddr;
 	uint32_t netns;
 	uint16_t sport, dport;
-	uint8_t used, state;		/* state: 0 CLOSE_WAIT, 1 FIN_WAIT2 */
 };
 
 struct tf_metrics {
 	struct tf_metrics_values v;
-	uint32_t nstuck;
-	struct stuck_slot stuck[STUCK_SLOTS];
+	/* reported stuck, not finished yet: stuck_key -> uint8_t 0 CLOSE_WAIT, 1 FIN_WAIT2 */
+	struct tf_ohash stuck;
 };
 
 static const int mstates[TF_MSTATES] = {
@@ -47,6 +46,10 @@ struct tf_metrics *tf_metrics_new(const uint16_t *ports, int nports, const char 
 
 	if (!m)
 		return NULL;
+	if (tf_ohash_init(&m->stuck, sizeof(struct stuck_key), sizeof(uint8_t), STUCK_MAX)) {
+		free(m);
+		return NULL;
+	}
 	v = &m->v;
 	snprintf(v->version, sizeof(v->version), "%s", version ? version : "unknown");
 	if (nports > TF_METRICS_PORTS)
@@ -59,6 +62,9 @@ struct tf_metrics *tf_metrics_new(const uint16_t *ports, int nports, const char 
 
 void tf_metrics_free(struct tf_metrics *m)
 {
+	if (!m)
+		return;
+	tf_ohash_free(&m->stuck);
 	free(m);
 }
 
@@ -170,88 +176,45 @@ static void count_events(struct tf_metrics_values *v, const struct tf_summary *s
 
 /* ---- stuck half-closed connections ---- */
 
-static uint32_t stuck_hash(uint64_t skaddr, uint32_t netns, uint16_t sport, uint16_t dport)
+static struct stuck_key stuck_key_of(const struct tf_conn *c)
 {
-	uint64_t h = (skaddr >> 4) ^ ((uint64_t)netns << 32) ^ ((uint32_t)sport << 16 | dport);
-
-	h *= 0x9E3779B97F4A7C15ull;
-	return (uint32_t)(h >> 40) & (STUCK_SLOTS - 1);
-}
-
-static bool stuck_match(const struct stuck_slot *e, const struct tf_conn *c)
-{
-	return e->used && e->skaddr == c->skaddr && e->netns == c->netns &&
-	       e->sport == c->sport && e->dport == c->dport;
-}
-
-/* Slot holding c, or the empty slot where it would go. */
-static uint32_t stuck_find(const struct tf_metrics *m, const struct tf_conn *c)
-{
-	uint32_t i = stuck_hash(c->skaddr, c->netns, c->sport, c->dport);
-
-	while (m->stuck[i].used && !stuck_match(&m->stuck[i], c))
-		i = (i + 1) & (STUCK_SLOTS - 1);
-	return i;
-}
-
-/* Linear probing delete: pull later entries of the cluster back into the hole. */
-static void stuck_delete(struct tf_metrics *m, uint32_t hole)
-{
-	uint32_t i = hole;
-
-	m->stuck[hole].used = 0;
-	for (;;) {
-		struct stuck_slot *e;
-		uint32_t home;
-
-		i = (i + 1) & (STUCK_SLOTS - 1);
-		e = &m->stuck[i];
-		if (!e->used)
-			return;
-		home = stuck_hash(e->skaddr, e->netns, e->sport, e->dport);
-		/* e may move to the hole only if its home is not in (hole, i] */
-		if (((i - home) & (STUCK_SLOTS - 1)) >= ((i - hole) & (STUCK_SLOTS - 1))) {
-			m->stuck[hole] = *e;
-			e->used = 0;
-			hole = i;
-		}
-	}
+	return (struct stuck_key){ .skaddr = c->skaddr, .netns = c->netns, .sport = c->sport,
+				   .dport = c->dport };
 }
 
 static void stuck_finished(struct tf_metrics *m, const struct tf_conn *c)
 {
-	uint32_t i;
+	struct stuck_key k;
+	uint8_t *state;
 
-	if (!m->nstuck)
+	if (!m->stuck.n)
 		return;
-	i = stuck_find(m, c);
-	if (!m->stuck[i].used)
+	k = stuck_key_of(c);
+	state = tf_ohash_get(&m->stuck, &k);
+	if (!state)
 		return;
-	m->v.stuck_now[m->stuck[i].state]--;
-	m->nstuck--;
-	stuck_delete(m, i);
+	m->v.stuck_now[*state]--;
+	tf_ohash_del_at(&m->stuck, tf_ohash_index(&m->stuck, state));
 }
 
 void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st)
 {
 	int k = st->state == TF_CLOSE_WAIT ? 0 : st->state == TF_FIN_WAIT2 ? 1 : -1;
 	const struct tf_conn *c = st->rec;
-	struct stuck_slot *e;
+	struct stuck_key key;
+	uint8_t *state;
+	bool fresh;
 
 	if (k < 0 || !c)
 		return;
 	m->v.stuck_total[k]++;
-	e = &m->stuck[stuck_find(m, c)];
-	if (e->used) {			/* known: it moved on to the other state */
-		m->v.stuck_now[e->state]--;
-	} else {
-		if (m->nstuck >= STUCK_MAX)
-			return;		/* counted, but beyond the gauge's cap */
-		*e = (struct stuck_slot){ .skaddr = c->skaddr, .netns = c->netns,
-					  .sport = c->sport, .dport = c->dport, .used = 1 };
-		m->nstuck++;
-	}
-	e->state = (uint8_t)k;
+	key = stuck_key_of(c);
+	state = tf_ohash_put(&m->stuck, &key, &fresh);
+	if (!state)
+		return;			/* counted, but beyond the gauge's cap */
+	if (!fresh)			/* known: it moved on to the other state */
+		m->v.stuck_now[*state]--;
+	*state = (uint8_t)k;
 	m->v.stuck_now[k]++;
 }
 

@@ -16,9 +16,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "closeside.h"
 #include "conn.h"
 #include "hist.h"
-#include "sink.h"
+#include "stats.h"
 
 #define TF_METRICS_PORTS 64		/* port label values from --port (TF_MAX_FILTERS) */
 #define TF_METRICS_LEARN_PORTS 16	/* listening ports learned when --port is not given */

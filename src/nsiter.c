@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "exitcodes.h"
 #include "nsiter.h"
-#include "options.h"
 
 struct tf_nsiter {
 	pid_t helper;		/* 0: no helper, iterators open in our own namespace */

@@ -2,7 +2,8 @@
 /*
  * A small open-addressing hash table of fixed-size keys and values (linear
  * probing, backward-shift deletion, doubling up to a cap). Keys compare
- * byte for byte: zero their padding. Used by the close-side bookkeeping.
+ * byte for byte: zero their padding. The one hash table of user space:
+ * close-side bookkeeping, the loader, the metrics' stuck gauge, the report.
  *
  * Probing walks a separate array of 32-bit hash tags (0: empty), 16 to a
  * cache line, and touches a slot only when its tag matches: a miss in a

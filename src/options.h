@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Command-line options: ONE table (options.c) drives parsing, --help, the man
- * page's OPTIONS section and the bash completion (packaging/gendoc.c), so they
- * cannot drift apart.
+ * Command-line options: ONE table per command (options.c: the tracer's and
+ * `report`'s) and one machinery drive parsing, --help, the man page's option
+ * sections and the bash completion (packaging/gendoc.c), so they cannot drift
+ * apart.
  */
 #ifndef TF_OPTIONS_H
 #define TF_OPTIONS_H
@@ -10,19 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "tcpflow.h"
 
 #define TF_MAX_FILTERS 64
-
-/* Exit statuses, everywhere (documented in README and the man page). */
-enum tf_exit {
-	TF_EXIT_OK = 0,
-	TF_EXIT_RUNTIME = 1,	/* failure while running */
-	TF_EXIT_USAGE = 2,	/* bad flags or values */
-	TF_EXIT_PERM = 3,	/* not root / missing CAP_BPF, CAP_PERFMON */
-	TF_EXIT_KERNEL = 4,	/* the core cannot run: no BTF, ring buffer, inet_sock_set_state */
-	TF_EXIT_METRICS = 5,	/* --metrics address unusable (in use, bad address) */
-};
 
 enum tf_output {
 	TF_OUT_LINE = 0,	/* one line per finished connection (default) */
@@ -30,6 +20,22 @@ enum tf_output {
 	TF_OUT_EVENTS,		/* --events */
 	TF_OUT_JSON,		/* --json */
 	TF_OUT_NONE,		/* only --metrics/--hist */
+};
+
+/* The commands, a table of options each. */
+enum tf_command {
+	TF_CMD_TRACE = 0,	/* tcpflow-trace [OPTIONS] */
+	TF_CMD_REPORT,		/* tcpflow-trace report FILE.jsonl [OPTIONS] */
+	TF_CMD_MAX,
+};
+
+/* `tcpflow-trace report FILE.jsonl [OPTIONS]` */
+struct tf_report_config {
+	const char *input;	/* FILE.jsonl, "-": stdin */
+	const char *output;	/* -o FILE; NULL or "-": stdout */
+	int top;		/* slowest handshakes drawn */
+	int max_diagrams;
+	int max_rows;
 };
 
 struct tf_config {
@@ -61,21 +67,27 @@ struct tf_config {
 	const char *user;	/* --user: drop to this user after attaching */
 	bool verbose;
 	bool check;		/* --check: probe the kernel's features and exit */
+	/* what to run */
+	int command;		/* enum tf_command */
+	struct tf_report_config report;	/* TF_CMD_REPORT */
 };
 
 /*
- * Parse argv into *cfg. Returns -1 to go on, or an exit status to return
- * (0 after --help/--version, TF_EXIT_USAGE after an error, which has been
- * printed to `err` as one line).
+ * Parse argv into *cfg: the tracer's options, or after argv[1] "report" the
+ * report's (cfg->command says which). Returns -1 to go on, or an exit status
+ * to return (0 after --help/--version, TF_EXIT_USAGE after an error, which
+ * has been printed to `err` as one line).
  */
 int tf_options_parse(int argc, char **argv, struct tf_config *cfg, FILE *out, FILE *err);
 
 void tf_options_defaults(struct tf_config *cfg);
-void tf_options_help(FILE *out);
+/* --help of command cmd (enum tf_command). */
+void tf_options_help(int cmd, FILE *out);
 
-/* For the man-page check: every long option name, in table order. */
-int tf_options_count(void);
-const char *tf_options_long_name(int i);
+/* For generated docs: the word after tcpflow-trace (NULL for the tracer), the
+ * one positional argument (NULL: none). */
+const char *tf_command_name(int cmd);
+const char *tf_command_operand(int cmd);
 
 /* One row of the table, for generated docs (man page OPTIONS, bash completion). */
 struct tf_option_doc {
@@ -86,14 +98,7 @@ struct tf_option_doc {
 	const char *help;
 };
 
-/* Row i (table order) into *out: 0, or -1 past the end. */
-int tf_options_doc(int i, struct tf_option_doc *out);
-
-/* The --port filter as the BPF programs take it: bit p of bits[] for port p. */
-static inline void tf_port_bits_fill(__u64 bits[TF_PORT_WORDS], const struct tf_config *cfg)
-{
-	for (int i = 0; i < cfg->nports; i++)
-		bits[cfg->ports[i] >> 6] |= 1ULL << (cfg->ports[i] & 63);
-}
+/* Row i (table order) of command cmd's table into *out: 0, or -1 past the end. */
+int tf_options_doc(int cmd, int i, struct tf_option_doc *out);
 
 #endif /* TF_OPTIONS_H */

@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
-#include "options.h"
+#include "exitcodes.h"
 #include "privs.h"
 
 #ifndef CAP_PERFMON

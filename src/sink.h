@@ -3,128 +3,25 @@
  * Outputs behind one small interface: the core hands each finished
  * connection (and, with --events, each state change) to every sink; a new
  * output never touches the core. Sinks know no BPF.
+ *
+ * The include rule: only sinks include this header -- sink*.c, the core's
+ * dispatch (core.c), main.c, which builds them, and the time-wait tracker's
+ * feed of finished connections (timewait.c). What the sinks are handed lives
+ * below them, in headers that logic and the loader include: conn.h
+ * (summaries), stats.h (run stats), closeside.h (TIME-WAIT snapshots and
+ * ends, stuck connections), kfeatures.h. A type a sink shares with a module
+ * below it goes there, never here. Check: grep -rl '"sink.h"' src
  */
 #ifndef TF_SINK_H
 #define TF_SINK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "closeside.h"
 #include "conn.h"
-#include "kfeatures.h"
-#include "tcpflow.h"
-
-/* Counters of a run, shown in the exit summary, metrics and --json stats. */
-struct tf_run_stats {
-	uint64_t conns;			/* connection records received */
-	uint64_t events;		/* state changes folded in the kernel */
-	uint64_t state_events;		/* --events records received */
-	uint64_t bpf[TF_STAT_MAX];	/* the kernel's per-CPU counters, summed */
-	uint64_t recursion_misses;	/* program runs the kernel skipped (all programs) */
-	uint64_t flushed_open;		/* connections still open at exit, flushed incomplete */
-	uint64_t malformed;		/* ring-buffer records of unknown type or size */
-	uint64_t gaps;			/* records with a change TCP cannot make (events missed) */
-	uint64_t live[TF_STATE_MAX];	/* connections the kernel tracks now, by state */
-	uint64_t live_total;
-	struct tf_features features;	/* optional kernel features this run has */
-};
-
-/*
- * Connections evicted from the kernel's LRU table (--max-conns reached):
- * records started but neither sent, lost, dropped by a late filter, nor
- * still in the table. Exact when live_total is fresh (at exit: flushed).
- */
-static inline uint64_t tf_run_evicted(const struct tf_run_stats *st)
-{
-	uint64_t gone = st->bpf[TF_STAT_EMITTED] + st->bpf[TF_STAT_RB_LOST_CONN] +
-			st->bpf[TF_STAT_UNWANTED] + st->live_total;
-
-	return st->bpf[TF_STAT_CREATED] > gone ? st->bpf[TF_STAT_CREATED] - gone : 0;
-}
-
-/* Lost events of every cause: what the user must be told about. */
-static inline uint64_t tf_run_lost(const struct tf_run_stats *st)
-{
-	return st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE] +
-	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses + tf_run_evicted(st);
-}
-
-/* ---- close side: TIME-WAIT population and stuck half-closed connections ---- */
-
-#define TF_TW_TOP 10
-
-/* TIME-WAIT sockets grouped by one endpoint (local port, or remote addr:port). */
-struct tf_tw_group {
-	int family;
-	uint8_t addr[16];		/* remote address (by_remote), zero for by_lport */
-	uint16_t port;			/* local port (by_lport) or remote port (by_remote) */
-	uint64_t count;
-	int64_t oldest_age_ns;		/* since the oldest one's hand-over (as far as known) */
-	int64_t newest_age_ns;
-	int64_t min_remaining_ns;	/* timer left, from tw_timer.expires */
-	int64_t max_remaining_ns;
-};
-
-/* Why a timewait socket went away. */
-enum tf_tw_end_reason {
-	TF_TWE_EXPIRED = 0,	/* its 2MSL timer ran out (60 s on Linux) */
-	TF_TWE_REUSED,		/* a new connect() took over the 4-tuple (tcp_tw_reuse) */
-	TF_TWE_RESET,		/* killed by an incoming RST */
-	TF_TWE_NETNS_GONE,	/* its network namespace was torn down */
-	TF_TWE_UNKNOWN,
-	TF_TWE_MAX,
-};
-
-/* One sweep of the TIME-WAIT population (every --tw-interval). */
-struct tf_tw_snapshot {
-	uint64_t now_ns;			/* CLOCK_MONOTONIC of the sweep */
-	uint64_t total;				/* timewait sockets seen (after --netns/--port filters) */
-	uint64_t fin_wait2_substate;		/* of which still waiting for the peer's FIN */
-	uint64_t overflow;			/* TcpExt TCPTimeWaitOverflow (host), cumulative */
-	uint64_t ended[TF_TWE_MAX];		/* cumulative, by reason */
-	int n_by_lport, n_by_remote;
-	struct tf_tw_group by_lport[TF_TW_TOP];		/* biggest first */
-	struct tf_tw_group by_remote[TF_TW_TOP];
-	/* the same sweep's full sockets, any owner (traced or not) */
-	uint64_t close_wait;			/* sockets in CLOSE_WAIT */
-	uint64_t fin_wait2;			/* full sockets in FIN_WAIT2 (after shutdown(SHUT_WR), ...) */
-	uint64_t fin_wait2_orphaned;		/* of which closed by the application */
-	uint64_t untracked;			/* timewait sockets beyond the tracker's cap: no end reported */
-	int64_t interval_ns;			/* sweep period */
-	int64_t sweep_cost_ns;			/* wall time of this sweep (iterator walk + bookkeeping) */
-};
-
-/* Where tf_tw_end.handover_ns comes from. */
-enum tf_tw_handover_src {
-	TF_TWH_UNKNOWN = 0,	/* began before tracing, kernel without tw_entry_stamp: 0 */
-	TF_TWH_KERNEL_STAMP,	/* the timewait socket's tw_entry_stamp (ms resolution) */
-	TF_TWH_TRACED,		/* the hand-over state change (FIN_WAIT2/CLOSING -> CLOSE) */
-};
-
-/* A TIME-WAIT that ended, tied to the connection that handed over to it. */
-struct tf_tw_end {
-	int family;
-	uint32_t netns, pid;
-	char comm[TF_COMM_LEN];
-	uint8_t saddr[16], daddr[16];
-	uint16_t sport, dport;
-	uint64_t handover_ns;		/* CLOCK_MONOTONIC; 0 when it began before tracing */
-	uint64_t end_ns;		/* first sweep (or event) that saw it gone */
-	int64_t precision_ns;		/* end_ns is late by at most this (sweep interval) */
-	int reason;			/* enum tf_tw_end_reason */
-	int substate;			/* last seen: TF_TIME_WAIT, or TF_FIN_WAIT2 (peer's FIN never came) */
-	int handover_src;		/* enum tf_tw_handover_src */
-};
-
-/* A half-closed connection older than --stuck. */
-struct tf_stuck {
-	const struct tf_conn *rec;	/* the kernel's live record (state = last change) */
-	int state;			/* TF_CLOSE_WAIT or TF_FIN_WAIT2 */
-	int64_t age_ns;			/* time in that state */
-	bool orphaned;			/* FIN_WAIT2 with no owner: the kernel times it out */
-	bool idle_age;			/* began before tracing: age_ns is the time since the
-					 * peer's last ACK (tp->rcv_tstamp), not since the state
-					 * change; rec is built from the socket walk */
-};
+#include "stats.h"
 
 struct tf_sink;
 
@@ -159,6 +56,37 @@ struct tf_sink *tf_sink_line_new(FILE *out, int64_t mono_to_real_ns);
 struct tf_sink *tf_sink_timeline_new(FILE *out, int64_t mono_to_real_ns);
 struct tf_sink *tf_sink_events_new(FILE *out, int64_t mono_to_real_ns);
 struct tf_sink *tf_sink_json_new(FILE *out, int64_t mono_to_real_ns);
+
+/*
+ * --metrics [ADDR:]PORT: Prometheus metrics served over HTTP while tracing.
+ * ports/nports: the --port list (the port label's values; none: learn
+ * listening ports). st: the run so far (the feature states). On success msg
+ * holds "serving Prometheus metrics at URL";
+ * on failure NULL, errno set (EADDRINUSE, EINVAL for a bad address, ...) and
+ * msg holds one line saying what to do.
+ */
+struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int nports,
+				    const struct tf_run_stats *st, char *msg, size_t msglen);
+
+/* --hist: histograms as log2 bars (or JSON lines) every interval_s and at exit. */
+struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, double interval_s);
+
+/*
+ * --tw: where TIME-WAIT sockets accumulate, top-style, every interval_s:
+ * by local port and by remote endpoint (count, oldest, newest, timer left),
+ * the half-closed census and the last stuck connections. Plain text (the
+ * screen is cleared only when out is a terminal), or one JSON object
+ * {"type":"tw_top",...} per refresh with json.
+ */
+struct tf_sink *tf_sink_tw_new(FILE *out, int64_t mono_to_real_ns, double interval_s, bool json);
+
+/*
+ * --timeline with both ends on this host: holds each record up to
+ * window_s for its mirror (the other socket of the same connection, same
+ * netns) and prints the pair as one two-lane four-way close; records with
+ * no partner go to `inner` (the one-socket timeline), which it owns.
+ */
+struct tf_sink *tf_sink_paired_new(struct tf_sink *inner, double window_s);
 
 /*
  * For sink implementations: a zeroed sink with ops/out/clock set and, when

@@ -9,7 +9,7 @@
 #include <time.h>
 #include "fmt.h"
 #include "metrics.h"
-#include "sink_metrics.h"
+#include "sink.h"
 
 #define BAR_WIDTH 40
 

@@ -2,7 +2,7 @@
 /*
  * --timeline for connections with both ends on this host: the two sockets'
  * records, paired (pair.c), printed as one two-lane timeline so the
- * four-way close reads as an exchange. See sink_tw.h.
+ * four-way close reads as an exchange. See sink.h.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include "conn.h"
 #include "fmt.h"
 #include "pair.h"
-#include "sink_tw.h"
+#include "sink.h"
 
 #define MAX_ROWS (2 * (TF_MAX_STATES + 1 + TF_MAX_RETRANS))
 #define LANE_W 44

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* --tw: the TIME-WAIT table, refreshed every --interval. See sink_tw.h. */
+/* --tw: the TIME-WAIT table, refreshed every --interval. See sink.h. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "fmt.h"
-#include "sink_tw.h"
+#include "sink.h"
 #include "twtrack.h"
 
 #define RECENT_STUCK 5

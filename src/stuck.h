@@ -15,7 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "sink.h"
+#include "closeside.h"
 #include "tcpflow.h"
 
 #define TF_STUCK_CAP 65536	/* connections remembered as reported */

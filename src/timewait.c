@@ -11,9 +11,11 @@
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "exitcodes.h"
 #include "fmt.h"
 #include "nsiter.h"
 #include "ohash.h"
+#include "sink.h"		/* the feed of finished connections is a sink */
 #include "stuck.h"
 #include "timewait.h"
 #include "twtrack.h"

@@ -23,8 +23,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "closeside.h"
 #include "conn.h"
-#include "sink.h"
 #include "tf_timewait.h"
 
 #define TF_TWT_DEFAULT_CAP 131072	/* 4-tuples followed one by one */

@@ -13,7 +13,7 @@
  *   ladder.c    ladder diagrams (svg.h)
  *   histogram.c duration histograms (svg.h)
  *   html.c      the page; page.css and page.js embedded at build time
- *   cli.c       the command line
+ *   cli.c       the command (its options: a table in options.c)
  */
 #ifndef TF_RP_REPORT_H
 #define TF_RP_REPORT_H
@@ -42,7 +42,9 @@ void tf_rp_pair(struct tf_rp_data *d);
 /* The page. Returns 0 or -1 on a write error. */
 int tf_rp_write_html(FILE *o, struct tf_rp_data *d, const struct tf_rp_opts *opt);
 
-/* `tcpflow-trace report ...` (argv[0] is "report"). Exit status per enum tf_exit. */
-int tf_report_main(int argc, char **argv);
+struct tf_report_config;	/* options.h */
+
+/* `tcpflow-trace report ...`, its command line parsed (options.c). Exit status per enum tf_exit. */
+int tf_report_main(const struct tf_report_config *cfg);
 
 #endif /* TF_RP_REPORT_H */

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* libFuzzer: arbitrary command lines (NUL-separated words) into option parsing. */
+/*
+ * libFuzzer: arbitrary command lines (NUL-separated words) into option parsing:
+ * the tracer's table, and the report's after a first word "report".
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

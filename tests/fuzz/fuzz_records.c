@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "conn.h"
 #include "core.h"
+#include "sink.h"
 #include "tf_fold.h"
 
 static FILE *devnull(void)

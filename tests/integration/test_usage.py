@@ -34,6 +34,12 @@ def _as_nobody():
     ["--no-such-flag"],
     ["--json", "--netns", "not-a-number"],
     ["--port"],                       # missing value
+    ["report"],                       # no capture
+    ["report", "a.jsonl", "b.jsonl"],
+    ["report", "a.jsonl", "--top", "many"],
+    ["report", "a.jsonl", "--max-rows", "-1"],
+    ["report", "a.jsonl", "--json"],  # the tracer's option, not the report's
+    ["report", "a.jsonl", "-o"],
 ], ids=lambda a: " ".join(a))
 def test_usage_error(args):
     binary = tfenv.unprivileged_bin() if os.geteuid() == 0 else tfenv.TRACER_BIN

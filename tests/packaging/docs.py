@@ -47,10 +47,10 @@ def man_section(text, name):
     return m.group(1)
 
 
-def man_options(text):
-    """{long: short or None} of every option tag in the OPTIONS section."""
+def man_options(text, section="OPTIONS"):
+    """{long: short or None} of every option tag in the OPTIONS (or another) section."""
     opts = {}
-    for m in re.finditer(r"^ {7}(?:-(\w), )?--([a-z0-9][a-z0-9-]*)", man_section(text, "OPTIONS"), re.M):
+    for m in re.finditer(r"^ {7}(?:-(\w), )?--([a-z0-9][a-z0-9-]*)", man_section(text, section), re.M):
         opts[m.group(2)] = m.group(1)
     return opts
 

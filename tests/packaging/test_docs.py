@@ -2,10 +2,11 @@
 """--help, the man page, the bash completion, the version and `make install`
 of the build tree (no root; `make check-docs`).
 
-The man page's OPTIONS section and the completion are generated from the
-option table (src/options.c): these tests prove the generated files and
---help agree both ways, and guard what generation cannot (80 columns, the
-groups, groff warnings, install paths, Build-Depends vs. the Makefile).
+The man page's OPTIONS and REPORT OPTIONS sections and the completion are
+generated from the option tables (src/options.c): these tests prove the
+generated files and --help (and `report --help`) agree both ways, and guard
+what generation cannot (80 columns, the groups, groff warnings, install
+paths, Build-Depends vs. the Makefile).
 """
 
 import os
@@ -33,13 +34,19 @@ def help_text():
 
 
 @pytest.fixture(scope="module")
+def report_help(help_text):
+    return run([BIN, "report", "--help"]).stdout
+
+
+@pytest.fixture(scope="module")
 def man_text(help_text):
     return render_man(MAN)
 
 
-def test_help_fits_79_columns(help_text):
-    long = [f"{len(line)}: {line}" for line in help_text.splitlines() if len(line) > 79]
-    assert not long, "--help lines wider than 79 columns:\n" + "\n".join(long)
+def test_help_fits_79_columns(help_text, report_help):
+    for text in (help_text, report_help):
+        long = [f"{len(line)}: {line}" for line in text.splitlines() if len(line) > 79]
+        assert not long, "--help lines wider than 79 columns:\n" + "\n".join(long)
 
 
 def test_help_is_grouped(help_text):
@@ -58,8 +65,15 @@ def test_man_options_match_help_both_ways(help_text, man_text):
     assert in_help == in_man, "short options differ"
 
 
+def test_man_report_options_match_report_help(report_help, man_text):
+    """`report` has a table of its own: REPORT OPTIONS and `report --help` agree."""
+    in_help, in_man = help_options(report_help), man_options(man_text, "REPORT OPTIONS")
+    assert set(in_help) >= {"output", "top", "max-diagrams", "max-rows", "help"}, in_help
+    assert in_help == in_man
+
+
 def test_man_page_has_the_required_sections(man_text):
-    for name in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "JSON RECORDS", "METRICS",
+    for name in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "REPORT OPTIONS", "JSON RECORDS", "METRICS",
                  "EXIT STATUS", "CAPABILITIES", "KERNEL REQUIREMENTS", "FILES", "EXAMPLES"):
         man_section(man_text, name)
     exit_status = man_section(man_text, "EXIT STATUS")
@@ -78,6 +92,18 @@ def test_completion_offers_every_option(help_text):
     assert set(complete(COMP, ["tcpflow-trace", "--"])) == {f"--{o}" for o in opts}
     shorts = {f"-{s}" for s in opts.values() if s}
     assert shorts <= set(complete(COMP, ["tcpflow-trace", "-"]))
+
+
+def test_completion_of_report(report_help):
+    """After `report`: its own options, files as the capture; the word itself completes."""
+    opts = help_options(report_help)
+    assert set(complete(COMP, ["tcpflow-trace", "report", "--"])) == {f"--{o}" for o in opts}
+    assert set(complete(COMP, ["tcpflow-trace", "report", "cap.jsonl", "--"])) == \
+        {f"--{o}" for o in opts}
+    assert complete(COMP, ["tcpflow-trace", "rep"]) == ["report"]
+    assert "/sys/kernel/btf/vmlinux" in complete(COMP, ["tcpflow-trace", "report", "/sys/kernel/btf/vm"])
+    assert "/sys/kernel/btf/vmlinux" in complete(COMP, ["tcpflow-trace", "report", "-o", "/sys/kernel/btf/vm"])
+    assert complete(COMP, ["tcpflow-trace", "report", "--top", ""]) == []
 
 
 def test_completion_of_option_arguments():

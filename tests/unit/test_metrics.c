@@ -396,6 +396,29 @@ static void stuck_gauge(void)
 	tf_metrics_free(m);
 }
 
+/* The gauge remembers at most 3072 connections; the counter counts every one. */
+static void stuck_gauge_capped(void)
+{
+	enum { N = 3100, CAP = 3072 };
+	struct tf_metrics *m = tf_metrics_new(NULL, 0, "t");
+	const struct tf_metrics_values *v = tf_metrics_values(m);
+	static struct tf_conn c[N];
+
+	for (int i = 0; i < N; i++) {
+		c[i] = server(8000, 20);
+		tf_metrics_stuck(m, &(struct tf_stuck){ .rec = &c[i], .state = TF_CLOSE_WAIT });
+	}
+	CHECK_INT(v->stuck_now[0], CAP);
+	CHECK_INT(v->stuck_total[0], N);
+	feed(m, &c[N - 1]);			/* never remembered: the gauge stays */
+	CHECK_INT(v->stuck_now[0], CAP);
+	feed(m, &c[0]);				/* remembered: one less, and room for one more */
+	CHECK_INT(v->stuck_now[0], CAP - 1);
+	tf_metrics_stuck(m, &(struct tf_stuck){ .rec = &c[N - 2], .state = TF_CLOSE_WAIT });
+	CHECK_INT(v->stuck_now[0], CAP);
+	tf_metrics_free(m);
+}
+
 /* Without --port: the first TF_METRICS_LEARN_PORTS listening ports, the rest "other". */
 static void port_label_bounded(void)
 {
@@ -453,4 +476,4 @@ static void structure(void)
 
 TF_TEST_MAIN("test_metrics", T(label_escaping), T(handshake_histogram_exact), T(close_side_counters),
 	     T(durations), T(counters_never_decrease), T(time_wait_sweep), T(stuck_gauge),
-	     T(port_label_bounded), T(structure))
+	     T(stuck_gauge_capped), T(port_label_bounded), T(structure))

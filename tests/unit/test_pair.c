@@ -6,7 +6,7 @@
 #include "tf_fold.h"
 #include "core.h"
 #include "pair.h"
-#include "sink_tw.h"
+#include "sink.h"
 
 struct got {
 	int singles, pairs;

@@ -22,8 +22,7 @@
 #include "tf_fold.h"
 #include "core.h"
 #include "metrics.h"
-#include "sink_metrics.h"
-#include "sink_tw.h"
+#include "sink.h"
 
 /* A tick far beyond any machine's uptime: the --hist sink prints on it. */
 #define TICK_NS (1000000000ull * S)

@@ -10,7 +10,7 @@
 #include "tf_fold.h"
 #include "core.h"
 #include "stuck.h"
-#include "sink_tw.h"
+#include "sink.h"
 
 /* A server connection that got the peer's FIN at `fin` and never closed. */
 static struct tf_conn close_wait_at(uint64_t skaddr, uint64_t fin)

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The counters of a run: the kernel's (summed by the loader), the core's and
+ * the optional features this run has. Every output shows them (exit summary,
+ * metrics, --json stats); the loader and the core fill them. Below the
+ * output interface (sink.h), so the loader need not include it.
+ */
+#ifndef TF_STATS_H
+#define TF_STATS_H
+
+#include <stdint.h>
+#include "kfeatures.h"
+#include "tcpflow.h"
+
+/* Counters of a run, shown in the exit summary, metrics and --json stats. */
+struct tf_run_stats {
+	uint64_t conns;			/* connection records received */
+	uint64_t events;		/* state changes folded in the kernel */
+	uint64_t state_events;		/* --events records received */
+	uint64_t bpf[TF_STAT_MAX];	/* the kernel's per-CPU counters, summed */
+	uint64_t recursion_misses;	/* program runs the kernel skipped (all programs) */
+	uint64_t flushed_open;		/* connections still open at exit, flushed incomplete */
+	uint64_t malformed;		/* ring-buffer records of unknown type or size */
+	uint64_t gaps;			/* records with a change TCP cannot make (events missed) */
+	uint64_t live[TF_STATE_MAX];	/* connections the kernel tracks now, by state */
+	uint64_t live_total;
+	struct tf_features features;	/* optional kernel features this run has */
+};
+
+/*
+ * Connections evicted from the kernel's LRU table (--max-conns reached):
+ * records started but neither sent, lost, dropped by a late filter, nor
+ * still in the table. Exact when live_total is fresh (at exit: flushed).
+ */
+static inline uint64_t tf_run_evicted(const struct tf_run_stats *st)
+{
+	uint64_t gone = st->bpf[TF_STAT_EMITTED] + st->bpf[TF_STAT_RB_LOST_CONN] +
+			st->bpf[TF_STAT_UNWANTED] + st->live_total;
+
+	return st->bpf[TF_STAT_CREATED] > gone ? st->bpf[TF_STAT_CREATED] - gone : 0;
+}
+
+/* Lost events of every cause: what the user must be told about. */
+static inline uint64_t tf_run_lost(const struct tf_run_stats *st)
+{
+	return st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE] +
+	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses + tf_run_evicted(st);
+}
+
+#endif /* TF_STATS_H */
