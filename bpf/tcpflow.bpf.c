@@ -215,6 +215,7 @@ static __always_inline struct cgroup *sk_cgroup(const struct sock *sk)
 	 * and the v2 group is lost (the kernel falls back to the root).
 	 */
 	old = (void *)&sk->sk_cgrp_data;
+	barrier_var(old);	/* keep the old flavour's relocation in its branch */
 	val = BPF_CORE_READ(old, val);
 	return (val & 3) ? NULL : (struct cgroup *)val;
 }
@@ -236,6 +237,7 @@ struct cgroup___old {
 /* Id of cg's ancestor at `level` (cg itself at its own level); 0 if none. */
 static __always_inline __u64 cgroup_ancestor_id(const struct cgroup *cg, __u32 level)
 {
+	struct cgroup___old *old;
 	struct cgroup *anc = NULL;
 	__u64 id = 0;
 
@@ -245,7 +247,9 @@ static __always_inline __u64 cgroup_ancestor_id(const struct cgroup *cg, __u32 l
 		bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
 		return cgroup_id(anc);
 	}
-	bpf_core_read(&id, sizeof(id), &((struct cgroup___old *)cg)->ancestor_ids[level]);
+	old = (void *)cg;
+	barrier_var(old);	/* not hoisted above the branch: no such field on 6.1+ */
+	bpf_core_read(&id, sizeof(id), &old->ancestor_ids[level]);
 	return id;
 }
 

@@ -169,6 +169,12 @@ static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 	tf_port_bits_fill(ro->port_bits, cfg);
 	ro->filter_ephemeral = filter_may_be_ephemeral(cfg);
 	ro->n_pid_filters = (__u32)cfg->npids;
+	ro->n_cgroup_filters = (__u32)cfg->ncgroups;
+	_Static_assert(TF_MAX_CGROUP_FILTERS <= TF_MAX_CGROUPS, "--cgroup groups fit the programs");
+	for (int i = 0; i < cfg->ncgroups; i++) {
+		ro->cgroup_filter_id[i] = cfg->cgroup_ids[i];
+		ro->cgroup_filter_level[i] = cfg->cgroup_levels[i];
+	}
 	ro->emit_events = cfg->events;
 	/* wake user space once a quarter of the buffer is waiting */
 	ro->wakeup_every = wakeup_every(cfg->ringbuf_bytes, libbpf_num_possible_cpus());
