@@ -1,0 +1,246 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""What each connection carried and how far its peer was: bytes, segments and
+RTT read at CLOSE, against the applications' own counts, the capture's
+sequence numbers and `ss -ti` taken just before the close."""
+
+import random
+import re
+
+import pytest
+
+import tfenv
+
+pytestmark = pytest.mark.root
+PORT = 5600
+TRAFFIC = ("bytes_acked", "bytes_received", "segs_out", "segs_in", "rtt_us", "min_rtt_us")
+
+
+# ---- ground truth ------------------------------------------------------------
+
+def ss_sockets(ns):
+    """`ss -tni` in ns: {(local port, peer port): {field: int or float}} (rtt in ms)."""
+    out = ns.exec("ss", "-tniH").stdout
+    socks, key = {}, None
+    for line in out.splitlines():
+        if line and not line[0].isspace():
+            f = line.split()
+            key = (int(f[3].rsplit(":", 1)[1]), int(f[4].rsplit(":", 1)[1]))
+            socks[key] = {"state": f[0]}
+            continue
+        if key is None:
+            continue
+        info = socks[key]
+        m = re.search(r"\brtt:([\d.]+)/", line)
+        if m:
+            info["rtt"] = float(m.group(1))
+        for name in ("minrtt",):
+            m = re.search(rf"\b{name}:([\d.]+)", line)
+            if m:
+                info[name] = float(m.group(1))
+        for name in ("bytes_acked", "bytes_received", "segs_out", "segs_in"):
+            m = re.search(rf"\b{name}:(\d+)", line)
+            if m:
+                info[name] = int(m.group(1))
+    return socks
+
+
+def rel(x, base):
+    return (x - base) % (1 << 32)
+
+
+def seq_counters(t):
+    """The kernel's counters at the end, from the capture alone (tfenv.Truth t).
+
+    RFC 4898 sequence space, as tcp_snd_una_update()/tcp_rcv_nxt_update() add
+    them up: bytes_acked grows from the first unacknowledged sequence number
+    (the client's ISN: its SYN counts; the server child starts at its ISN + 1:
+    the SYN-ACK does not), bytes_received from the peer's ISN + 1 (a FIN
+    counts one)."""
+    c_isn, s_isn = t.syns[0].seq, t.synacks[0].seq
+    from_c = [p for p in t.pkts if p.sport == t.cport]
+    from_s = [p for p in t.pkts if p.sport == t.sport]
+
+    def highest_ack(pkts, isn):
+        return max((rel(p.ack, isn) for p in pkts if p.has_ack), default=0)
+
+    def highest_seq(pkts, isn):
+        return max((rel(p.seq + p.plen + p.fin, isn) for p in pkts if not p.syn), default=1)
+
+    return {
+        "client": (highest_ack(from_s, c_isn), highest_seq(from_s, s_isn) - 1),
+        "server": (highest_ack(from_c, s_isn) - 1, highest_seq(from_c, c_isn) - 1),
+    }
+
+
+def payload(pkts, sport):
+    """Payload bytes a side sent, each sequence range once (retransmissions not twice)."""
+    seen = {}
+    for p in pkts:
+        if p.sport == sport and p.plen:
+            seen[p.seq] = max(seen.get(p.seq, 0), p.plen)
+    return sum(seen.values())
+
+
+def gen_conn(gen):
+    (c,) = gen.conns()
+    return c
+
+
+# ---- tests ---------------------------------------------------------------------
+
+def test_bytes_exact_both_ways(ns):
+    """100 000 bytes up, 3 000 down, orderly close: bytes_acked/bytes_received
+    of both records equal the capture's sequence numbers, and the programs'
+    own counts plus the SYN (client) and the FIN each side had acknowledged;
+    segments and RTT against `ss -ti` taken just before the close."""
+    cap = ns.capture(f"tcp port {PORT}")
+    tr = tfenv.Tracer(ns, [PORT])
+    with tfenv.one_cpu():
+        srv = ns.server("127.0.0.1", PORT, "--send", 3000, "--close", "after-peer")
+        cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--send", 100000,
+                        "--close", "shutdown-wr", "--wait-stdin-close", stdin=True, name="client")
+    cport = cli.wait_event("up")["lport"]
+    srv.wait_event("up")
+    # everything sent is acknowledged before we look (ACKs may trail the writes)
+    want = {(cport, PORT): ("bytes_acked", 100001), (PORT, cport): ("bytes_acked", 3000)}
+    before = tfenv.wait_until(lambda: (lambda s: s if all(
+        s.get(k, {}).get(f) == v for k, (f, v) in want.items()) else None)(ss_sockets(ns)), 10)
+    assert before, f"ss never showed all data acknowledged: {ss_sockets(ns)}"
+    cli.send("go\n")
+    assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
+    res = tr.stop()
+    pkts = cap.stop()
+    tfenv.check_run(res)
+    ctx = res.describe()
+    cc, sc = gen_conn(cli), gen_conn(srv)
+    assert (cc["sent"], cc["received"], sc["sent"], sc["received"]) == (100000, 3000, 3000, 100000), (cc, sc)
+    t = tfenv.truth(pkts, cport, PORT)
+    ctx += "\ncapture:\n" + t.dump()
+    assert payload(pkts, cport) == 100000 and payload(pkts, PORT) == 3000, ctx
+    assert len(t.c_fins) == 1 and len(t.s_fins) == 1, ctx
+    # both FINs were acknowledged (capture): each side's bytes_acked counts its own
+    assert t.fin_acked(t.c_fins[0], True) and t.fin_acked(t.s_fins[0], False), ctx
+    counters = seq_counters(t)
+    cr, sr = res.one("client", cport, PORT), res.one("server", PORT, cport)
+    for rec, app, syn in ((cr, cc, 1), (sr, sc, 0)):
+        role = rec["role"]
+        assert (rec["bytes_acked"], rec["bytes_received"]) == counters[role], f"{role}\n{ctx}"
+        assert rec["bytes_acked"] == app["sent"] + syn + 1, f"{role}: app sent {app['sent']}\n{ctx}"
+        assert rec["bytes_received"] == app["received"] + 1, f"{role}: app read {app['received']}\n{ctx}"
+        pre = before[(rec["sport"], rec["dport"])]
+        # the close only adds segments; the exchange of FINs adds at most a few
+        assert pre["segs_out"] < rec["segs_out"] <= pre["segs_out"] + 3, f"{role} ss {pre}\n{ctx}"
+        assert pre["segs_in"] < rec["segs_in"] <= pre["segs_in"] + 3, f"{role} ss {pre}\n{ctx}"
+        # every packet is one segment or more (GSO); the listener sent the SYN-ACK
+        sent = [p for p in t.pkts if p.sport == rec["sport"] and not (p.syn and p.has_ack)]
+        assert rec["segs_out"] >= len(sent), f"{role}: {len(sent)} packets captured\n{ctx}"
+        # RTT: the FINs' samples come after ss; same order of magnitude on loopback
+        ss_rtt_us = pre["rtt"] * 1000
+        assert 0 < rec["min_rtt_us"] <= rec["rtt_us"], f"{role}\n{ctx}"
+        assert rec["min_rtt_us"] <= round(pre["minrtt"] * 1000), f"{role} ss {pre}\n{ctx}"
+        assert ss_rtt_us / 10 <= rec["rtt_us"] <= max(10 * ss_rtt_us, ss_rtt_us + 5000), (
+            f"{role}: rtt {rec['rtt_us']} us at close, ss said {ss_rtt_us} us\n{ctx}")
+
+
+def test_counters_equal_ss_before_abort(ns):
+    """An abort (SO_LINGER {1,0}) brings no RTT sample and no FIN after `ss -ti`:
+    both records' six counters equal what ss showed just before the close."""
+    tr = tfenv.Tracer(ns, [PORT])
+    with tfenv.one_cpu():
+        srv = ns.server("127.0.0.1", PORT, "--send", 20000, "--close", "after-peer")
+        cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--send", 5000,
+                        "--close", "linger0", "--wait-stdin-close", stdin=True, name="client")
+    cport = cli.wait_event("up")["lport"]
+    srv.wait_event("up")
+    want = {(cport, PORT): ("bytes_acked", 5001), (PORT, cport): ("bytes_acked", 20000)}
+    before = tfenv.wait_until(lambda: (lambda s: s if all(
+        s.get(k, {}).get(f) == v for k, (f, v) in want.items()) else None)(ss_sockets(ns)), 10)
+    assert before, f"ss never showed all data acknowledged: {ss_sockets(ns)}"
+    before = ss_sockets(ns)   # the last look, right before the close
+    cli.send("go\n")
+    assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
+    res = tr.stop()
+    tfenv.check_run(res)
+    ctx = res.describe()
+    cr, sr = res.one("client", cport, PORT), res.one("server", PORT, cport)
+    assert cr["close"] == "reset" and cr["reset"] == "sent", ctx
+    for rec in (cr, sr):
+        pre = before[(rec["sport"], rec["dport"])]
+        got = {k: rec[k] for k in TRAFFIC}
+        # tcp_disconnect() sets CLOSE before it sends the RST: not counted on the
+        # client's side yet; the server counts it received (tcp_segs_in()) first
+        want = {"bytes_acked": pre["bytes_acked"], "bytes_received": pre["bytes_received"],
+                "segs_out": pre["segs_out"], "segs_in": pre["segs_in"] + (rec is sr),
+                "rtt_us": round(pre["rtt"] * 1000), "min_rtt_us": round(pre["minrtt"] * 1000)}
+        assert got == want, f"{rec['role']}: tracer {got}, ss before close {pre}\n{ctx}"
+
+
+def test_refused_zeros_open_null(ns):
+    """A refused connect carried nothing (zeros, not null); a connection still
+    open when tracing stops was never read (null)."""
+    tr = tfenv.Tracer(ns, [PORT, PORT + 1])
+    with tfenv.one_cpu():
+        refused = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT + 1, name="refused")
+        srv = ns.server("127.0.0.1", PORT, "--close", "never", "--timeout-ms", 20000)
+        cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--send", 10,
+                        "--close", "first", "--wait-stdin-close", stdin=True, name="client")
+    assert refused.wait(20) == 0 and gen_conn(refused)["connect_errno"] == 111
+    cport = cli.wait_event("up")["lport"]
+    res = tr.stop()
+    cli.send("go\n")
+    tfenv.check_run(res)
+    ctx = res.describe()
+    rr = res.one("client", gen_conn(refused)["lport"], PORT + 1)
+    assert rr["close"] == "refused", ctx
+    assert (rr["bytes_acked"], rr["bytes_received"], rr["rtt_us"], rr["min_rtt_us"]) == (0, 0, 0, 0), ctx
+    assert rr["segs_out"] >= 1 and rr["segs_in"] >= 1, ctx     # the SYN, the RST
+    for rec in (res.one("client", cport, PORT), res.one("server", PORT, cport)):
+        assert "open_at_exit" in rec["flags"], ctx
+        assert all(rec[k] is None for k in TRAFFIC), ctx
+
+
+def veth_pair(ns_factory):
+    """Two namespaces joined by a veth pair: (client ns, server ns, server address,
+    the server's interface)."""
+    a, b = ns_factory("tr-cli"), ns_factory("tr-srv")
+    va, vb = f"tfa{a.name[-6:]}"[:15], f"tfb{a.name[-6:]}"[:15]
+    a.exec("ip", "link", "add", va, "type", "veth", "peer", "name", vb, "netns", b.name)
+    a.exec("ip", "addr", "add", "192.0.2.1/24", "dev", va)
+    b.exec("ip", "addr", "add", "192.0.2.2/24", "dev", vb)
+    a.exec("ip", "link", "set", va, "up")
+    b.exec("ip", "link", "set", vb, "up")
+    # an empty nftables table: the path has rules, none of them delays or drops
+    b.drop_first("none", "tcp dport 1", 0)
+    return a, b, "192.0.2.2", vb
+
+
+def test_system_wide_two_namespaces(ns_factory):
+    """The tracer as users run it, system-wide (no --netns) with a --port, the
+    traffic between two namespaces over veth: exact bytes per side, each
+    record in its own namespace, 0 < min_rtt_us <= rtt_us."""
+    cns, sns, addr, iface = veth_pair(ns_factory)
+    port = random.randrange(20000, 30000)     # other tests run alongside: a port of our own
+    cap = sns.capture(f"tcp port {port}", iface)
+    tr = tfenv.Tracer(sns, [port], system_wide=True)
+    srv = sns.server(addr, port, "--send", 70000, "--close", "after-peer")
+    cli = cns.tcpgen("client", "--connect", addr, "--port", port, "--send", 250000,
+                     "--close", "shutdown-wr", name="client")
+    assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
+    res = tr.stop()
+    pkts = cap.stop()
+    tfenv.check_run(res)
+    cc, sc = gen_conn(cli), gen_conn(srv)
+    cport = cc["lport"]
+    t = tfenv.truth(pkts, cport, port)
+    ctx = res.describe() + "\n" + t.dump()
+    assert payload(pkts, cport) == cc["sent"] == sc["received"] == 250000, ctx
+    assert payload(pkts, port) == sc["sent"] == cc["received"] == 70000, ctx
+    counters = seq_counters(t)
+    cr, sr = res.one("client", cport, port), res.one("server", port, cport)
+    assert (cr["netns"], sr["netns"]) == (cns.inum, sns.inum), ctx
+    assert (cr["bytes_acked"], cr["bytes_received"]) == counters["client"] == (250002, 70001), ctx
+    assert (sr["bytes_acked"], sr["bytes_received"]) == counters["server"] == (70001, 250001), ctx
+    for rec in (cr, sr):
+        assert 0 < rec["min_rtt_us"] <= rec["rtt_us"], ctx
+        assert rec["segs_out"] >= len([p for p in t.pkts if p.sport == rec["sport"] and
+                                       not (p.syn and p.has_ack)]), ctx
