@@ -3,8 +3,11 @@
 RTT read at CLOSE, against the applications' own counts, the capture's
 sequence numbers and `ss -ti` taken just before the close."""
 
+import os
 import random
 import re
+import signal
+import time
 
 import pytest
 
@@ -244,3 +247,136 @@ def test_system_wide_two_namespaces(ns_factory):
         assert 0 < rec["min_rtt_us"] <= rec["rtt_us"], ctx
         assert rec["segs_out"] >= len([p for p in t.pkts if p.sport == rec["sport"] and
                                        not (p.syn and p.has_ack)]), ctx
+
+
+# ---- the socket's cgroup ------------------------------------------------------------
+
+def cgroup2_mount():
+    """Where cgroup v2 is mounted, read here from mountinfo (not by the tracer's code)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split()[0] == "cgroup2":
+                return pre.split()[4].replace("\\040", " ")
+    pytest.fail("no cgroup2 hierarchy mounted: mount -t cgroup2 none /sys/fs/cgroup/unified")
+
+
+def proc_cgroup(pid):
+    """The process's v2 group as the kernel shows it (/proc/PID/cgroup, the 0:: line)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            if line.startswith("0::"):
+                return line[3:].strip()
+    raise AssertionError(f"/proc/{pid}/cgroup has no cgroup v2 line")
+
+
+@pytest.fixture
+def cgroups(request):
+    """make(rel) -> (directory, path below the v2 root) of a new group for this test;
+    removed at teardown with whatever this test left in it."""
+    mnt = cgroup2_mount()
+    top = os.path.join(mnt, f"tft-{os.getpid()}-{request.node.name[-20:].strip('_[]')}")
+    made = [top]
+
+    def make(rel=""):
+        d = os.path.join(top, rel) if rel else top
+        os.makedirs(d, exist_ok=True)
+        made.append(d)
+        return d, d[len(mnt):]
+
+    yield make
+    for d in sorted(set(made), key=len, reverse=True):
+        for _ in range(50):
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    for pid in f.read().split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                time.sleep(0.05)
+
+
+def tcpgen_in(ns, group_dir, *args, name, stdin=False):
+    """tcpgen in ns, moved into the group before it makes any socket."""
+    argv = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', group_dir,
+            *ns.cmd(tfenv.TCPGEN_BIN, *args)]
+    p = tfenv.Tcpgen(argv, stdin=stdin, workdir=ns.workdir, name=name)
+    ns.procs.append(p)
+    return p
+
+
+def test_cgroup_client_and_server(ns, cgroups):
+    """Each record names the group of the process that made its socket: the
+    client's, and for the accepted side the server's (inherited from the
+    listener, though its state changes run in softirq), as /proc/PID/cgroup
+    shows them."""
+    srv_dir, _ = cgroups("srv")
+    cli_dir, _ = cgroups("cli")
+    tr = tfenv.Tracer(ns, [PORT])
+    with tfenv.one_cpu():
+        srv = tcpgen_in(ns, srv_dir, "server", "--listen", "127.0.0.1", "--port", PORT,
+                        "--count", 2, "--close", "after-peer", name="server")
+        spid = srv.wait_event("listening")["pid"]
+        cli = tcpgen_in(ns, cli_dir, "client", "--connect", "127.0.0.1", "--port", PORT,
+                        "--count", 2, "--send", 100, "--close", "first", "--wait-stdin-close",
+                        stdin=True, name="client")
+        cpid = cli.wait_event("up")["pid"]
+        truth = {"client": proc_cgroup(cpid), "server": proc_cgroup(spid)}
+        for _ in range(2):
+            cli.send("go\n")
+            time.sleep(0.05)
+    assert cli.wait(20) == 0 and srv.wait(20) == 0, (cli.lines, srv.lines)
+    res = tr.stop()
+    tfenv.check_run(res)
+    ctx = res.describe()
+    assert truth == {"client": cli_dir[len(cgroup2_mount()):], "server": srv_dir[len(cgroup2_mount()):]}
+    ids = {"client": os.stat(cli_dir).st_ino, "server": os.stat(srv_dir).st_ino}
+    assert len(res.conns) == 4, ctx
+    for rec in res.conns:
+        role = rec["role"]
+        assert rec["cgroup"] == truth[role] and rec["cgroup_id"] == ids[role], f"{role}\n{ctx}"
+        assert rec["container_id"] is None and rec["pod_uid"] is None, ctx
+
+
+def test_cgroup_filter_in_kernel(ns, cgroups):
+    """--cgroup keeps sockets made in that group or below it, decided in the
+    kernel: three tracers over the same traffic -- clients in P/a, P/b and
+    outside P, a server in S -- each report only their groups' records, and
+    start no record for the rest (stats "started")."""
+    a_dir, a_path = cgroups("p/a")
+    b_dir, _ = cgroups("p/b")
+    p_dir, _ = cgroups("p")
+    s_dir, s_path = cgroups("s")
+    runs = {"a": ["--cgroup", a_path],                      # as /proc/PID/cgroup shows it
+            "p": ["--cgroup", p_dir],                       # the directory, below it
+            "s": ["--cgroup", s_path, "--cgroup", a_dir]}   # repeatable
+    tracers = {k: tfenv.Tracer(ns, [PORT], extra=v) for k, v in runs.items()}
+    with tfenv.one_cpu():
+        srv = tcpgen_in(ns, s_dir, "server", "--listen", "127.0.0.1", "--port", PORT,
+                        "--count", 3, "--close", "after-peer", name="server")
+        srv.wait_event("listening")
+        clients = {"a": tcpgen_in(ns, a_dir, "client", "--connect", "127.0.0.1", "--port", PORT,
+                                  name="client-a"),
+                   "b": tcpgen_in(ns, b_dir, "client", "--connect", "127.0.0.1", "--port", PORT,
+                                  name="client-b"),
+                   "out": ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT,
+                                    name="client-out")}
+        for c in clients.values():
+            assert c.wait(20) == 0, c.lines
+    assert srv.wait(20) == 0, srv.lines
+    port = {k: gen_conn(c)["lport"] for k, c in clients.items()}
+    want = {"a": {("client", port["a"])},
+            "p": {("client", port["a"]), ("client", port["b"])},
+            "s": {("client", port["a"])} | {("server", port[k]) for k in port}}
+    for k, tr in tracers.items():
+        res = tr.stop(settle=0.1 if k != "a" else 0.3)
+        st = tfenv.check_run(res)
+        got = {(c["role"], c["sport"] if c["role"] == "client" else c["dport"]) for c in res.conns}
+        assert got == want[k], f"--cgroup run {k} {runs[k]}: {sorted(got)}, want {sorted(want[k])}\n{res.describe()}"
+        assert st["started"] == len(want[k]), f"records begun for other groups: {st}"
