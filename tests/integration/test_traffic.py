@@ -380,3 +380,92 @@ def test_cgroup_filter_in_kernel(ns, cgroups):
         got = {(c["role"], c["sport"] if c["role"] == "client" else c["dport"]) for c in res.conns}
         assert got == want[k], f"--cgroup run {k} {runs[k]}: {sorted(got)}, want {sorted(want[k])}\n{res.describe()}"
         assert st["started"] == len(want[k]), f"records begun for other groups: {st}"
+
+
+# ---- the process that served it: a real pre-fork server -----------------------------------
+
+NGINX_CONF = """daemon on;
+master_process on;
+worker_processes 2;
+user root;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    keepalive_timeout 60s;
+    server {{
+        listen 127.0.0.1:{port};
+        root {d}/www;
+    }}
+}}
+"""
+
+
+def ss_owners(ns, port):
+    """`ss -tnp` in ns: {client port: pid} of the processes holding the accepted sockets."""
+    owners = {}
+    for line in ns.exec("ss", "-tnpH", "state", "established").stdout.splitlines():
+        f = line.split()
+        local, peer = f[2], f[3]
+        m = re.search(r'users:\(\("[^"]*",pid=(\d+)', line)
+        if local.endswith(f":{port}") and m:
+            owners[int(peer.rsplit(":", 1)[1])] = int(m.group(1))
+    return owners
+
+
+def test_nginx_workers_named(ns, tmp_path):
+    """nginx as users run it (the process that calls listen() daemonizes and is
+    gone, two workers accept) and curl: every server record names the worker
+    that held the connection, as `ss -tnp` shows it, taken at close
+    (pid_from_close); bytes against curl's own counts."""
+    nginx = "/usr/sbin/nginx"
+    tfenv.require_bin(nginx, "install Debian's nginx-light: sudo make deps")
+    port, n = 8080, 6
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "big").write_bytes(b"n" * 6000)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(d=tmp_path, port=port))
+    tr = tfenv.Tracer(ns, [port])
+    # sh's pid is the pid nginx starts with (ip netns exec execs): the one that listen()s
+    started = tfenv.run(["sh", "-c", 'echo $$; exec "$@"', "sh",
+                         *ns.cmd(nginx, "-c", conf, "-p", f"{tmp_path}/", "-e", tmp_path / "error.log")])
+    first = int(started.stdout.split()[0])
+    master = int(tfenv.wait_until(lambda: (tmp_path / "nginx.pid").exists() and
+                                  (tmp_path / "nginx.pid").read_text().strip(), 10))
+    workers = tfenv.wait_until(lambda: (lambda w: w if len(w) == 2 else None)(
+        {int(p) for p in tfenv.run(["ps", "--ppid", str(master), "-o", "pid="], check=False).stdout.split()}), 10)
+    assert workers and master != first, f"nginx master {master}, first {first}, workers {workers}"
+    # each curl: 4 requests on one keep-alive connection, 2 a second (open ~1.5 s)
+    fmt = "%{local_port} %{size_request} %{size_header} %{size_download}\\n"
+    urls = [f"http://127.0.0.1:{port}/big"] * 4
+    curls = [tfenv.Proc(ns.cmd("curl", "-sS", *["-o", "/dev/null"] * len(urls), "--rate", "2/s",
+                               "-w", fmt, *urls), workdir=tmp_path, name=f"curl{i}")
+             for i in range(n)]
+    ns.procs.extend(curls)
+    owners = tfenv.wait_until(lambda: (lambda o: o if len(o) == n else None)(ss_owners(ns, port)), 10)
+    assert owners, (f"ss -tnp never showed {n} connections: {ss_owners(ns, port)}\n"
+                    f"{ns.exec('ss', '-tnpa').stdout}\n{[c.stderr() for c in curls]}\n"
+                    f"{(tmp_path / 'error.log').read_text()}")
+    for c in curls:
+        assert c.wait(30) == 0, c.stderr()
+    res = tr.stop(settle=0.5)
+    tfenv.check_run(res)
+    ctx = res.describe() + f"\nfirst {first} master {master} workers {workers} ss {owners}"
+    assert not tfenv._pid_alive(first), f"the process that called listen() is still there\n{ctx}"
+    assert set(owners.values()) <= workers, ctx
+    for c in curls:
+        got = [tuple(map(int, line.split())) for line in c.lines]
+        assert len(got) == len(urls) and len({g[0] for g in got}) == 1, f"one connection: {got}"
+        cport = got[0][0]
+        req, hdr, body = (sum(g[i] for g in got) for i in (1, 2, 3))
+        assert body == 6000 * len(urls), got
+        sr = res.one("server", port, cport)
+        assert (sr["pid"], sr["comm"]) == (owners[cport], "nginx"), f"client port {cport}\n{ctx}"
+        assert "pid_from_close" in sr["flags"] and "pid_from_listener" not in sr["flags"], ctx
+        # curl closed first: nginx's FIN acked (LAST_ACK -> CLOSE), curl's FIN read
+        assert (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
+        assert (sr["bytes_acked"], sr["bytes_received"]) == (hdr + body + 1, req + 1), ctx
+        cr = res.one("client", cport, port)
+        assert (cr["pid"], cr["comm"]) == (c.pid, "curl"), ctx
+        assert (cr["bytes_acked"], cr["bytes_received"]) == (req + 2, hdr + body + 1), ctx
