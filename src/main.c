@@ -209,6 +209,7 @@ static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_c
 		if (n > 0 && output_gone())
 			return TF_EXIT_OK;
 		if (now >= next_tick) {
+			tf_loader_refresh_listeners(l);
 			tf_loader_read_stats(l, &core->stats);
 			if (cfg->metrics)
 				core->stats.live_total = (uint64_t)tf_loader_count_live(l, core->stats.live);

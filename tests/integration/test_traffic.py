@@ -418,7 +418,8 @@ def test_nginx_workers_named(ns, tmp_path):
     """nginx as users run it (the process that calls listen() daemonizes and is
     gone, two workers accept) and curl: every server record names the worker
     that held the connection, as `ss -tnp` shows it, taken at close
-    (pid_from_close); bytes against curl's own counts."""
+    (pid_from_close); bytes against curl's own counts. A connection nginx never
+    closes names a live nginx process, not the one that called listen()."""
     nginx = "/usr/sbin/nginx"
     tfenv.require_bin(nginx, "install Debian's nginx-light: sudo make deps")
     port, n = 8080, 6
@@ -431,6 +432,7 @@ def test_nginx_workers_named(ns, tmp_path):
     started = tfenv.run(["sh", "-c", 'echo $$; exec "$@"', "sh",
                          *ns.cmd(nginx, "-c", conf, "-p", f"{tmp_path}/", "-e", tmp_path / "error.log")])
     first = int(started.stdout.split()[0])
+    started_at = time.monotonic()
     master = int(tfenv.wait_until(lambda: (tmp_path / "nginx.pid").exists() and
                                   (tmp_path / "nginx.pid").read_text().strip(), 10))
     workers = tfenv.wait_until(lambda: (lambda w: w if len(w) == 2 else None)(
@@ -449,6 +451,12 @@ def test_nginx_workers_named(ns, tmp_path):
                     f"{(tmp_path / 'error.log').read_text()}")
     for c in curls:
         assert c.wait(30) == 0, c.stderr()
+    # a connection nginx never closes (the client resets it): named after the
+    # listener, whose owner the tracer refreshes (each second) once it is gone
+    time.sleep(max(0.0, started_at + 2.5 - time.monotonic()))
+    rst = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", port, "--close", "linger0",
+                    "--hold-ms", 50, name="client-rst")
+    assert rst.wait(20) == 0, rst.lines
     res = tr.stop(settle=0.5)
     tfenv.check_run(res)
     ctx = res.describe() + f"\nfirst {first} master {master} workers {workers} ss {owners}"
@@ -469,3 +477,6 @@ def test_nginx_workers_named(ns, tmp_path):
         cr = res.one("client", cport, port)
         assert (cr["pid"], cr["comm"]) == (c.pid, "curl"), ctx
         assert (cr["bytes_acked"], cr["bytes_received"]) == (req + 2, hdr + body + 1), ctx
+    rr = res.one("server", port, gen_conn(rst)["lport"])
+    assert rr["close"] == "reset" and "pid_from_listener" in rr["flags"], ctx
+    assert rr["pid"] in workers | {master} and rr["comm"] == "nginx", ctx
