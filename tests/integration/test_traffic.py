@@ -47,6 +47,17 @@ def ss_sockets(ns):
     return socks
 
 
+def ss_when_acked(ns, acked):
+    """ss_sockets(ns) once every socket {(local, peer port): bytes_acked} shows its
+    data acknowledged (ACKs may trail the writes the programs reported)."""
+    def done():
+        s = ss_sockets(ns)
+        return s if all(s.get(k, {}).get("bytes_acked") == v for k, v in acked.items()) else None
+    got = tfenv.wait_until(done, 10)
+    assert got, f"ss never showed {acked} acknowledged: {ss_sockets(ns)}"
+    return got
+
+
 def rel(x, base):
     return (x - base) % (1 << 32)
 
@@ -104,11 +115,7 @@ def test_bytes_exact_both_ways(ns):
                         "--close", "shutdown-wr", "--wait-stdin-close", stdin=True, name="client")
     cport = cli.wait_event("up")["lport"]
     srv.wait_event("up")
-    # everything sent is acknowledged before we look (ACKs may trail the writes)
-    want = {(cport, PORT): ("bytes_acked", 100001), (PORT, cport): ("bytes_acked", 3000)}
-    before = tfenv.wait_until(lambda: (lambda s: s if all(
-        s.get(k, {}).get(f) == v for k, (f, v) in want.items()) else None)(ss_sockets(ns)), 10)
-    assert before, f"ss never showed all data acknowledged: {ss_sockets(ns)}"
+    before = ss_when_acked(ns, {(cport, PORT): 100001, (PORT, cport): 3000})
     cli.send("go\n")
     assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
     res = tr.stop()
@@ -155,10 +162,7 @@ def test_counters_equal_ss_before_abort(ns):
                         "--close", "linger0", "--wait-stdin-close", stdin=True, name="client")
     cport = cli.wait_event("up")["lport"]
     srv.wait_event("up")
-    want = {(cport, PORT): ("bytes_acked", 5001), (PORT, cport): ("bytes_acked", 20000)}
-    before = tfenv.wait_until(lambda: (lambda s: s if all(
-        s.get(k, {}).get(f) == v for k, (f, v) in want.items()) else None)(ss_sockets(ns)), 10)
-    assert before, f"ss never showed all data acknowledged: {ss_sockets(ns)}"
+    ss_when_acked(ns, {(cport, PORT): 5001, (PORT, cport): 20000})
     before = ss_sockets(ns)   # the last look, right before the close
     cli.send("go\n")
     assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
