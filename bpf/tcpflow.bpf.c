@@ -195,6 +195,15 @@ struct sock_cgroup_data___old {
 	__u64 val;
 } __attribute__((preserve_access_index));
 
+/*
+ * Linux 5.15, 8520e224f547 ("bpf, cgroups: Fix cgroup v2 fallback on v1/v2
+ * mixed mode"): sock_cgroup_data holds a plain `struct cgroup *`, also on
+ * hybrid hierarchies. The cgroups reached from it are BTF-typed pointers:
+ * their fields are direct loads. Before, they are plain numbers read with
+ * bpf_probe_read_kernel() (BPF_CORE_READ).
+ */
+#define SK_CGROUP_PTR bpf_core_field_exists(struct sock_cgroup_data, cgroup)
+
 static __always_inline struct cgroup *sk_cgroup(const struct sock *sk)
 {
 	struct sock_cgroup_data___old *old;
@@ -202,14 +211,10 @@ static __always_inline struct cgroup *sk_cgroup(const struct sock *sk)
 
 	if (!bpf_core_field_exists(struct sock, sk_cgrp_data))	/* !CONFIG_SOCK_CGROUP_DATA */
 		return NULL;
-	/*
-	 * Linux 5.15, 8520e224f547 ("bpf, cgroups: Fix cgroup v2 fallback on
-	 * v1/v2 mixed mode"): a plain pointer, also on hybrid hierarchies.
-	 */
-	if (bpf_core_field_exists(struct sock_cgroup_data, cgroup))
+	if (SK_CGROUP_PTR)
 		return sk->sk_cgrp_data.cgroup;
 	/*
-	 * Before: one packed u64 `val`, the pointer when its two low bits
+	 * Before 5.15: one packed u64 `val`, the pointer when its two low bits
 	 * (is_data, no_refcnt) are clear. Once a net_cls or net_prio v1
 	 * controller is used, sockets hold their classid/prioidx there instead
 	 * and the v2 group is lost (the kernel falls back to the root).
@@ -222,33 +227,43 @@ static __always_inline struct cgroup *sk_cgroup(const struct sock *sk)
 
 static __always_inline __u64 cgroup_id(const struct cgroup *cg)
 {
-	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
+	if (!cg)
+		return 0;
+	if (SK_CGROUP_PTR)
+		return cg->kn->id;
+	return BPF_CORE_READ(cg, kn, id);
 }
 
 /*
  * Before Linux 6.1, 7f203bc89eb6 ("cgroup: Replace cgroup->ancestor_ids[]
- * with ->ancestors[]"), a cgroup kept its ancestors' ids, not pointers.
+ * with ->ancestors[]"), a cgroup kept its ancestors' ids: one read on the
+ * kernels that need probe reads (before 5.15, all of them before 6.1).
  */
 struct cgroup___old {
 	int level;
 	__u64 ancestor_ids[];
 } __attribute__((preserve_access_index));
 
+#define CGROUP_MAX_WALK 32	/* levels climbed to compare with a --cgroup group */
+
 /* Id of cg's ancestor at `level` (cg itself at its own level); 0 if none. */
 static __always_inline __u64 cgroup_ancestor_id(const struct cgroup *cg, __u32 level)
 {
 	struct cgroup___old *old;
-	struct cgroup *anc = NULL;
 	__u64 id = 0;
+	int depth;
 
-	if (level > (__u32)BPF_CORE_READ(cg, level))
-		return 0;
-	if (bpf_core_field_exists(struct cgroup, ancestors)) {
-		bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
-		return cgroup_id(anc);
+	if (SK_CGROUP_PTR) {
+		/* up through the parents, direct loads (no variable index into BTF memory) */
+		depth = cg->level;
+		for (int i = 0; i < CGROUP_MAX_WALK && depth > (int)level; i++, depth--)
+			cg = cg->self.parent->cgroup;
+		return depth == (int)level ? cg->kn->id : 0;
 	}
 	old = (void *)cg;
-	barrier_var(old);	/* not hoisted above the branch: no such field on 6.1+ */
+	barrier_var(old);	/* no such field on 6.1+: keep it in this branch */
+	if (level > (__u32)BPF_CORE_READ(old, level))
+		return 0;
 	bpf_core_read(&id, sizeof(id), &old->ancestor_ids[level]);
 	return id;
 }

@@ -350,22 +350,23 @@ def test_cgroup_client_and_server(ns, cgroups):
 
 def test_cgroup_filter_in_kernel(ns, cgroups):
     """--cgroup keeps sockets made in that group or below it, decided in the
-    kernel: three tracers over the same traffic -- clients in P/a, P/b and
+    kernel: three tracers over the same traffic -- clients in P/a/x, P/b and
     outside P, a server in S -- each report only their groups' records, and
     start no record for the rest (stats "started")."""
-    a_dir, a_path = cgroups("p/a")
+    x_dir, _ = cgroups("p/a/x")
+    _, a_path = cgroups("p/a")
     b_dir, _ = cgroups("p/b")
     p_dir, _ = cgroups("p")
     s_dir, s_path = cgroups("s")
     runs = {"a": ["--cgroup", a_path],                      # as /proc/PID/cgroup shows it
             "p": ["--cgroup", p_dir],                       # the directory, below it
-            "s": ["--cgroup", s_path, "--cgroup", a_dir]}   # repeatable
+            "s": ["--cgroup", s_path, "--cgroup", x_dir]}   # repeatable
     tracers = {k: tfenv.Tracer(ns, [PORT], extra=v) for k, v in runs.items()}
     with tfenv.one_cpu():
         srv = tcpgen_in(ns, s_dir, "server", "--listen", "127.0.0.1", "--port", PORT,
                         "--count", 3, "--close", "after-peer", name="server")
         srv.wait_event("listening")
-        clients = {"a": tcpgen_in(ns, a_dir, "client", "--connect", "127.0.0.1", "--port", PORT,
+        clients = {"a": tcpgen_in(ns, x_dir, "client", "--connect", "127.0.0.1", "--port", PORT,
                                   name="client-a"),
                    "b": tcpgen_in(ns, b_dir, "client", "--connect", "127.0.0.1", "--port", PORT,
                                   name="client-b"),
