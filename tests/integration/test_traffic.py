@@ -485,3 +485,18 @@ def test_nginx_workers_named(ns, tmp_path):
     rr = res.one("server", port, gen_conn(rst)["lport"])
     assert rr["close"] == "reset" and "pid_from_listener" in rr["flags"], ctx
     assert rr["pid"] in workers | {master} and rr["comm"] == "nginx", ctx
+
+
+@pytest.mark.parametrize("path,why", [
+    ("/tft-no-such-group", "No such file or directory"),
+    ("../../../../../../proc", "not a cgroup v2 group"),   # out of the mount
+    ("/cgroup.procs", "not a cgroup v2 group"),            # a file, not a group
+])
+def test_cgroup_bad_path(path, why):
+    """--cgroup with what is not a cgroup v2 group: one line saying what to give,
+    usage status 2, before anything is loaded."""
+    p = tfenv.run([tfenv.TRACER_BIN, "--cgroup", path, "--duration", "1"], check=False)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1, (p.returncode, p.stderr)
+    assert lines[0].startswith(f"tcpflow-trace: --cgroup {path}: {why}") and \
+        "/proc/PID/cgroup" in lines[0], lines[0]
