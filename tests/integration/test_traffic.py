@@ -58,6 +58,23 @@ def ss_when_acked(ns, acked):
     return got
 
 
+def held_exchange(ns, srv_send, cli_send, close):
+    """A tcpgen server that sends srv_send bytes and a client that sends cli_send
+    and closes with `close` once told: (server, client, client port, ss -ti of
+    both sockets the moment before the client closes)."""
+    with tfenv.one_cpu():
+        srv = ns.server("127.0.0.1", PORT, "--send", srv_send, "--close", "after-peer")
+        cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--send", cli_send,
+                        "--close", close, "--wait-stdin-close", stdin=True, name="client")
+    cport = cli.wait_event("up")["lport"]
+    srv.wait_event("up")
+    ss_when_acked(ns, {(cport, PORT): cli_send + 1, (PORT, cport): srv_send})
+    before = ss_sockets(ns)   # the last look, right before the close
+    cli.send("go\n")
+    assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
+    return srv, cli, cport, before
+
+
 def rel(x, base):
     return (x - base) % (1 << 32)
 
@@ -109,15 +126,7 @@ def test_bytes_exact_both_ways(ns):
     segments and RTT against `ss -ti` taken just before the close."""
     cap = ns.capture(f"tcp port {PORT}")
     tr = tfenv.Tracer(ns, [PORT])
-    with tfenv.one_cpu():
-        srv = ns.server("127.0.0.1", PORT, "--send", 3000, "--close", "after-peer")
-        cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--send", 100000,
-                        "--close", "shutdown-wr", "--wait-stdin-close", stdin=True, name="client")
-    cport = cli.wait_event("up")["lport"]
-    srv.wait_event("up")
-    before = ss_when_acked(ns, {(cport, PORT): 100001, (PORT, cport): 3000})
-    cli.send("go\n")
-    assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
+    srv, cli, cport, before = held_exchange(ns, 3000, 100000, "shutdown-wr")
     res = tr.stop()
     pkts = cap.stop()
     tfenv.check_run(res)
@@ -156,16 +165,7 @@ def test_counters_equal_ss_before_abort(ns):
     """An abort (SO_LINGER {1,0}) brings no RTT sample and no FIN after `ss -ti`:
     both records' six counters equal what ss showed just before the close."""
     tr = tfenv.Tracer(ns, [PORT])
-    with tfenv.one_cpu():
-        srv = ns.server("127.0.0.1", PORT, "--send", 20000, "--close", "after-peer")
-        cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", PORT, "--send", 5000,
-                        "--close", "linger0", "--wait-stdin-close", stdin=True, name="client")
-    cport = cli.wait_event("up")["lport"]
-    srv.wait_event("up")
-    ss_when_acked(ns, {(cport, PORT): 5001, (PORT, cport): 20000})
-    before = ss_sockets(ns)   # the last look, right before the close
-    cli.send("go\n")
-    assert cli.wait(30) == 0 and srv.wait(30) == 0, (cli.lines, srv.lines)
+    srv, cli, cport, before = held_exchange(ns, 20000, 5000, "linger0")
     res = tr.stop()
     tfenv.check_run(res)
     ctx = res.describe()
