@@ -181,6 +181,7 @@ TF_INLINE void tf_note_reset(struct tf_conn *c, __u64 ts, int state, int sent)
  * TIME-WAIT and after tcp_disconnect(), which zeroes the counters only after
  * the state change). srtt_us is the kernel's smoothed RTT << 3; min_rtt is
  * tcp_min_rtt(), ~0U until the first sample (tcp_init_sock()).
+ * docs/KERNEL.md, fact 9.
  */
 TF_INLINE void tf_fold_traffic(struct tf_conn *c, __u64 bytes_acked, __u64 bytes_received,
 			       __u32 segs_out, __u32 segs_in, __u32 srtt_us, __u32 min_rtt)
@@ -200,6 +201,7 @@ TF_INLINE void tf_fold_traffic(struct tf_conn *c, __u64 bytes_acked, __u64 bytes
  * the socket. An accepted connection named after its listener's owner --
  * the process that called listen(), maybe a parent that daemonized and is
  * gone -- is renamed after it; a connection with no owner gets one.
+ * docs/KERNEL.md, fact 10.
  * Returns whether the caller should take the current task.
  */
 TF_INLINE int tf_owner_at_close(const struct tf_conn *c, int newstate)

@@ -86,7 +86,7 @@ def seq_counters(t):
     them up: bytes_acked grows from the first unacknowledged sequence number
     (the client's ISN: its SYN counts; the server child starts at its ISN + 1:
     the SYN-ACK does not), bytes_received from the peer's ISN + 1 (a FIN
-    counts one)."""
+    counts one). docs/KERNEL.md, fact 9."""
     c_isn, s_isn = t.syns[0].seq, t.synacks[0].seq
     from_c = [p for p in t.pkts if p.sport == t.cport]
     from_s = [p for p in t.pkts if p.sport == t.sport]
@@ -175,7 +175,7 @@ def test_counters_equal_ss_before_abort(ns):
         pre = before[(rec["sport"], rec["dport"])]
         got = {k: rec[k] for k in TRAFFIC}
         # tcp_disconnect() sets CLOSE before it sends the RST: not counted on the
-        # client's side yet; the server counts it received (tcp_segs_in()) first
+        # client's side yet; the server counts it received first (KERNEL.md, fact 9)
         want = {"bytes_acked": pre["bytes_acked"], "bytes_received": pre["bytes_received"],
                 "segs_out": pre["segs_out"], "segs_in": pre["segs_in"] + (rec is sr),
                 "rtt_us": round(pre["rtt"] * 1000), "min_rtt_us": round(pre["minrtt"] * 1000)}
