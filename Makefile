@@ -206,7 +206,7 @@ check-leaks: $(SAN_DIR)/tcpflow-trace tools
 # Debian packages the build, the tool and the tests need.
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libcap-dev libjansson-dev \
 	     make gcc pkg-config git
-DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps prometheus python3-yaml libclang-rt-14-dev chromium dpkg-dev debhelper lintian bash-completion systemd-container
+DEB_TEST  := python3 python3-pytest iproute2 nftables tcpdump procps nginx-light curl prometheus python3-yaml libclang-rt-14-dev chromium dpkg-dev debhelper lintian bash-completion systemd-container
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # $(call apt_install,PACKAGES,EXTRA apt-get OPTIONS): install what is missing (root only).

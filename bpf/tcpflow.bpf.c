@@ -40,6 +40,10 @@ const volatile __u32 wakeup_every = 1024;	/* records per CPU between wake-ups */
  * once connect() has picked the port. Otherwise at the first.
  */
 const volatile bool filter_ephemeral = true;
+/* --cgroup: groups (cgroup v2 ids) and their depth below the root */
+const volatile __u32 n_cgroup_filters = 0;
+const volatile __u64 cgroup_filter_id[TF_MAX_CGROUPS] = {};
+const volatile __u32 cgroup_filter_level[TF_MAX_CGROUPS] = {};
 
 /* Set once a server child had to wait for its tuple (see filtered_out). */
 bool pending_server_seen = false;
@@ -181,6 +185,102 @@ static __always_inline void read_endpoints(const struct sock *sk, __u16 family,
 	*dport = bpf_ntohs(sk->__sk_common.skc_dport);
 }
 
+/*
+ * The socket's cgroup v2 group: set at creation from the creating task
+ * (cgroup_sk_alloc()) and copied to an accepted child from its listener
+ * (sk_clone_lock()), so a server connection has its server's group even
+ * though it changes state in softirq. NULL when unknown.
+ */
+struct sock_cgroup_data___old {
+	__u64 val;
+} __attribute__((preserve_access_index));
+
+/*
+ * Linux 5.15, 8520e224f547 ("bpf, cgroups: Fix cgroup v2 fallback on v1/v2
+ * mixed mode"): sock_cgroup_data holds a plain `struct cgroup *`, also on
+ * hybrid hierarchies. The cgroups reached from it are BTF-typed pointers:
+ * their fields are direct loads. Before, they are plain numbers read with
+ * bpf_probe_read_kernel() (BPF_CORE_READ).
+ */
+#define SK_CGROUP_PTR bpf_core_field_exists(struct sock_cgroup_data, cgroup)
+
+static __always_inline struct cgroup *sk_cgroup(const struct sock *sk)
+{
+	struct sock_cgroup_data___old *old;
+	__u64 val;
+
+	if (!bpf_core_field_exists(struct sock, sk_cgrp_data))	/* !CONFIG_SOCK_CGROUP_DATA */
+		return NULL;
+	if (SK_CGROUP_PTR)
+		return sk->sk_cgrp_data.cgroup;
+	/*
+	 * Before 5.15: one packed u64 `val`, the pointer when its two low bits
+	 * (is_data, no_refcnt) are clear. Once a net_cls or net_prio v1
+	 * controller is used, sockets hold their classid/prioidx there instead
+	 * and the v2 group is lost (the kernel falls back to the root).
+	 */
+	old = (void *)&sk->sk_cgrp_data;
+	barrier_var(old);	/* keep the old flavour's relocation in its branch */
+	val = BPF_CORE_READ(old, val);
+	return (val & 3) ? NULL : (struct cgroup *)val;
+}
+
+static __always_inline __u64 cgroup_id(const struct cgroup *cg)
+{
+	if (!cg)
+		return 0;
+	if (SK_CGROUP_PTR)
+		return cg->kn->id;
+	return BPF_CORE_READ(cg, kn, id);
+}
+
+/*
+ * Before Linux 6.1, 7f203bc89eb6 ("cgroup: Replace cgroup->ancestor_ids[]
+ * with ->ancestors[]"), a cgroup kept its ancestors' ids: one read on the
+ * kernels that need probe reads (before 5.15, all of them before 6.1).
+ */
+struct cgroup___old {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
+#define CGROUP_MAX_WALK 32	/* levels climbed to compare with a --cgroup group */
+
+/* Id of cg's ancestor at `level` (cg itself at its own level); 0 if none. */
+static __always_inline __u64 cgroup_ancestor_id(const struct cgroup *cg, __u32 level)
+{
+	struct cgroup___old *old;
+	__u64 id = 0;
+	int depth;
+
+	if (SK_CGROUP_PTR) {
+		/* up through the parents, direct loads (no variable index into BTF memory) */
+		depth = cg->level;
+		for (int i = 0; i < CGROUP_MAX_WALK && depth > (int)level; i++, depth--)
+			cg = cg->self.parent->cgroup;
+		return depth == (int)level ? cg->kn->id : 0;
+	}
+	old = (void *)cg;
+	barrier_var(old);	/* no such field on 6.1+: keep it in this branch */
+	if (level > (__u32)BPF_CORE_READ(old, level))
+		return 0;
+	bpf_core_read(&id, sizeof(id), &old->ancestor_ids[level]);
+	return id;
+}
+
+/* --cgroup: is the socket in one of the groups, or below one? */
+static __always_inline bool cgroup_wanted(const struct sock *sk)
+{
+	struct cgroup *cg = sk_cgroup(sk);
+
+	if (!cg)
+		return false;
+	for (__u32 i = 0; i < TF_MAX_CGROUPS && i < n_cgroup_filters; i++)
+		if (cgroup_ancestor_id(cg, cgroup_filter_level[i]) == cgroup_filter_id[i])
+			return true;
+	return false;
+}
+
 static __always_inline bool pid_wanted(__u32 pid)
 {
 	return !n_pid_filters || bpf_map_lookup_elem(&pid_filter, &pid);
@@ -190,6 +290,15 @@ static __always_inline void set_current_owner(struct tf_conn *c)
 {
 	c->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(c->comm, sizeof(c->comm));
+}
+
+/* See tf_owner_at_close(): the task in close()/shutdown() holds the socket. */
+static __always_inline void owner_at_close(struct tf_conn *c, int newstate)
+{
+	if (!tf_owner_at_close(c, newstate))
+		return;
+	set_current_owner(c);
+	c->flags = (c->flags & ~TF_F_PID_LISTENER) | TF_F_PID_CLOSE;
 }
 
 static __always_inline bool set_listener_owner(struct tf_conn *c)
@@ -261,22 +370,22 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 	__builtin_memcpy(c->daddr, daddr, 16);
 	c->sport = sport;
 	c->dport = dport;
+	c->cgroup_id = cgroup_id(sk_cgroup(sk));
 
 	/*
 	 * Owner: connect() runs in the caller's context. Accepted children
 	 * change state in softirq, where the current task is whoever was
-	 * interrupted: they belong to the owner of the listening socket.
-	 * close()/shutdown() (-> FIN_WAIT1, -> LAST_ACK) run in the owner's
-	 * context too, which names mid-life connections.
+	 * interrupted: they belong to the owner of the listening socket until
+	 * close()/shutdown() (-> FIN_WAIT1, -> LAST_ACK) names the process
+	 * that held them, which also names mid-life connections.
 	 */
 	if (role == TF_ROLE_CLIENT) {
 		set_current_owner(c);
 	} else if (set_listener_owner(c)) {
 		if (!role)
 			c->role = TF_ROLE_SERVER;
-	} else if (newstate == TF_FIN_WAIT1 || newstate == TF_LAST_ACK) {
-		set_current_owner(c);
 	}
+	owner_at_close(c, newstate);
 	if (!pid_wanted(c->pid)) {
 		bpf_map_delete_elem(&conns, &key);
 		return NULL;
@@ -319,6 +428,17 @@ static __always_inline void server_child_start(const struct sock *sk, struct tf_
 static __always_inline bool tuple_late(const struct tf_conn *c)
 {
 	return c->role == TF_ROLE_SERVER && !c->dport;
+}
+
+/* At the record's last state change: what the connection carried. */
+static __always_inline void read_traffic(const struct sock *sk, struct tf_conn *c)
+{
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+	if (!tp)
+		return;
+	tf_fold_traffic(c, tp->bytes_acked, tp->bytes_received, tp->segs_out, tp->segs_in,
+			tp->srtt_us, tp->rtt_min.s[0].v);
 }
 
 static __always_inline void server_established(const struct sock *sk, struct tf_conn *c)
@@ -431,6 +551,9 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (n_port_filters && filtered_out(sk, oldstate, newstate))
 		return 0;
+	/* listeners name the owner of children in any group: always kept */
+	if (n_cgroup_filters && !tf_is_listener_change(oldstate, newstate) && !cgroup_wanted(sk))
+		return 0;
 	ts = bpf_ktime_get_ns();
 	c = bpf_map_lookup_elem(&conns, &key);
 	act = tf_state_action(c != NULL, oldstate, newstate);
@@ -471,6 +594,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 			}
 			c->flags &= ~TF_F_FILTER_PENDING;
 		}
+		owner_at_close(c, newstate);
 	}
 
 	stat_inc(TF_STAT_EVENTS);
@@ -488,8 +612,10 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	 * before tcp_done(): the only trace of "gave up retransmitting" when a
 	 * FIN in LAST_ACK/CLOSING/FIN_WAIT1 is never acknowledged.
 	 */
-	if (newstate == TF_CLOSE)
+	if (newstate == TF_CLOSE) {
 		c->close_err = sk->sk_err;
+		read_traffic(sk, c);
+	}
 	if (act & TF_ACT_EMIT)
 		emit_conn(key, c);
 	return 0;
@@ -548,6 +674,9 @@ int BPF_PROG(on_retrans_synack, const struct sock *sk, const struct request_sock
 
 	if (filter_netns && sk_netns(sk) != filter_netns)
 		return 0;
+	/* the child will be in the listener's group */
+	if (n_cgroup_filters && !cgroup_wanted(sk))
+		return 0;
 	t.netns = BPF_CORE_READ(req, __req_common.skc_net.net, ns.inum);
 	t.sport = BPF_CORE_READ(req, __req_common.skc_num);
 	t.dport = bpf_ntohs(BPF_CORE_READ(req, __req_common.skc_dport));
@@ -604,7 +733,8 @@ static __always_inline void late_reset(const struct sock *sk, __u64 ts)
 	__u16 family;
 
 	if (!sk_wanted(sk, &family) ||
-	    !port_wanted(sk_sport(sk), bpf_ntohs(sk->__sk_common.skc_dport)))
+	    !port_wanted(sk_sport(sk), bpf_ntohs(sk->__sk_common.skc_dport)) ||
+	    (n_cgroup_filters && !cgroup_wanted(sk)))
 		return;
 	e.netns = sk_netns(sk);
 	e.ts_ns = ts;

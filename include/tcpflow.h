@@ -19,6 +19,7 @@
 #define TF_MAX_STATES 16	/* state changes kept per connection */
 #define TF_MAX_RETRANS 12	/* retransmissions kept with their time */
 #define TF_PORT_WORDS 1024	/* --port filter bitmap: 65536 bits in 64-bit words */
+#define TF_MAX_CGROUPS 16	/* --cgroup groups */
 
 /* TCP states as the kernel numbers them (include/net/tcp_states.h). */
 enum tf_tcp_state {
@@ -74,6 +75,9 @@ enum tf_retrans_kind {
 #define TF_F_SYNACK_TS		0x0100	/* synack_first_ns is the kernel's first SYN-ACK time */
 #define TF_F_PID_LISTENER	0x0200	/* pid/comm taken from the listening socket's owner */
 #define TF_F_LOST_EVENTS	0x0400	/* BPF lost events while this connection was live */
+#define TF_F_TRAFFIC		0x0800	/* bytes_acked .. min_rtt_us were read (at -> CLOSE) */
+#define TF_F_PID_CLOSE		0x1000	/* pid/comm of the task in close()/shutdown() (-> FIN_WAIT1,
+					 * -> LAST_ACK), replacing the listener's owner */
 
 /*
  * One connection, folded in the kernel (map value, then ring-buffer record).
@@ -105,6 +109,7 @@ struct tf_conn {
 	__u32 srtt_us;		/* server: first RTT sample (srtt_us >> 3) at ESTABLISHED */
 	__u32 close_err;	/* sk_err at -> CLOSE: ETIMEDOUT (or a soft ICMP error) when the
 				 * kernel gave up retransmitting (tcp_write_err), 0 when orderly */
+	__u32 _pad0;
 	__u64 synack_first_ns;	/* server: first SYN-ACK sent (tcp_rsk(req)->snt_synack) */
 	__u64 rst_ns;		/* when the reset was sent/received */
 	__u64 state_ns[TF_MAX_STATES];
@@ -114,6 +119,19 @@ struct tf_conn {
 	__u8 retrans_kind[TF_MAX_RETRANS];
 	__u8 fin_retrans_by_state[4];	/* FIN retransmits in FIN_WAIT1, LAST_ACK, CLOSING, other */
 	__u32 _pad1;
+	/*
+	 * What the connection carried, read once from the tcp_sock at its last
+	 * state change (-> CLOSE); valid only with TF_F_TRAFFIC. The kernel's
+	 * own counters, as `ss -ti` shows them (RFC 4898 sequence space: a
+	 * client's SYN and an acknowledged FIN count one byte each).
+	 */
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u32 segs_out;
+	__u32 segs_in;
+	__u32 rtt_us;		/* smoothed RTT, srtt_us >> 3; 0: no sample */
+	__u32 min_rtt_us;	/* windowed minimum (tcp_min_rtt()); 0: no sample */
+	__u64 cgroup_id;	/* the socket's cgroup v2 group (sk_cgrp_data); 0: unknown */
 };
 
 /* Index into fin_retrans_by_state. */
@@ -227,7 +245,7 @@ struct tf_listener_rec {
 };
 
 #ifndef __VMLINUX_H__
-_Static_assert(sizeof(struct tf_conn) == 400, "tf_conn ABI size");
+_Static_assert(sizeof(struct tf_conn) == 440, "tf_conn ABI size");
 _Static_assert(sizeof(struct tf_state_event) == 96, "tf_state_event ABI size");
 _Static_assert(sizeof(struct tf_tuple) == 44, "tf_tuple ABI size");
 _Static_assert(sizeof(struct tf_reset_event) == 24, "tf_reset_event ABI size");

@@ -175,4 +175,40 @@ TF_INLINE void tf_note_reset(struct tf_conn *c, __u64 ts, int state, int sent)
 	c->flags |= sent ? TF_F_RST_SENT : TF_F_RST_RECV;
 }
 
+/*
+ * What the connection carried, from its tcp_sock at the last state change
+ * (-> CLOSE: the socket is still whole there, also at the hand-over to
+ * TIME-WAIT and after tcp_disconnect(), which zeroes the counters only after
+ * the state change). srtt_us is the kernel's smoothed RTT << 3; min_rtt is
+ * tcp_min_rtt(), ~0U until the first sample (tcp_init_sock()).
+ * docs/KERNEL.md, fact 9.
+ */
+TF_INLINE void tf_fold_traffic(struct tf_conn *c, __u64 bytes_acked, __u64 bytes_received,
+			       __u32 segs_out, __u32 segs_in, __u32 srtt_us, __u32 min_rtt)
+{
+	c->bytes_acked = bytes_acked;
+	c->bytes_received = bytes_received;
+	c->segs_out = segs_out;
+	c->segs_in = segs_in;
+	c->rtt_us = srtt_us >> 3;
+	c->min_rtt_us = min_rtt == ~0U ? 0 : min_rtt;
+	c->flags |= TF_F_TRAFFIC;
+}
+
+/*
+ * close()/shutdown() moved the socket (-> FIN_WAIT1, -> LAST_ACK: only
+ * tcp_close_state() sets them, in the caller's context): the caller holds
+ * the socket. An accepted connection named after its listener's owner --
+ * the process that called listen(), maybe a parent that daemonized and is
+ * gone -- is renamed after it; a connection with no owner gets one.
+ * docs/KERNEL.md, fact 10.
+ * Returns whether the caller should take the current task.
+ */
+TF_INLINE int tf_owner_at_close(const struct tf_conn *c, int newstate)
+{
+	if (newstate != TF_FIN_WAIT1 && newstate != TF_LAST_ACK)
+		return 0;
+	return (c->flags & TF_F_PID_LISTENER) || !c->pid;
+}
+
 #endif /* TF_FOLD_H */

@@ -41,6 +41,7 @@ static const struct {
 	[TF_RF_RETRANS_TRUNC] = { TF_F_RETRANS_TRUNC, "retransmits_truncated" },
 	[TF_RF_REPLACED] = { TF_F_REPLACED, "close_not_seen" },
 	[TF_RF_PID_LISTENER] = { TF_F_PID_LISTENER, "pid_from_listener" },
+	[TF_RF_PID_CLOSE] = { TF_F_PID_CLOSE, "pid_from_close" },
 	[TF_RF_LOST] = { TF_F_LOST_EVENTS, "events_lost" },
 	[TF_RF_GAP] = { 0, "missed_transitions" },
 };

@@ -55,6 +55,8 @@ struct tf_state_point {
 	bool derived;		/* not a tracepoint event: computed from kernel timestamps */
 };
 
+struct tf_cgroup_name;
+
 struct tf_retrans_point {
 	int64_t t_ns;		/* since tf_summary.t0_ns (negative is possible only for bad input) */
 	int state;		/* socket state when it was sent */
@@ -63,6 +65,7 @@ struct tf_retrans_point {
 
 struct tf_summary {
 	const struct tf_conn *rec;	/* the raw record (addresses, pid, comm, counters) */
+	const struct tf_cgroup_name *cgroup;	/* rec->cgroup_id named (cgroup.h); NULL: not */
 	uint64_t t0_ns;			/* CLOCK_MONOTONIC origin of every t_ns */
 	int role;			/* enum tf_role */
 	int close_kind;			/* enum tf_close_kind */
@@ -106,6 +109,7 @@ enum tf_rec_flag {
 	TF_RF_RETRANS_TRUNC,	/* retransmits_truncated: TF_F_RETRANS_TRUNC */
 	TF_RF_REPLACED,		/* close_not_seen: TF_F_REPLACED */
 	TF_RF_PID_LISTENER,	/* pid_from_listener: TF_F_PID_LISTENER */
+	TF_RF_PID_CLOSE,	/* pid_from_close: TF_F_PID_CLOSE */
 	TF_RF_LOST,		/* events_lost: TF_F_LOST_EVENTS */
 	TF_RF_GAP,		/* missed_transitions: tf_summary.gap, not a kernel flag */
 	TF_RF_MAX,

@@ -24,6 +24,8 @@ static void to_sinks(struct tf_core *core, const struct tf_conn *c)
 	struct tf_summary s;
 
 	tf_summarize(c, &s);
+	if (core->cgroup_name && c->cgroup_id)
+		s.cgroup = core->cgroup_name(core->cgroup_ctx, c->cgroup_id);
 	core->stats.conns++;
 	if (s.gap)
 		core->stats.gaps++;

@@ -27,8 +27,13 @@ struct tf_pending {
 	uint64_t close_ns;
 };
 
+/* Names a cgroup id for the sinks (cgroup.h); NULL when it cannot. */
+typedef const struct tf_cgroup_name *(*tf_cgroup_name_fn)(void *ctx, uint64_t id);
+
 struct tf_core {
 	struct tf_sink *sinks[TF_MAX_SINKS];
+	tf_cgroup_name_fn cgroup_name;	/* optional */
+	void *cgroup_ctx;
 	int nsinks;
 	struct tf_run_stats stats;
 	uint64_t malformed;	/* records of unknown type or wrong size */

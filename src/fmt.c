@@ -135,6 +135,20 @@ void tf_fmt_html(FILE *o, const char *s)
 	}
 }
 
+const char *tf_fmt_traffic(const struct tf_conn *c, char *buf, size_t len)
+{
+	char rtt[24], min[24];
+
+	buf[0] = 0;
+	if (!(c->flags & TF_F_TRAFFIC))
+		return buf;
+	snprintf(buf, len, ", bytes acked %" PRIu64 " received %" PRIu64 ", segs out %u in %u, "
+		 "rtt %s (min %s)", (uint64_t)c->bytes_acked, (uint64_t)c->bytes_received,
+		 c->segs_out, c->segs_in, tf_fmt_dur((int64_t)c->rtt_us * 1000, rtt, sizeof(rtt)),
+		 tf_fmt_dur((int64_t)c->min_rtt_us * 1000, min, sizeof(min)));
+	return buf;
+}
+
 static int64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "tcpflow.h"
 
 #define TF_ADDR_LEN 48	/* "[ffff:...:ffff]" plus room */
 #define TF_TIME_LEN 40
@@ -41,6 +42,12 @@ static inline const char *tf_fmt_dur(int64_t ns, char *buf, size_t len)
 
 /* Text into HTML or SVG: & < > " ' as entities, control characters as spaces. */
 void tf_fmt_html(FILE *o, const char *s);
+/*
+ * What a connection carried, for the timelines' closing lines:
+ * ", bytes acked 1002 received 301, segs out 6 in 5, rtt 34us (min 21us)";
+ * "" when the counters were not read (TF_F_TRAFFIC).
+ */
+const char *tf_fmt_traffic(const struct tf_conn *c, char *buf, size_t len);
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, in ns. */
 int64_t tf_mono_to_real_ns(void);
 uint64_t tf_now_mono_ns(void);

@@ -43,7 +43,18 @@ struct tf_loader {
 	bool holding;
 	unsigned char *held;
 	size_t held_len, held_cap, held_max;
+	/* tf_loader_refresh_listeners */
+	const char *btf_path;
+	struct tf_ohash owners_gone;	/* struct gone_key: gone, no live holder found */
 };
+
+/* A listener whose registered owner is gone (and no live holder was found). */
+struct gone_key {
+	struct tf_listen_key key;
+	__u32 pid;
+};
+
+#define GONE_CAP 4096
 
 static bool verbose;
 
@@ -169,6 +180,12 @@ static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 	tf_port_bits_fill(ro->port_bits, cfg);
 	ro->filter_ephemeral = filter_may_be_ephemeral(cfg);
 	ro->n_pid_filters = (__u32)cfg->npids;
+	ro->n_cgroup_filters = (__u32)cfg->ncgroups;
+	_Static_assert(TF_MAX_CGROUP_FILTERS <= TF_MAX_CGROUPS, "--cgroup groups fit the programs");
+	for (int i = 0; i < cfg->ncgroups; i++) {
+		ro->cgroup_filter_id[i] = cfg->cgroup_ids[i];
+		ro->cgroup_filter_level[i] = cfg->cgroup_levels[i];
+	}
 	ro->emit_events = cfg->events;
 	/* wake user space once a quarter of the buffer is waiting */
 	ro->wakeup_every = wakeup_every(cfg->ringbuf_bytes, libbpf_num_possible_cpus());
@@ -245,12 +262,49 @@ static void prog_refused(struct tf_features *fs, const struct prog_spec *sp, int
 }
 
 /*
+ * Is the process that registered a listener still there? Same pid, same
+ * command: a pid reused by another program is not the owner. Unknown owners
+ * (0) and unreadable /proc entries count as there.
+ */
+static bool owner_alive(const struct tf_owner *o)
+{
+	char path[32], comm[TF_COMM_LEN + 2] = "";
+	FILE *f;
+
+	if (!o->pid)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%u/comm", o->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return errno != ENOENT;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	comm[strcspn(comm, "\n")] = 0;
+	return !strncmp(comm, o->comm, TF_COMM_LEN);
+}
+
+/* A listener's owner found by the walk replaces one that is gone (refresh). */
+static void replace_gone(struct tf_loader *l, const struct tf_listen_key *key,
+			 const struct tf_owner *found)
+{
+	struct tf_owner cur;
+
+	if (bpf_map__lookup_elem(l->skel->maps.listeners, key, sizeof(*key), &cur, sizeof(cur), 0) ||
+	    owner_alive(&cur))
+		return;
+	bpf_map__update_elem(l->skel->maps.listeners, key, sizeof(*key), found, sizeof(*found),
+			     BPF_EXIST);
+}
+
+/*
  * Listening sockets that existed before we attached: their owners from the
  * task_file iterator. New listeners are learnt at listen() by the tracepoint,
  * which wins (BPF_NOEXIST). Optional (listener_owners): needs
  * bpf_sock_from_file (Linux 5.11).
+ * refresh: instead, a live holder replaces an owner that is gone.
  */
-static void resolve_listeners(struct tf_loader *l, const char *btf_path)
+static void resolve_listeners(struct tf_loader *l, const char *btf_path, bool refresh)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
 	struct listeners_bpf *it = listeners_bpf__open_opts(&oo);
@@ -274,16 +328,20 @@ static void resolve_listeners(struct tf_loader *l, const char *btf_path)
 		struct tf_owner owner = { .pid = rec.pid };
 
 		memcpy(owner.comm, rec.comm, sizeof(owner.comm));
-		bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key), &owner,
-				     sizeof(owner), BPF_NOEXIST);
+		if (refresh)
+			replace_gone(l, &key, &owner);
+		else
+			bpf_map__update_elem(l->skel->maps.listeners, &key, sizeof(key), &owner,
+					     sizeof(owner), BPF_NOEXIST);
 	}
 	err = -errno;
 	if (n < 0)
 		goto fail;
 	goto out;
 fail:
-	tf_feature_set(l->feats, TF_FEAT_LISTENER_OWNERS, TF_FS_OFF, TF_FW_REFUSED, err,
-		       "iter/task_file program dump_listeners");
+	if (!refresh)
+		tf_feature_set(l->feats, TF_FEAT_LISTENER_OWNERS, TF_FS_OFF, TF_FW_REFUSED, err,
+			       "iter/task_file program dump_listeners");
 out:
 	if (fd >= 0)
 		close(fd);
@@ -516,7 +574,12 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct 
 		if (!l->scan_link)
 			prog_refused(feats, &specs[NPROGS], -errno);
 	}
-	resolve_listeners(l, cfg->btf_path);
+	l->btf_path = cfg->btf_path;
+	if (tf_ohash_init(&l->owners_gone, sizeof(struct gone_key), 1, GONE_CAP)) {
+		rc = classify(ENOMEM, err, errlen, "setting up the listener table");
+		goto cleanup;
+	}
+	resolve_listeners(l, cfg->btf_path, false);
 	probe_recursion_misses(l);
 	*out = l;
 	return TF_EXIT_OK;
@@ -524,6 +587,45 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct 
 cleanup:
 	tf_loader_free(l);
 	return rc;
+}
+
+/*
+ * Listeners (netns, port) whose owner is gone and was not given up on yet;
+ * `mark`: give up on them (no live holder was found).
+ */
+static bool owners_gone(struct tf_loader *l, bool mark)
+{
+	struct tf_listen_key key, next, *prev = NULL;
+	int fd = bpf_map__fd(l->skel->maps.listeners);
+	bool any = false;
+
+	if (mark && l->owners_gone.n >= GONE_CAP)
+		tf_ohash_clear(&l->owners_gone);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct gone_key g = { .key = next };
+		struct tf_owner o;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &o) || owner_alive(&o))
+			continue;
+		g.pid = o.pid;
+		if (tf_ohash_get(&l->owners_gone, &g))
+			continue;
+		any = true;
+		if (mark)
+			tf_ohash_put(&l->owners_gone, &g, NULL);
+	}
+	return any;
+}
+
+int tf_loader_refresh_listeners(struct tf_loader *l)
+{
+	if (l->feats->f[TF_FEAT_LISTENER_OWNERS].state != TF_FS_ENABLED || !owners_gone(l, false))
+		return 0;
+	resolve_listeners(l, l->btf_path, true);
+	owners_gone(l, true);
+	return 1;
 }
 
 int tf_loader_poll(struct tf_loader *l, int timeout_ms)
@@ -716,5 +818,6 @@ void tf_loader_free(struct tf_loader *l)
 	tf_ohash_free(&l->seen);
 	free(l->scan_vals);
 	free(l->held);
+	tf_ohash_free(&l->owners_gone);
 	free(l);
 }

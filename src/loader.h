@@ -50,6 +50,14 @@ int tf_loader_poll(struct tf_loader *l, int timeout_ms);
 void tf_loader_hold(struct tf_loader *l);
 void tf_loader_release(struct tf_loader *l);
 
+/*
+ * A listener's owner is the process that called listen(); a server that
+ * daemonized after listen() (nginx) leaves an owner that is gone. Name a
+ * live process holding the socket instead (task_file iterator, Linux 5.11).
+ * Cheap when nothing is gone; call now and then. Returns 1 when it walked.
+ */
+int tf_loader_refresh_listeners(struct tf_loader *l);
+
 /* Stop the tracepoints, drain what is left in the ring buffer. */
 void tf_loader_detach(struct tf_loader *l);
 

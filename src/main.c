@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/utsname.h>
+#include "cgroup.h"
 #include "core.h"
 #include "exitcodes.h"
 #include "fmt.h"
@@ -50,6 +51,26 @@ static void setup_signals(void)
 static void on_record(void *ctx, const void *data, size_t len)
 {
 	tf_core_record(ctx, data, len);
+}
+
+static const struct tf_cgroup_name *name_cgroup(void *ctx, uint64_t id)
+{
+	return tf_cgroups_name(ctx, id);
+}
+
+/* --cgroup paths to the ids the programs compare. Returns 0 or an exit status. */
+static int resolve_cgroups(struct tf_config *cfg)
+{
+	char msg[512];
+
+	for (int i = 0; i < cfg->ncgroups; i++) {
+		if (tf_cgroup_filter(cfg->cgroups[i], &cfg->cgroup_ids[i], &cfg->cgroup_levels[i],
+				     msg, sizeof(msg))) {
+			fprintf(stderr, "tcpflow-trace: %s\n", msg);
+			return TF_EXIT_USAGE;
+		}
+	}
+	return 0;
 }
 
 /* The sinks the options ask for. Returns 0 or -1 (message printed). */
@@ -148,6 +169,8 @@ static void describe_filters(const struct tf_config *cfg, char *buf, size_t len)
 		n += snprintf(buf + n, len - n, "%s%u", i ? "," : " port ", cfg->ports[i]);
 	for (int i = 0; i < cfg->npids && n < len; i++)
 		n += snprintf(buf + n, len - n, "%s%u", i ? "," : " pid ", cfg->pids[i]);
+	for (int i = 0; i < cfg->ncgroups && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? "," : " cgroup ", cfg->cgroups[i]);
 	if (cfg->family && n < len)
 		n += snprintf(buf + n, len - n, " %s", cfg->family == 2 ? "IPv4" : "IPv6");
 	if (cfg->netns && n < len)
@@ -186,6 +209,7 @@ static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_c
 		if (n > 0 && output_gone())
 			return TF_EXIT_OK;
 		if (now >= next_tick) {
+			tf_loader_refresh_listeners(l);
 			tf_loader_read_stats(l, &core->stats);
 			if (cfg->metrics)
 				core->stats.live_total = (uint64_t)tf_loader_count_live(l, core->stats.live);
@@ -274,6 +298,7 @@ static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
 int main(int argc, char **argv)
 {
 	struct tf_loader *loader = NULL;
+	struct tf_cgroups *cgroups = NULL;
 	struct tf_tw *tw = NULL;
 	struct tf_config cfg;
 	struct tf_core core;
@@ -294,6 +319,13 @@ int main(int argc, char **argv)
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	setup_signals();
 	tf_core_init(&core);
+	rc = resolve_cgroups(&cfg);
+	if (rc)
+		goto cleanup;
+	/* before dropping privileges: the cgroup2 mount is found once */
+	cgroups = tf_cgroups_new();
+	core.cgroup_name = name_cgroup;
+	core.cgroup_ctx = cgroups;
 	if (cfg.check) {
 		rc = check_kernel(&cfg, &core);
 		goto cleanup;
@@ -338,6 +370,7 @@ int main(int argc, char **argv)
 cleanup:
 	tf_loader_free(loader);
 	tf_core_free(&core);
+	tf_cgroups_free(cgroups);
 	tf_tw_free(tw);
 	return rc;
 }

@@ -154,6 +154,17 @@ static void count_durations(struct tf_metrics_values *v, const struct tf_summary
 	count_state_times(v, s);
 }
 
+/* What it carried, when read at CLOSE. A connection without an RTT sample has none. */
+static void count_traffic(struct tf_metrics_values *v, const struct tf_conn *c, int role)
+{
+	if (!(c->flags & TF_F_TRAFFIC))
+		return;
+	v->bytes[0][role] += c->bytes_acked;
+	v->bytes[1][role] += c->bytes_received;
+	if (c->rtt_us)
+		tf_hist_add(&v->rtt[role], (int64_t)c->rtt_us * 1000);
+}
+
 static void count_events(struct tf_metrics_values *v, const struct tf_summary *s, int role)
 {
 	const struct tf_conn *c = s->rec;
@@ -226,6 +237,7 @@ void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s)
 	v->conns[role][slot]++;
 	count_durations(v, s, slot);
 	count_events(v, s, role);
+	count_traffic(v, s->rec, role);
 	stuck_finished(m, s->rec);
 }
 

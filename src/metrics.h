@@ -41,9 +41,11 @@ struct tf_metrics_values {
 	struct tf_hist lifetime[2];				/* [client, server] */
 	struct tf_hist state_time[TF_MSTATES];
 	struct tf_hist time_wait[TF_TWE_MAX];			/* by enum tf_tw_end_reason */
+	struct tf_hist rtt[TF_MROLES];				/* smoothed RTT at CLOSE, by role */
 	/* counters */
 	uint64_t conns[TF_MROLES][TF_METRICS_PORTS + 1];
 	uint64_t closes[TF_MROLES][TF_CK_MAX];
+	uint64_t bytes[2][TF_MROLES];				/* [sent (acked), received][role] */
 	uint64_t syn_retrans, synack_retrans, retrans;
 	uint64_t fin_retrans[4];				/* enum tf_fin_slot */
 	uint64_t resets[2];					/* sent, received */

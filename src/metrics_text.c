@@ -220,6 +220,25 @@ static void render_closes(struct tf_text *t, const struct tf_metrics_values *v)
 	}
 }
 
+static void render_bytes(struct tf_text *t, const struct tf_metrics_values *v)
+{
+	static const char name[] = "tcpflow_bytes_total";
+	static const char *const dirs[2] = { "sent", "received" };
+
+	header(t, name, "counter",
+	       "Bytes finished connections carried, read at CLOSE: sent = acknowledged by the peer "
+	       "(bytes_acked), received (bytes_received); the kernel's counters, in which a "
+	       "client's SYN and an acknowledged FIN count one byte.");
+	for (int d = 0; d < 2; d++) {
+		for (int r = 0; r < TF_MROLES; r++) {
+			int role = role_order[r];
+			struct lbl l[2] = { { "direction", dirs[d] }, { "role", tf_role_name(role) } };
+
+			sample(t, name, l, 2, v->bytes[d][role]);
+		}
+	}
+}
+
 static void render_retrans(struct tf_text *t, const struct tf_metrics_values *v)
 {
 	static const char *const fin_states[4] = { "FIN_WAIT1", "LAST_ACK", "CLOSING", "other" };
@@ -379,6 +398,10 @@ static const char tw_name[] = "tcpflow_time_wait_duration_seconds";
 static const char tw_help[] =
 	"TIME-WAIT duration: hand-over to the timewait socket until it went away "
 	"(late by at most one sweep), by how it ended.";
+static const char rtt_name[] = "tcpflow_rtt_seconds";
+static const char rtt_help[] =
+	"Smoothed round-trip time of finished connections at CLOSE (srtt), by role; "
+	"connections without an RTT sample (refused) are not counted.";
 static const char state_name[] = "tcpflow_state_duration_seconds";
 static const char state_help[] =
 	"Time connections spent in a TCP state, counted when they left it.";
@@ -441,6 +464,11 @@ void tf_metrics_each_hist(const struct tf_metrics_values *v, bool merge_ports,
 		      &v->lifetime[r]);
 		fn(ctx, &hv);
 	}
+	for (int r = 0; r < TF_MROLES; r++) {
+		view1(&hv, rtt_name, rtt_help, "round-trip time", "role", tf_role_name(role_order[r]),
+		      &v->rtt[role_order[r]]);
+		fn(ctx, &hv);
+	}
 	for (int i = 0; i < TF_TWE_MAX; i++) {
 		view1(&hv, tw_name, tw_help, "TIME-WAIT duration", "end", tf_tw_end_name(i),
 		      &v->time_wait[i]);
@@ -460,6 +488,7 @@ int tf_metrics_render(const struct tf_metrics_values *v, struct tf_text *t)
 	render_info(t, v);
 	render_conns(t, v);
 	render_closes(t, v);
+	render_bytes(t, v);
 	render_retrans(t, v);
 	render_close_side(t, v);
 	render_tracer(t, v);

@@ -23,7 +23,7 @@ struct opt {
 	opt_fn fn;
 };
 
-enum { OPT_HELP = 'h', OPT_VERSION = 256, OPT_CHECK };
+enum { OPT_HELP = 'h', OPT_VERSION = 256, OPT_CHECK, OPT_CGROUP };
 
 /* ---- value parsers: one line on `err` and -1 on bad input ---------------- */
 
@@ -114,6 +114,21 @@ static int opt_netns(const struct opt *o, const char *arg, struct tf_config *cfg
 	return 0;
 }
 
+static int opt_cgroup(const struct opt *o, const char *arg, struct tf_config *cfg, FILE *err)
+{
+	(void)o;
+	if (!arg || !*arg) {
+		fprintf(err, "tcpflow-trace: --cgroup needs a path\n");
+		return -1;
+	}
+	if (cfg->ncgroups >= TF_MAX_CGROUP_FILTERS) {
+		fprintf(err, "tcpflow-trace: --cgroup: at most %d groups\n", TF_MAX_CGROUP_FILTERS);
+		return -1;
+	}
+	cfg->cgroups[cfg->ncgroups++] = arg;	/* resolved before loading: tf_cgroup_filter() */
+	return 0;
+}
+
 static int opt_flag(const struct opt *o, const char *arg, struct tf_config *cfg, FILE *err)
 {
 	(void)arg;
@@ -191,6 +206,7 @@ static const struct opt opts[] = {
 	{ "ipv4", '4', NULL, "Targeting", "IPv4 only", opt_family },
 	{ "ipv6", '6', NULL, "Targeting", "IPv6 only", opt_family },
 	{ "netns", 'N', "INUM", "Targeting", "only this network namespace (inode number, stat -Lc %i /proc/PID/ns/net)", opt_netns },
+	{ "cgroup", OPT_CGROUP, "PATH", "Targeting", "only sockets created in this cgroup v2 group or below it (repeatable): a directory under the cgroup2 mount, or a path as /proc/PID/cgroup shows it", opt_cgroup },
 	{ "timeline", 'T', NULL, "Output", "each finished connection as a multi-line timeline", opt_flag },
 	{ "events", 'e', NULL, "Output", "every state change as it happens, with time in the previous state", opt_flag },
 	{ "json", 'j', NULL, "Output", "JSON lines: one object per connection (with --hist: histograms)", opt_flag },

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #define TF_MAX_FILTERS 64
+#define TF_MAX_CGROUP_FILTERS 16	/* --cgroup (the programs take TF_MAX_CGROUPS) */
 
 enum tf_output {
 	TF_OUT_LINE = 0,	/* one line per finished connection (default) */
@@ -46,6 +47,10 @@ struct tf_config {
 	int npids;
 	int family;		/* 0, AF_INET or AF_INET6 */
 	uint32_t netns;		/* 0: all */
+	const char *cgroups[TF_MAX_CGROUP_FILTERS];	/* --cgroup paths as given */
+	int ncgroups;
+	uint64_t cgroup_ids[TF_MAX_CGROUP_FILTERS];	/* resolved by tf_cgroup_filter() before loading */
+	uint32_t cgroup_levels[TF_MAX_CGROUP_FILTERS];
 	/* output */
 	int output;		/* enum tf_output */
 	bool json;		/* --json (also with --hist: histograms as JSON) */

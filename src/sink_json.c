@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <sys/socket.h>
 #include <stdlib.h>
+#include "cgroup.h"
 #include "fmt.h"
 #include "jw.h"
 #include "sink.h"
@@ -114,6 +115,63 @@ static void json_count(struct tf_jw *w, const char *key, uint64_t v)
 	tf_jw_u64(w, v);
 }
 
+/*
+ * ,"key":"s" (escaped), or null. At most 1024 bytes of s: a line must fit
+ * the writer's buffer (cgroup paths are a few hundred bytes at most).
+ */
+static void json_str(struct tf_jw *w, const char *key, const char *s)
+{
+	tf_jw_key(w, key);
+	if (!s) {
+		tf_jw_lit(w, "null");
+		return;
+	}
+	tf_jw_lit(w, "\"");
+	tf_jw_str(w, s, 1024);
+	tf_jw_lit(w, "\"");
+}
+
+/* The socket's group: its id, and its path when named, else the id again. */
+static void json_cgroup(struct tf_jw *w, const struct tf_summary *s)
+{
+	const struct tf_cgroup_name *n = s->cgroup;
+	uint64_t id = s->rec->cgroup_id;
+
+	tf_jw_key(w, "cgroup_id");
+	if (id)
+		tf_jw_u64(w, id);
+	else
+		tf_jw_lit(w, "null");
+	if (n || !id) {
+		json_str(w, "cgroup", n ? n->path : NULL);
+	} else {
+		tf_jw_key(w, "cgroup");
+		tf_jw_lit(w, "\"");
+		tf_jw_u64(w, id);
+		tf_jw_lit(w, "\"");
+	}
+	json_str(w, "container_id", n ? n->container_id : NULL);
+	json_str(w, "pod_uid", n ? n->pod_uid : NULL);
+}
+
+/* What it carried, read at CLOSE; null when not read (open at exit, CLOSE not seen). */
+static void json_traffic(struct tf_jw *w, const struct tf_conn *c)
+{
+	static const char *const keys[] = {
+		"bytes_acked", "bytes_received", "segs_out", "segs_in", "rtt_us", "min_rtt_us",
+	};
+	const uint64_t v[] = { c->bytes_acked, c->bytes_received, c->segs_out, c->segs_in,
+			       c->rtt_us, c->min_rtt_us };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		tf_jw_key(w, keys[i]);
+		if (c->flags & TF_F_TRAFFIC)
+			tf_jw_u64(w, v[i]);
+		else
+			tf_jw_lit(w, "null");
+	}
+}
+
 static void json_bool(struct tf_jw *w, const char *key, bool v)
 {
 	tf_jw_key(w, key);
@@ -130,6 +188,7 @@ static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 	json_time(&w, "start_time", sk, s->t0_ns);
 	json_endpoints(&w, c->family, c->saddr, c->sport, c->daddr, c->dport, c->netns, c->pid,
 		       c->comm);
+	json_cgroup(&w, s);
 	tf_jw_name(&w, "role", tf_role_name(s->role));
 	json_states(&w, s);
 	json_retrans(&w, s);
@@ -151,6 +210,7 @@ static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 	json_bool(&w, "time_wait", s->time_wait);
 	tf_jw_us(&w, "time_wait_at_us", s->time_wait_at_ns);
 	tf_jw_us(&w, "lifetime_us", s->lifetime_ns);
+	json_traffic(&w, c);
 	json_bool(&w, "complete", s->complete);
 	json_flags(&w, s);
 	tf_jw_lit(&w, "}\n");

@@ -86,7 +86,7 @@ static int row_cmp(const void *x, const void *y)
 static void side_line(FILE *o, const char *tag, const struct tf_summary *s)
 {
 	const struct tf_conn *c = s->rec;
-	char d1[24], d2[24];
+	char d1[24], d2[24], traffic[160];
 
 	fprintf(o, "  %s: %s close, end %s", tag, tf_close_kind_name(s->close_kind),
 		s->time_wait ? "time_wait" : tf_close_end_name(s->close_end));
@@ -94,9 +94,9 @@ static void side_line(FILE *o, const char *tag, const struct tf_summary *s)
 		fprintf(o, ", its FIN acked after %s", tf_fmt_dur(s->fin_ack_ns, d1, sizeof(d1)));
 	if (s->close_ns >= 0)
 		fprintf(o, ", close took %s", tf_fmt_dur(s->close_ns, d2, sizeof(d2)));
-	fprintf(o, ", FIN retransmits %u (FIN_WAIT1 %u, LAST_ACK %u, CLOSING %u)\n", c->fin_retrans,
+	fprintf(o, ", FIN retransmits %u (FIN_WAIT1 %u, LAST_ACK %u, CLOSING %u)%s\n", c->fin_retrans,
 		c->fin_retrans_by_state[TF_FIN_IN_FIN_WAIT1], c->fin_retrans_by_state[TF_FIN_IN_LAST_ACK],
-		c->fin_retrans_by_state[TF_FIN_IN_CLOSING]);
+		c->fin_retrans_by_state[TF_FIN_IN_CLOSING], tf_fmt_traffic(c, traffic, sizeof(traffic)));
 }
 
 /* "client 127.0.0.1:48266 pid 12 (tcpgen)" */

@@ -36,23 +36,34 @@ static void header_once(struct tf_sink *sk, const char *hdr)
 
 /* ---- one line per connection ---------------------------------------------- */
 
+/* Kilobytes (1024) as bcc's tcplife shows them; "-" when not read. */
+static const char *kbytes(const struct tf_conn *c, uint64_t bytes, char *buf, size_t len)
+{
+	if (!(c->flags & TF_F_TRAFFIC))
+		return "-";
+	snprintf(buf, len, "%" PRIu64, bytes / 1024);
+	return buf;
+}
+
 static void line_conn(struct tf_sink *sk, const struct tf_summary *s)
 {
 	const struct tf_conn *c = s->rec;
 	char t[TF_TIME_LEN], l[TF_ADDR_LEN + 8], r[TF_ADDR_LEN + 8];
-	char hs[24], cl[24], life[24];
+	char hs[24], cl[24], life[24], tx[24], rx[24];
 	const char *end = s->close_end == TF_CE_OPEN ? "open" :
 			  s->time_wait ? "time_wait" : tf_close_end_name(s->close_end);
 
 	header_once(sk, "TIME(UTC)       PID     COMM             ROLE   LOCAL                  "
 			"REMOTE                 HANDSHAKE CLOSE        END        CLOSE_TIME LIFETIME  "
-			"RETRANS SYN/SYNACK/FIN/ALL\n");
-	fprintf(sk->out, "%-15s %-7u %-16.16s %-6s %-22s %-22s %9s %-12s %-10s %10s %9s %u/%u/%u/%u%s\n",
+			"  TX_KB   RX_KB RETRANS SYN/SYNACK/FIN/ALL\n");
+	fprintf(sk->out, "%-15s %-7u %-16.16s %-6s %-22s %-22s %9s %-12s %-10s %10s %9s %7s %7s "
+		"%u/%u/%u/%u%s\n",
 		clock_of(sk, s->t0_ns, t, sizeof(t)), c->pid, c->comm, tf_role_name(s->role),
 		tf_fmt_endpoint(c->family, c->saddr, c->sport, l, sizeof(l)),
 		tf_fmt_endpoint(c->family, c->daddr, c->dport, r, sizeof(r)),
 		tf_fmt_dur(s->handshake_ns, hs, sizeof(hs)), tf_close_kind_name(s->close_kind), end,
 		tf_fmt_dur(s->close_ns, cl, sizeof(cl)), tf_fmt_dur(s->lifetime_ns, life, sizeof(life)),
+		kbytes(c, c->bytes_acked, tx, sizeof(tx)), kbytes(c, c->bytes_received, rx, sizeof(rx)),
 		c->syn_retrans, c->synack_retrans, c->fin_retrans, c->retrans,
 		s->complete ? "" : " (incomplete)");
 }
@@ -115,6 +126,7 @@ static void timeline_conn(struct tf_sink *sk, const struct tf_summary *s)
 {
 	const struct tf_conn *c = s->rec;
 	char t[TF_TIME_LEN], l[TF_ADDR_LEN + 8], r[TF_ADDR_LEN + 8], d[24], note[96];
+	char traffic[160];
 	int i = 0, j = 0;
 
 	fprintf(sk->out, "%s %s %s -> %s pid %u (%.16s) netns %u%s\n",
@@ -150,8 +162,9 @@ static void timeline_conn(struct tf_sink *sk, const struct tf_summary *s)
 		fprintf(sk->out, ", close took %s", tf_fmt_dur(s->close_ns, d, sizeof(d)));
 	if (s->fin_ack_ns >= 0)
 		fprintf(sk->out, ", FIN acked after %s", tf_fmt_dur(s->fin_ack_ns, d, sizeof(d)));
-	fprintf(sk->out, ", retransmits SYN %u SYN-ACK %u FIN %u all %u\n\n", c->syn_retrans,
-		c->synack_retrans, c->fin_retrans, c->retrans);
+	fprintf(sk->out, ", retransmits SYN %u SYN-ACK %u FIN %u all %u%s\n\n", c->syn_retrans,
+		c->synack_retrans, c->fin_retrans, c->retrans,
+		tf_fmt_traffic(c, traffic, sizeof(traffic)));
 }
 
 /* ---- --events -------------------------------------------------------------- */

@@ -340,8 +340,8 @@ class Netns:
         p.wait_event("listening")
         return p
 
-    def capture(self, port_filter):
-        c = Capture(self, port_filter)
+    def capture(self, port_filter, iface="lo"):
+        c = Capture(self, port_filter, iface)
         self.procs.append(c.proc)
         return c
 
@@ -456,11 +456,11 @@ def read_pcap(path):
 
 
 class Capture:
-    """tcpdump on lo inside the namespace, written to a pcap with ns stamps."""
+    """tcpdump on lo (or iface) inside the namespace, written to a pcap with ns stamps."""
 
-    def __init__(self, ns, bpf_filter):
+    def __init__(self, ns, bpf_filter, iface="lo"):
         self.path = ns.workdir / f"{ns.name}.pcap"
-        self.proc = Proc(ns.cmd("tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-Z", "root",
+        self.proc = Proc(ns.cmd("tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-Z", "root",
                                 "--time-stamp-precision=nano", "-w", self.path, bpf_filter),
                          workdir=ns.workdir, name="tcpdump")
         ok = wait_until(lambda: "listening on" in self.proc.stderr() or self.proc.p.poll() is not None, 10)
@@ -580,10 +580,11 @@ class TraceResult:
 class Tracer:
     READY = "tcpflow-trace: tracing"
 
-    def __init__(self, ns, ports, pid=None, extra=(), workdir=None, env=None):
-        """env: extra environment (e.g. LD_PRELOAD of a fault-injection shim)."""
+    def __init__(self, ns, ports, pid=None, extra=(), workdir=None, env=None, system_wide=False):
+        """env: extra environment (e.g. LD_PRELOAD of a fault-injection shim);
+        system_wide: no --netns, as users run it (ns only owns the process)."""
         require_bin(TRACER_BIN, "build it with `make`")
-        argv = [TRACER_BIN, "--json", "--netns", ns.inum]
+        argv = [TRACER_BIN, "--json"] + ([] if system_wide else ["--netns", ns.inum])
         for p in ports:
             argv += ["--port", p]
         if pid is not None:

@@ -8,8 +8,9 @@
  *                 [--close first|after-peer|linger0|never] [--hold-ms N]
  *   tcpgen client --connect ADDR --port P [--count N]
  *                 [--close first|after-peer|linger0|shutdown-wr] [--hold-ms N]
- *                 [--wait-stdin]
+ *                 [--wait-stdin] [--wait-stdin-close]
  *   common:       [--timeout-ms N]   (whole run; default 15000)
+ *                 [--send BYTES]     (written on each connection once it is up)
  *
  * Close modes (per connection):
  *   first        hold N ms after the connection is up, then close()
@@ -17,12 +18,16 @@
  *   linger0      hold N ms, SO_LINGER {1,0}, close() -> RST
  *   shutdown-wr  (client) hold N ms, shutdown(SHUT_WR), read until FIN, close()
  *   never        (server) keep the socket open until the run ends
+ * --wait-stdin-close: (client) after sending, wait for a line on stdin
+ * before the close mode starts (a test looks at the open socket meanwhile).
  *
  * stdout: one JSON line per event, flushed at once:
  *   {"event":"listening","pid":..,"port":..}        server, after listen()
  *   {"event":"ready","pid":..}                      client --wait-stdin, before waiting
+ *   {"event":"up","role":..,"pid":..,"lport":..,"rport":..}  after --send, before the close
  *   {"event":"conn","role":"client"|"server","pid":..,"lport":..,"rport":..,
- *    "connect_errno":E,"peer":"eof"|"reset"|"none"|"timeout","close":MODE}
+ *    "connect_errno":E,"peer":"eof"|"reset"|"none"|"timeout","close":MODE,
+ *    "sent":BYTES,"received":BYTES}       (payload written and read by the program)
  *   {"event":"done","pid":..,"conns":N}
  * connect_errno is 0 on success (e.g. 111 = ECONNREFUSED). Exit status 0 when
  * every connection went as asked (a refused connect is reported, not an
@@ -62,6 +67,8 @@ struct opts {
 	int hold_ms;
 	int timeout_ms;
 	bool wait_stdin;
+	bool wait_stdin_close;
+	long send;
 };
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -151,6 +158,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->wait_stdin = true;
 			continue;
 		}
+		if (!strcmp(a, "--wait-stdin-close")) {
+			o->wait_stdin_close = true;
+			continue;
+		}
 		if (!v)
 			usage("option needs a value");
 		i++;
@@ -166,6 +177,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->hold_ms = (int)parse_num(v, 0, 600000, "hold-ms");
 		else if (!strcmp(a, "--timeout-ms"))
 			o->timeout_ms = (int)parse_num(v, 1, 600000, "timeout-ms");
+		else if (!strcmp(a, "--send"))
+			o->send = parse_num(v, 0, 1L << 30, "send");
 		else
 			usage("unknown option");
 	}
@@ -210,6 +223,31 @@ static int sock_port(int fd, bool peer)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Write n bytes (blocking or not) by the deadline. Returns the bytes written. */
+static long send_all(int fd, long n)
+{
+	static const char buf[16384] = { [0 ... 16383] = 'x' };
+	long done = 0;
+
+	while (done < n) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		size_t chunk = n - done < (long)sizeof(buf) ? (size_t)(n - done) : sizeof(buf);
+		ssize_t w;
+
+		if (!ms_left() || (poll(&p, 1, ms_left()) < 0 && errno != EINTR))
+			break;
+		w = write(fd, buf, chunk);
+		if (w > 0)
+			done += w;
+		else if (w < 0 && errno != EINTR && errno != EAGAIN)
+			break;
+	}
+	return done;
+}
+
+/* Bytes read by drain() on this thread's connection. */
+static __thread long received;
+
 /* Read and discard until EOF, reset or the deadline: "eof", "reset", "timeout". */
 static const char *drain(int fd)
 {
@@ -230,6 +268,8 @@ static const char *drain(int fd)
 		if (!p.revents)
 			return "timeout";
 		n = read(fd, buf, sizeof(buf));
+		if (n > 0)
+			received += n;
 		if (n == 0)
 			return "eof";
 		if (n < 0) {
@@ -291,12 +331,27 @@ static void *srv_conn_main(void *arg)
 {
 	struct srv_conn *c = arg;
 	int lport = sock_port(c->fd, false), rport = sock_port(c->fd, true);
-	const char *peer = finish_conn(c->fd, c->o->close, c->o->hold_ms);
+	long sent = send_all(c->fd, c->o->send);
+	const char *peer;
 
+	if (c->o->send)
+		emit("{\"event\":\"up\",\"role\":\"server\",\"pid\":%d,\"lport\":%d,\"rport\":%d}",
+		     (int)getpid(), lport, rport);
+	received = 0;
+	peer = finish_conn(c->fd, c->o->close, c->o->hold_ms);
 	emit("{\"event\":\"conn\",\"role\":\"server\",\"pid\":%d,\"lport\":%d,\"rport\":%d,"
-	     "\"connect_errno\":0,\"peer\":\"%s\",\"close\":\"%s\"}",
-	     (int)getpid(), lport, rport, peer, close_names[c->o->close]);
+	     "\"connect_errno\":0,\"peer\":\"%s\",\"close\":\"%s\",\"sent\":%ld,\"received\":%ld}",
+	     (int)getpid(), lport, rport, peer, close_names[c->o->close], sent, received);
 	return NULL;
+}
+
+/* --wait-stdin-close: one line on stdin, by the deadline. */
+static bool stdin_go(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	char buf[64];
+
+	return poll(&p, 1, ms_left()) > 0 && read(0, buf, sizeof(buf)) > 0;
 }
 
 static int run_server(const struct opts *o)
@@ -414,12 +469,14 @@ static int run_client(const struct opts *o)
 	for (int i = 0; i < o->count; i++) {
 		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		const char *peer = "none";
+		long sent = 0;
 		int err, lport;
 
 		if (fd < 0) {
 			perror("tcpgen: socket");
 			return 1;
 		}
+		received = 0;
 		err = connect_bounded(fd, &ss, len);
 		lport = sock_port(fd, false);
 		if (err) {
@@ -427,11 +484,20 @@ static int run_client(const struct opts *o)
 			if (err != ECONNREFUSED)
 				rc = 1;
 		} else {
+			sent = send_all(fd, o->send);
+			if (o->send || o->wait_stdin_close)
+				emit("{\"event\":\"up\",\"role\":\"client\",\"pid\":%d,\"lport\":%d,"
+				     "\"rport\":%d}", (int)getpid(), lport, o->port);
+			if (o->wait_stdin_close && !stdin_go()) {
+				fprintf(stderr, "tcpgen: client: no go on stdin to close\n");
+				rc = 1;
+			}
 			peer = finish_conn(fd, o->close, o->hold_ms);
 		}
 		emit("{\"event\":\"conn\",\"role\":\"client\",\"pid\":%d,\"lport\":%d,\"rport\":%d,"
-		     "\"connect_errno\":%d,\"peer\":\"%s\",\"close\":\"%s\"}",
-		     (int)getpid(), lport, o->port, err, peer, close_names[o->close]);
+		     "\"connect_errno\":%d,\"peer\":\"%s\",\"close\":\"%s\",\"sent\":%ld,"
+		     "\"received\":%ld}",
+		     (int)getpid(), lport, o->port, err, peer, close_names[o->close], sent, received);
 		if (!ms_left()) {
 			fprintf(stderr, "tcpgen: client: timeout\n");
 			rc = 1;

@@ -54,7 +54,8 @@ static void client_record(void)
 	CHECK_STR(out,
 		  "{\"type\":\"conn\",\"start_time\":\"2026-11-28T22:40:00.000000Z\",\"family\":\"ipv4\","
 		  "\"saddr\":\"127.0.0.1\",\"sport\":40000,\"daddr\":\"127.0.0.2\",\"dport\":8080,"
-		  "\"netns\":4026531840,\"pid\":4242,\"comm\":\"cu\\\"rl\",\"role\":\"client\","
+		  "\"netns\":4026531840,\"pid\":4242,\"comm\":\"cu\\\"rl\",\"cgroup_id\":null,"
+		  "\"cgroup\":null,\"container_id\":null,\"pod_uid\":null,\"role\":\"client\","
 		  "\"states\":[{\"state\":\"SYN_SENT\",\"t_us\":0},{\"state\":\"ESTABLISHED\",\"t_us\":1000123},"
 		  "{\"state\":\"FIN_WAIT1\",\"t_us\":2000000},{\"state\":\"FIN_WAIT2\",\"t_us\":2000040},"
 		  "{\"state\":\"CLOSE\",\"t_us\":2000080}],"
@@ -64,7 +65,9 @@ static void client_record(void)
 		  "\"fin_retrans_last_ack\":0,\"fin_retrans_closing\":0,\"retrans\":1,\"retrans_failed\":0,"
 		  "\"close\":\"active\",\"close_end\":\"time_wait\",\"reset\":null,\"close_us\":80,"
 		  "\"fin_ack_us\":40,\"time_wait\":true,\"time_wait_at_us\":2000080,"
-		  "\"lifetime_us\":2000080,\"complete\":true,\"flags\":[]}\n");
+		  "\"lifetime_us\":2000080,\"bytes_acked\":null,\"bytes_received\":null,"
+		  "\"segs_out\":null,\"segs_in\":null,\"rtt_us\":null,\"min_rtt_us\":null,"
+		  "\"complete\":true,\"flags\":[]}\n");
 	free(out);
 }
 

@@ -468,8 +468,8 @@ static void structure(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	/* README's worst case: 59 * P + 584 series for P port label values (here 3 + other) */
-	CHECK_INT(samples, 59 * 4 + 584);
+	/* README's worst case: 59 * P + 674 series for P port label values (here 3 + other) */
+	CHECK_INT(samples, 59 * 4 + 674);
 	free(out);
 	tf_metrics_free(m);
 }

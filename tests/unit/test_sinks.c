@@ -54,6 +54,9 @@ static struct tf_conn client_syn_retrans(void)
 	tf_fold_state(&c, BASE + 3 * S + 100 * MS, TF_FIN_WAIT1);
 	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 40 * US, TF_FIN_WAIT2);
 	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 90 * US, TF_CLOSE);
+	/* 1000 bytes up, 24 965 down (SYN and FIN count one), in a group not named here */
+	tf_fold_traffic(&c, 1002, 24966, 9, 8, 8 * 212, 180);
+	c.cgroup_id = 4242;
 	return c;
 }
 
@@ -70,6 +73,7 @@ static struct tf_conn server_passive(void)
 	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 30 * US, TF_CLOSE_WAIT);
 	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 70 * US, TF_LAST_ACK);
 	tf_fold_state(&c, BASE + 3 * S + 100 * MS + 120 * US, TF_CLOSE);
+	tf_fold_traffic(&c, 24966, 1001, 8, 9, 8 * 180, 150);
 	return c;
 }
 
