@@ -107,7 +107,7 @@ def expected_states(refused):
 
 def scenario(ns, env):
     """Everything at once, traced with env; returns (result, capture, pids)."""
-    ns.sysctl("net.ipv4.tcp_syn_linear_timeouts", 0)   # one timer-driven SYN-ACK retransmit
+    ns.syn_schedule(exponential=True)   # SYN-ACK timer 1 s after the SYN timer: one SYN-ACK retransmit
     ns.drop_first("syn", SYN, 1)
     ns.drop_first("synack", SYNACK, 1)
     cap = ns.capture(f"tcp port {B} or tcp port {R} or tcp port {S}")
