@@ -249,8 +249,15 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 		return NULL;
 	}
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c)
+	if (!c) {
+		/*
+		 * Evicted at once: another CPU's insert into the full LRU
+		 * table stole it. Counted as started, so user space reports
+		 * it evicted (started - sent - ... - still in the table).
+		 */
+		stat_inc(TF_STAT_CREATED);
 		return NULL;
+	}
 
 	c->flags = flags;
 	tf_fold_begin(c, oldstate, newstate);
@@ -381,7 +388,9 @@ static __always_inline void on_listener_change(const struct sock *sk, int newsta
 		struct tf_owner o = { .pid = bpf_get_current_pid_tgid() >> 32 };
 
 		bpf_get_current_comm(o.comm, sizeof(o.comm));
-		bpf_map_update_elem(&listeners, &key, &o, BPF_ANY);
+		/* full: its children's owner stays unknown */
+		if (bpf_map_update_elem(&listeners, &key, &o, BPF_ANY))
+			stat_inc(TF_STAT_LISTENER_FULL);
 	} else {
 		bpf_map_delete_elem(&listeners, &key);
 	}
@@ -495,6 +504,28 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+/*
+ * A retransmission or reset of a socket with no record: a connection that
+ * began before tracing, or whose record was evicted or never made (table
+ * full, first event lost). Counted when the filters would keep it; not with
+ * --pid, where other processes' connections have no record either. States
+ * first: a timewait socket has no sk_protocol to read, and request sockets,
+ * listeners and closed sockets are no connection's.
+ */
+static __always_inline void count_no_record(const struct sock *sk)
+{
+	int state = sk->__sk_common.skc_state;
+	__u16 family;
+
+	if (state < TF_ESTABLISHED || state > TF_CLOSING || state == TF_TIME_WAIT ||
+	    state == TF_CLOSE || state == TF_LISTEN || n_pid_filters)
+		return;
+	if (!sk_wanted(sk, &family) ||
+	    !port_wanted(sk_sport(sk), bpf_ntohs(sk->__sk_common.skc_dport)))
+		return;
+	stat_inc(TF_STAT_NO_RECORD);
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(on_retrans_skb, const struct sock *sk, const struct sk_buff *skb)
 {
@@ -503,8 +534,10 @@ int BPF_PROG(on_retrans_skb, const struct sock *sk, const struct sk_buff *skb)
 	struct tcp_skb_cb *cb;
 	__u16 flags;
 
-	if (!c)
+	if (!c) {
+		count_no_record(sk);
 		return 0;
+	}
 	/*
 	 * Since Linux 6.17 (ad892e912b84 "tcp: trace retransmit failures in
 	 * tcp_retransmit_skb")
@@ -563,16 +596,18 @@ int BPF_PROG(on_retrans_synack, const struct sock *sk, const struct request_sock
 		BPF_CORE_READ_INTO((struct in6_addr *)t.daddr, req, __req_common.skc_v6_daddr);
 	}
 
+	stat_inc(TF_STAT_SYNACK_RETRANS);
 	s = bpf_map_lookup_elem(&synacks, &t);
 	if (!s) {
 		/* snt_synack: first SYN-ACK, tcp_clock_us() (CLOCK_MONOTONIC) */
 		fresh.first_ns = BPF_CORE_READ(treq, snt_synack) * 1000;
 		bpf_map_update_elem(&synacks, &t, &fresh, BPF_NOEXIST);
 		s = bpf_map_lookup_elem(&synacks, &t);
-		if (!s)
+		if (!s) {
+			stat_inc(TF_STAT_SYNACK_UNPARKED);
 			return 0;
+		}
 	}
-	stat_inc(TF_STAT_SYNACK_RETRANS);
 	if (s->count < 4)
 		s->retrans_ns[s->count & 3] = ts;
 	s->count++;
@@ -627,6 +662,8 @@ static __always_inline void on_reset(const struct sock *sk, int sent)
 		tf_note_reset(c, ts, state, sent);
 	else if (sent && state == TF_CLOSE)
 		late_reset(sk, ts);
+	else
+		count_no_record(sk);
 }
 
 SEC("tp_btf/tcp_send_reset")

@@ -27,7 +27,7 @@
 #define TF_MROLES 3			/* enum tf_role: unknown, client, server */
 #define TF_MSTATES 8			/* states with a time-in-state histogram and a gauge */
 #define TF_MCLOSE_SIDES 3		/* active, passive, simultaneous */
-#define TF_MLOST 4			/* lost-event causes */
+#define TF_MLOST 7			/* lost-event causes */
 
 /* Everything a scrape shows: flat, no pointers, so a copy is one memcpy. */
 struct tf_metrics_values {
