@@ -99,12 +99,17 @@ struct {
 
 static const struct tf_conn zero_conn;
 
-static __always_inline void stat_inc(__u32 idx)
+static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		(*v)++;
+		*v += n;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	stat_add(idx, 1);
 }
 
 /*
@@ -338,6 +343,36 @@ static __always_inline void server_established(const struct sock *sk, struct tf_
 	c->srtt_us = tp->srtt_us >> 3;
 	/* tcp_create_openreq_child() copies req->num_retrans here. */
 	c->synack_kernel = tp->total_retrans;
+	/*
+	 * num_retrans grows with each SYN-ACK tcp_rtx_synack() sent, where
+	 * tcp:tcp_retransmit_synack fires: a retransmission the record lacks
+	 * reached no run of on_retrans_synack, or was not parked.
+	 */
+	if (!(c->flags & TF_F_MIDLIFE))
+		stat_add(TF_STAT_RETRANS_RECOVERED,
+			 tf_fold_recover(c, TF_RETRANS_SYNACK, c->synack_kernel, c->synack_retrans));
+}
+
+/*
+ * A client leaving SYN_SENT: every retransmission so far was a SYN, one
+ * segment each, and tp->total_retrans counted it. Since Linux 6.17
+ * (ad892e912b84) tcp:tcp_retransmit_skb fires for every attempt, failed
+ * ones included, and total_retrans grows only in attempts that fire it: a
+ * count beyond ours reached no run of on_retrans_skb. Before, failed
+ * attempts past the early checks grew total_retrans unseen: not comparable.
+ */
+static __always_inline void client_handshake_end(const struct sock *sk, struct tf_conn *c)
+{
+	const struct tcp_sock *tp;
+
+	if (c->role != TF_ROLE_CLIENT || (c->flags & TF_F_MIDLIFE) ||
+	    !bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err))
+		return;
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (tp)
+		stat_add(TF_STAT_RETRANS_RECOVERED,
+			 tf_fold_recover(c, TF_RETRANS_SYN, tp->total_retrans,
+					 c->syn_retrans + c->retrans_failed));
 }
 
 static __always_inline void emit_state_event(const struct sock *sk, __u16 family,
@@ -492,6 +527,8 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		c->sport = sk_sport(sk);
 	if (newstate == TF_ESTABLISHED && c->role == TF_ROLE_SERVER)
 		server_established(sk, c);
+	if (oldstate == TF_SYN_SENT)
+		client_handshake_end(sk, c);
 	/*
 	 * tcp_write_err() sets sk_err (ETIMEDOUT, or the soft ICMP error) just
 	 * before tcp_done(): the only trace of "gave up retransmitting" when a
@@ -604,6 +641,7 @@ int BPF_PROG(on_retrans_synack, const struct sock *sk, const struct request_sock
 		bpf_map_update_elem(&synacks, &t, &fresh, BPF_NOEXIST);
 		s = bpf_map_lookup_elem(&synacks, &t);
 		if (!s) {
+			/* its child restores the count (server_established) */
 			stat_inc(TF_STAT_SYNACK_UNPARKED);
 			return 0;
 		}

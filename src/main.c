@@ -237,6 +237,10 @@ static void print_summary(const struct tf_run_stats *st)
 	if (st->gaps)
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections show a state change TCP cannot "
 			"make: events were missed there (flag \"missed_transitions\")\n", st->gaps);
+	if (st->bpf[TF_STAT_RETRANS_RECOVERED])
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " handshake retransmissions reached none of "
+			"our programs; restored from the kernel's counts, without their times "
+			"(flag \"events_lost\")\n", st->bpf[TF_STAT_RETRANS_RECOVERED]);
 }
 
 /*

@@ -251,6 +251,7 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->state_changes, st->events);
 	raise_to(&v->malformed, st->malformed);
 	raise_to(&v->missed_transitions, st->gaps);
+	raise_to(&v->retrans_recovered, st->bpf[TF_STAT_RETRANS_RECOVERED]);
 	for (int i = 0; i < TF_MSTATES; i++)
 		v->live[i] = st->live[mstates[i]];
 	for (int i = 0; i < TF_FEAT_MAX; i++)

@@ -289,6 +289,9 @@ static void render_tracer(struct tf_text *t, const struct tf_metrics_values *v)
 	scalar(t, "tcpflow_connections_missed_transitions_total", "counter",
 	       "Connections whose record shows a state change TCP cannot make: events were missed.",
 	       v->missed_transitions);
+	scalar(t, "tcpflow_retransmits_recovered_total", "counter",
+	       "Handshake retransmissions the kernel counted that reached none of our program runs: "
+	       "restored into their records' counts, without their times.", v->retrans_recovered);
 	render_features(t, v);
 }
 

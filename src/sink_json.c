@@ -165,7 +165,8 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 		",\"evicted\":%" PRIu64 ",\"recursion_misses\":%" PRIu64
 		",\"lost_no_record\":%" PRIu64 ",\"lost_synack_table\":%" PRIu64
 		",\"lost_listener_table\":%" PRIu64
-		",\"missed_transitions\":%" PRIu64 ",\"replaced\":%" PRIu64
+		",\"missed_transitions\":%" PRIu64 ",\"retrans_recovered\":%" PRIu64
+		",\"replaced\":%" PRIu64
 		",\"retrans_failed\":%" PRIu64 ",\"synack_retrans_listeners\":%" PRIu64
 		",\"malformed\":%" PRIu64 ",\"features\":{",
 		st->conns, st->events, st->flushed_open, st->bpf[TF_STAT_CREATED], tf_run_lost(st),
@@ -173,7 +174,7 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 		st->bpf[TF_STAT_TABLE_FULL], tf_run_evicted(st), st->recursion_misses,
 		st->bpf[TF_STAT_NO_RECORD], st->bpf[TF_STAT_SYNACK_UNPARKED],
 		st->bpf[TF_STAT_LISTENER_FULL],
-		st->gaps, st->bpf[TF_STAT_REPLACED],
+		st->gaps, st->bpf[TF_STAT_RETRANS_RECOVERED], st->bpf[TF_STAT_REPLACED],
 		st->bpf[TF_STAT_RETRANS_FAILED], st->bpf[TF_STAT_SYNACK_RETRANS], st->malformed);
 	for (int i = 0; i < TF_FEAT_MAX; i++)
 		fprintf(sk->out, "%s\"%s\":\"%s\"", i ? "," : "", tf_feature_name(i),
