@@ -69,8 +69,9 @@ def nft_rules(ns, port):
     syn = f"tcp dport {port} tcp flags & (syn | ack) == syn"
     ns.exec("nft", "-f", "-", input=(
         "table inet hm {\ncounter syns { }\ncounter dropped { }\n"
+        "set synports { type inet_service; size 65535; flags dynamic; counter; }\n"
         "chain input {\ntype filter hook input priority 0; policy accept;\n"
-        f'{syn} counter name "syns"\n'
+        f'{syn} counter name "syns" update @synports {{ tcp sport }}\n'
         f'{syn} numgen random mod 3 == 0 counter name "dropped" drop\n}}\n}}\n'))
 
 
@@ -79,11 +80,57 @@ def nft_counter(ns, name):
     return next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o)
 
 
+def nft_syns_by_port(ns):
+    """SYNs the rule saw, per client port: connections' own truth."""
+    out = json.loads(ns.exec("nft", "-j", "list", "set", "inet", "hm", "synports").stdout)
+    elems = next(o["set"].get("elem", []) for o in out["nftables"] if "set" in o)
+    return {e["elem"]["val"]: e["elem"]["counter"]["packets"] for e in elems}
+
+
+def kernel_counters(ns, *names):
+    """The namespace's own SNMP counters (absolute, history untouched)."""
+    out = ns.exec("nstat", "-asz", *names).stdout
+    return {f[0]: int(f[1]) for f in (l.split() for l in out.splitlines()) if len(f) > 1
+            and f[0] in names}
+
+
+def per_conn(by_port, conns):
+    """Connections whose record lacks SYN retransmissions the rule saw, or
+    holds some without a time (restored from the kernel's count)."""
+    recs = {}
+    for c in conns:
+        if c.get("dport") == PORT:
+            recs.setdefault(c.get("sport"), []).append(c)
+    odd = []
+    for sport, syns in sorted(by_port.items()):
+        got = recs.get(sport, [])
+        traced = sum(c.get("syn_retrans", 0) for c in got if c.get("role") == "client")
+        timed = sum(1 for c in got for r in c.get("retransmits", []) if r.get("kind") == "SYN")
+        if traced < syns - 1 or timed < traced:
+            odd.append({"sport": sport, "nft_syns": syns, "traced_syn_retrans": traced,
+                        "with_time": timed,
+                        "records": [{k: c.get(k) for k in ("role", "flags", "states",
+                                                            "retransmits", "close")}
+                                    for c in got]})
+    return odd
+
+
+def gap_records(conns):
+    """Records whose states skip a TCP step (events missed), in short."""
+    return [{"role": c.get("role"), "sport": c.get("sport"), "dport": c.get("dport"),
+             "states": [(x["state"], x["t_us"]) for x in c.get("states", [])],
+             "syn_retrans": c.get("syn_retrans")}
+            for c in conns if "missed_transitions" in c.get("flags", [])]
+
+
 def one_run(args, method, workdir):
     ns = tfenv.Netns(workdir, f"hm-{method}")
     try:
         nft_rules(ns, PORT)
         tracer = tfenv.Tracer(ns, [PORT], workdir=workdir)
+        # --twin: a second tracer, same filters, its own programs and maps,
+        # never hammered: does a loss belong to the hammered map or to the CPU?
+        twin = tfenv.Tracer(ns, [PORT], workdir=workdir) if args.twin else None
         srv = tfenv.Proc(ns.cmd(sys.executable, "-c", SERVER, PORT), workdir=workdir, name="srv")
         ns.procs.append(srv)
         srv.wait_line(lambda l: l == "listening", 10)
@@ -105,16 +152,33 @@ def one_run(args, method, workdir):
             ham.close()
         res = tracer.stop(settle=1.0)
         st = res.stats[0] if res.stats else {}
+        twin_res = twin.stop(settle=0) if twin else None
         clients = [c for c in res.conns if c.get("role") == "client" and c.get("dport") == PORT]
         traced = sum(c.get("syn_retrans", 0) for c in clients)
         truth = nft_counter(ns, "syns") - got["attempted"]
+        by_port = nft_syns_by_port(ns)
+        short = per_conn(by_port, res.conns)
+        twin_out = {}
+        if twin_res:
+            tst = twin_res.stats[0] if twin_res.stats else {}
+            tshort = per_conn(by_port, twin_res.conns)
+            twin_out = {"lost": tst.get("lost"), "retrans_recovered": tst.get("retrans_recovered"),
+                        "missed_transitions": tst.get("missed_transitions"),
+                        "gaps": gap_records(twin_res.conns),
+                        "short_ports": [c["sport"] for c in tshort],
+                        "both_short": len({c["sport"] for c in tshort} &
+                                          {c["sport"] for c in short})}
         return {
             "method": method, "truth_syn_retrans": truth, "traced_syn_retrans": traced,
             "missing": truth - traced, "client_records": len(clients), "client": got,
             "lost": st.get("lost"), "recursion_misses": st.get("recursion_misses"),
+            "retrans_recovered": st.get("retrans_recovered"),
             "missed_transitions": st.get("missed_transitions"),
             "conn_table_iter": st.get("features", {}).get("conn_table_iter"),
-            "hammer": hammered,
+            "hammer": hammered, "short_conns": short, "gaps": gap_records(res.conns),
+            "twin": twin_out,
+            "kernel": kernel_counters(ns, "TcpExtTCPSynRetrans", "TcpExtTCPRetransFail"),
+            "stats": st,
         }
     finally:
         ns.close()
@@ -129,6 +193,8 @@ def main():
     ap.add_argument("--conns", type=int, default=400, help="concurrent connects per run")
     ap.add_argument("--seconds", type=float, default=12.0, help="hammer time per run")
     ap.add_argument("--workdir", default="/tmp/tcpflow-hammer")
+    ap.add_argument("--twin", action="store_true",
+                    help="run a second, unhammered tracer alongside and compare")
     args = ap.parse_args()
     tfenv.TRACER_BIN = Path(args.tracer)
     workdir = Path(args.workdir)
@@ -141,12 +207,14 @@ def main():
             res = one_run(args, m, workdir)
             results.append(res)
             print(json.dumps(res), flush=True)
-    print("\nmethod  runs  runs short  SYN retransmissions traced / nftables  lost(counted)")
+    print("\nmethod  runs  runs short  SYN retransmissions traced / nftables  lost(counted)"
+          "  restored")
     for m in methods:
         rs = [x for x in results if x["method"] == m]
         short = sum(1 for x in rs if x["missing"] > 0)
         print(f"{m:7} {len(rs):5} {short:11}  {sum(x['traced_syn_retrans'] for x in rs):>10} / "
-              f"{sum(x['truth_syn_retrans'] for x in rs):<10}  {sum(x['lost'] or 0 for x in rs)}")
+              f"{sum(x['truth_syn_retrans'] for x in rs):<10}  {sum(x['lost'] or 0 for x in rs):>13}"
+              f"  {sum(x['retrans_recovered'] or 0 for x in rs):>8}")
 
 
 if __name__ == "__main__":

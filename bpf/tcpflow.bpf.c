@@ -103,12 +103,17 @@ struct {
 
 static const struct tf_conn zero_conn;
 
-static __always_inline void stat_inc(__u32 idx)
+static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		(*v)++;
+		*v += n;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	stat_add(idx, 1);
 }
 
 /*
@@ -358,8 +363,15 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 		return NULL;
 	}
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c)
+	if (!c) {
+		/*
+		 * Evicted at once: another CPU's insert into the full LRU
+		 * table stole it. Counted as started, so user space reports
+		 * it evicted (started - sent - ... - still in the table).
+		 */
+		stat_inc(TF_STAT_CREATED);
 		return NULL;
+	}
 
 	c->flags = flags;
 	tf_fold_begin(c, oldstate, newstate);
@@ -451,6 +463,36 @@ static __always_inline void server_established(const struct sock *sk, struct tf_
 	c->srtt_us = tp->srtt_us >> 3;
 	/* tcp_create_openreq_child() copies req->num_retrans here. */
 	c->synack_kernel = tp->total_retrans;
+	/*
+	 * num_retrans grows with each SYN-ACK tcp_rtx_synack() sent, where
+	 * tcp:tcp_retransmit_synack fires: a retransmission the record lacks
+	 * reached no run of on_retrans_synack, or was not parked.
+	 */
+	if (!(c->flags & TF_F_MIDLIFE))
+		stat_add(TF_STAT_RETRANS_RECOVERED,
+			 tf_fold_recover(c, TF_RETRANS_SYNACK, c->synack_kernel, c->synack_retrans));
+}
+
+/*
+ * A client leaving SYN_SENT: every retransmission so far was a SYN, one
+ * segment each, and tp->total_retrans counted it. Since Linux 6.17
+ * (ad892e912b84) tcp:tcp_retransmit_skb fires for every attempt, failed
+ * ones included, and total_retrans grows only in attempts that fire it: a
+ * count beyond ours reached no run of on_retrans_skb. Before, failed
+ * attempts past the early checks grew total_retrans unseen: not comparable.
+ */
+static __always_inline void client_handshake_end(const struct sock *sk, struct tf_conn *c)
+{
+	const struct tcp_sock *tp;
+
+	if (c->role != TF_ROLE_CLIENT || (c->flags & TF_F_MIDLIFE) ||
+	    !bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err))
+		return;
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (tp)
+		stat_add(TF_STAT_RETRANS_RECOVERED,
+			 tf_fold_recover(c, TF_RETRANS_SYN, tp->total_retrans,
+					 c->syn_retrans + c->retrans_failed));
 }
 
 static __always_inline void emit_state_event(const struct sock *sk, __u16 family,
@@ -501,7 +543,9 @@ static __always_inline void on_listener_change(const struct sock *sk, int newsta
 		struct tf_owner o = { .pid = bpf_get_current_pid_tgid() >> 32 };
 
 		bpf_get_current_comm(o.comm, sizeof(o.comm));
-		bpf_map_update_elem(&listeners, &key, &o, BPF_ANY);
+		/* full: its children's owner stays unknown */
+		if (bpf_map_update_elem(&listeners, &key, &o, BPF_ANY))
+			stat_inc(TF_STAT_LISTENER_FULL);
 	} else {
 		bpf_map_delete_elem(&listeners, &key);
 	}
@@ -607,6 +651,8 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		c->sport = sk_sport(sk);
 	if (newstate == TF_ESTABLISHED && c->role == TF_ROLE_SERVER)
 		server_established(sk, c);
+	if (oldstate == TF_SYN_SENT)
+		client_handshake_end(sk, c);
 	/*
 	 * tcp_write_err() sets sk_err (ETIMEDOUT, or the soft ICMP error) just
 	 * before tcp_done(): the only trace of "gave up retransmitting" when a
@@ -621,6 +667,28 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+/*
+ * A retransmission or reset of a socket with no record: a connection that
+ * began before tracing, or whose record was evicted or never made (table
+ * full, first event lost). Counted when the filters would keep it; not with
+ * --pid, where other processes' connections have no record either. States
+ * first: a timewait socket has no sk_protocol to read, and request sockets,
+ * listeners and closed sockets are no connection's.
+ */
+static __always_inline void count_no_record(const struct sock *sk)
+{
+	int state = sk->__sk_common.skc_state;
+	__u16 family;
+
+	if (state < TF_ESTABLISHED || state > TF_CLOSING || state == TF_TIME_WAIT ||
+	    state == TF_CLOSE || state == TF_LISTEN || n_pid_filters)
+		return;
+	if (!sk_wanted(sk, &family) ||
+	    !port_wanted(sk_sport(sk), bpf_ntohs(sk->__sk_common.skc_dport)))
+		return;
+	stat_inc(TF_STAT_NO_RECORD);
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(on_retrans_skb, const struct sock *sk, const struct sk_buff *skb)
 {
@@ -629,8 +697,10 @@ int BPF_PROG(on_retrans_skb, const struct sock *sk, const struct sk_buff *skb)
 	struct tcp_skb_cb *cb;
 	__u16 flags;
 
-	if (!c)
+	if (!c) {
+		count_no_record(sk);
 		return 0;
+	}
 	/*
 	 * Since Linux 6.17 (ad892e912b84 "tcp: trace retransmit failures in
 	 * tcp_retransmit_skb")
@@ -692,16 +762,19 @@ int BPF_PROG(on_retrans_synack, const struct sock *sk, const struct request_sock
 		BPF_CORE_READ_INTO((struct in6_addr *)t.daddr, req, __req_common.skc_v6_daddr);
 	}
 
+	stat_inc(TF_STAT_SYNACK_RETRANS);
 	s = bpf_map_lookup_elem(&synacks, &t);
 	if (!s) {
 		/* snt_synack: first SYN-ACK, tcp_clock_us() (CLOCK_MONOTONIC) */
 		fresh.first_ns = BPF_CORE_READ(treq, snt_synack) * 1000;
 		bpf_map_update_elem(&synacks, &t, &fresh, BPF_NOEXIST);
 		s = bpf_map_lookup_elem(&synacks, &t);
-		if (!s)
+		if (!s) {
+			/* its child restores the count (server_established) */
+			stat_inc(TF_STAT_SYNACK_UNPARKED);
 			return 0;
+		}
 	}
-	stat_inc(TF_STAT_SYNACK_RETRANS);
 	if (s->count < 4)
 		s->retrans_ns[s->count & 3] = ts;
 	s->count++;
@@ -757,6 +830,8 @@ static __always_inline void on_reset(const struct sock *sk, int sent)
 		tf_note_reset(c, ts, state, sent);
 	else if (sent && state == TF_CLOSE)
 		late_reset(sk, ts);
+	else
+		count_no_record(sk);
 }
 
 SEC("tp_btf/tcp_send_reset")

@@ -190,6 +190,11 @@ enum tf_stat {
 	TF_STAT_CREATED,		/* connection records started */
 	TF_STAT_EMITTED,		/* connection records sent to user space */
 	TF_STAT_UNWANTED,		/* records dropped when a filter decided late (sport) */
+	TF_STAT_NO_RECORD,		/* retransmits/resets of a wanted connection with no record */
+	TF_STAT_SYNACK_UNPARKED,	/* SYN-ACK retransmits not parked: synacks update failed */
+	TF_STAT_LISTENER_FULL,		/* listen() calls not recorded: listeners map full */
+	TF_STAT_RETRANS_RECOVERED,	/* handshake retransmits no program run brought, restored
+					 * from the kernel's own count (tf_fold_recover) */
 	/*
 	 * The table is an LRU map: when full, the least recently active
 	 * connection is evicted silently. Evicted = created - emitted -

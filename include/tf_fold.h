@@ -165,6 +165,27 @@ TF_INLINE void tf_fold_synack(struct tf_conn *c, const struct tf_synack *s)
 	}
 }
 
+/*
+ * Handshake retransmissions the kernel counted (`kernel`) beyond those our
+ * programs saw (`seen`): restored into the counts, without a time, and the
+ * record flagged. For one kind at a time (TF_RETRANS_SYN or _SYNACK), where
+ * the kernel's count holds nothing else. Returns how many were restored.
+ */
+TF_INLINE __u32 tf_fold_recover(struct tf_conn *c, int kind, __u32 kernel, __u32 seen)
+{
+	__u32 n = kernel > seen ? kernel - seen : 0;
+
+	if (!n)
+		return 0;
+	if (kind == TF_RETRANS_SYN)
+		c->syn_retrans += n;
+	else
+		c->synack_retrans += n;
+	c->retrans += n;
+	c->flags |= TF_F_LOST_EVENTS;
+	return n;
+}
+
 TF_INLINE void tf_note_reset(struct tf_conn *c, __u64 ts, int state, int sent)
 {
 	/* The first reset is the one that matters for the close. */

@@ -21,14 +21,17 @@ static const struct feature_doc docs[TF_FEAT_MAX] = {
 	[TF_FEAT_RETRANSMITS] = {
 		"retransmits",
 		"retransmitted SYNs, FINs and data segments",
-		"retransmissions are not seen: syn_retrans, fin_retrans and retrans stay 0",
+		"retransmissions are not seen: fin_retrans stays 0; syn_retrans and retrans "
+		"hold only what the kernel's own count restores when a handshake ends "
+		"(Linux 6.17+), without times",
 		NULL,
 	},
 	[TF_FEAT_SYNACK_RETRANSMITS] = {
 		"synack_retransmits",
 		"retransmitted SYN-ACKs and the server handshake's first SYN-ACK time",
-		"SYN-ACK retransmissions are not seen (synack_retrans stays 0); a server "
-		"handshake after one is measured from the retransmitted SYN-ACK",
+		"SYN-ACK retransmissions are not seen: synack_retrans comes from the kernel's "
+		"own count when a handshake completes, without times; a server handshake after "
+		"one is measured from the retransmitted SYN-ACK",
 		NULL,
 	},
 	[TF_FEAT_RESETS] = {

@@ -246,6 +246,14 @@ static void print_summary(const struct tf_run_stats *st)
 	if (tf_run_evicted(st))
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections evicted from a full table: "
 			"raise --max-conns\n", tf_run_evicted(st));
+	if (st->bpf[TF_STAT_NO_RECORD])
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " retransmissions or resets of connections "
+			"without a record (begun before tracing, or evicted)\n",
+			st->bpf[TF_STAT_NO_RECORD]);
+	if (st->bpf[TF_STAT_SYNACK_UNPARKED] || st->bpf[TF_STAT_LISTENER_FULL])
+		fprintf(stderr, "tcpflow-trace: side tables full: %" PRIu64 " SYN-ACK retransmissions "
+			"not held for their connection, %" PRIu64 " listen() calls not recorded\n",
+			st->bpf[TF_STAT_SYNACK_UNPARKED], st->bpf[TF_STAT_LISTENER_FULL]);
 	if (st->recursion_misses)
 		fprintf(stderr, "tcpflow-trace: the kernel skipped our programs %" PRIu64
 			" times (a nested run on the same CPU; those events are missing)\n",
@@ -253,6 +261,10 @@ static void print_summary(const struct tf_run_stats *st)
 	if (st->gaps)
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections show a state change TCP cannot "
 			"make: events were missed there (flag \"missed_transitions\")\n", st->gaps);
+	if (st->bpf[TF_STAT_RETRANS_RECOVERED])
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " handshake retransmissions reached none of "
+			"our programs; restored from the kernel's counts, without their times "
+			"(flag \"events_lost\")\n", st->bpf[TF_STAT_RETRANS_RECOVERED]);
 }
 
 /*

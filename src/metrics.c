@@ -257,9 +257,13 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->lost[1], st->bpf[TF_STAT_RB_LOST_STATE]);
 	raise_to(&v->lost[2], st->bpf[TF_STAT_TABLE_FULL]);
 	raise_to(&v->lost[3], st->recursion_misses);
+	raise_to(&v->lost[4], st->bpf[TF_STAT_NO_RECORD]);
+	raise_to(&v->lost[5], st->bpf[TF_STAT_SYNACK_UNPARKED]);
+	raise_to(&v->lost[6], st->bpf[TF_STAT_LISTENER_FULL]);
 	raise_to(&v->state_changes, st->events);
 	raise_to(&v->malformed, st->malformed);
 	raise_to(&v->missed_transitions, st->gaps);
+	raise_to(&v->retrans_recovered, st->bpf[TF_STAT_RETRANS_RECOVERED]);
 	for (int i = 0; i < TF_MSTATES; i++)
 		v->live[i] = st->live[mstates[i]];
 	for (int i = 0; i < TF_FEAT_MAX; i++)

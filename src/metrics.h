@@ -27,7 +27,7 @@
 #define TF_MROLES 3			/* enum tf_role: unknown, client, server */
 #define TF_MSTATES 8			/* states with a time-in-state histogram and a gauge */
 #define TF_MCLOSE_SIDES 3		/* active, passive, simultaneous */
-#define TF_MLOST 4			/* lost-event causes */
+#define TF_MLOST 7			/* lost-event causes */
 
 /* Everything a scrape shows: flat, no pointers, so a copy is one memcpy. */
 struct tf_metrics_values {
@@ -54,6 +54,7 @@ struct tf_metrics_values {
 	uint64_t lost[TF_MLOST];
 	uint64_t state_changes, malformed;
 	uint64_t missed_transitions;				/* records with a gap (run stats) */
+	uint64_t retrans_recovered;				/* from the kernel's counts */
 	uint64_t feature_enabled[TF_FEAT_MAX];			/* gauge: 1 enabled, 0 fallback/off */
 	uint64_t stuck_total[2];				/* CLOSE_WAIT, FIN_WAIT2 */
 	/* gauges */

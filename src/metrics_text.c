@@ -290,12 +290,16 @@ static void render_tracer(struct tf_text *t, const struct tf_metrics_values *v)
 {
 	static const char *const causes[TF_MLOST] = {
 		"ringbuf_conn", "ringbuf_state", "table_full", "program_skipped",
+		"no_record", "synack_table_full", "listener_table_full",
 	};
 
 	one_label(t, "tcpflow_lost_events_total", "counter",
 		  "Events the tracer lost: ring buffer full (ringbuf_conn, ringbuf_state: raise "
 		  "--ringbuf-size), connection table full (table_full: raise --max-conns), "
-		  "program runs the kernel skipped (program_skipped).",
+		  "program runs the kernel skipped (program_skipped), retransmissions and resets "
+		  "of connections without a record (no_record: begun before tracing, or evicted), "
+		  "SYN-ACK retransmissions or listen() calls the side tables could not hold "
+		  "(synack_table_full, listener_table_full).",
 		  "cause", causes, v->lost, TF_MLOST);
 	scalar(t, "tcpflow_state_changes_total", "counter",
 	       "TCP state changes of traced connections.", v->state_changes);
@@ -304,6 +308,9 @@ static void render_tracer(struct tf_text *t, const struct tf_metrics_values *v)
 	scalar(t, "tcpflow_connections_missed_transitions_total", "counter",
 	       "Connections whose record shows a state change TCP cannot make: events were missed.",
 	       v->missed_transitions);
+	scalar(t, "tcpflow_retransmits_recovered_total", "counter",
+	       "Handshake retransmissions the kernel counted that reached none of our program runs: "
+	       "restored into their records' counts, without their times.", v->retrans_recovered);
 	render_features(t, v);
 }
 

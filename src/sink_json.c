@@ -223,13 +223,18 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 		",\"open_at_exit\":%" PRIu64 ",\"started\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"lost_ringbuf\":%" PRIu64
 		",\"lost_ringbuf_events\":%" PRIu64 ",\"lost_table_full\":%" PRIu64
 		",\"evicted\":%" PRIu64 ",\"recursion_misses\":%" PRIu64
-		",\"missed_transitions\":%" PRIu64 ",\"replaced\":%" PRIu64
+		",\"lost_no_record\":%" PRIu64 ",\"lost_synack_table\":%" PRIu64
+		",\"lost_listener_table\":%" PRIu64
+		",\"missed_transitions\":%" PRIu64 ",\"retrans_recovered\":%" PRIu64
+		",\"replaced\":%" PRIu64
 		",\"retrans_failed\":%" PRIu64 ",\"synack_retrans_listeners\":%" PRIu64
 		",\"malformed\":%" PRIu64 ",\"features\":{",
 		st->conns, st->events, st->flushed_open, st->bpf[TF_STAT_CREATED], tf_run_lost(st),
 		st->bpf[TF_STAT_RB_LOST_CONN], st->bpf[TF_STAT_RB_LOST_STATE],
 		st->bpf[TF_STAT_TABLE_FULL], tf_run_evicted(st), st->recursion_misses,
-		st->gaps, st->bpf[TF_STAT_REPLACED],
+		st->bpf[TF_STAT_NO_RECORD], st->bpf[TF_STAT_SYNACK_UNPARKED],
+		st->bpf[TF_STAT_LISTENER_FULL],
+		st->gaps, st->bpf[TF_STAT_RETRANS_RECOVERED], st->bpf[TF_STAT_REPLACED],
 		st->bpf[TF_STAT_RETRANS_FAILED], st->bpf[TF_STAT_SYNACK_RETRANS], st->malformed);
 	for (int i = 0; i < TF_FEAT_MAX; i++)
 		fprintf(sk->out, "%s\"%s\":\"%s\"", i ? "," : "", tf_feature_name(i),

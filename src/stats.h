@@ -44,7 +44,9 @@ static inline uint64_t tf_run_evicted(const struct tf_run_stats *st)
 static inline uint64_t tf_run_lost(const struct tf_run_stats *st)
 {
 	return st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE] +
-	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses + tf_run_evicted(st);
+	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses + tf_run_evicted(st) +
+	       st->bpf[TF_STAT_NO_RECORD] + st->bpf[TF_STAT_SYNACK_UNPARKED] +
+	       st->bpf[TF_STAT_LISTENER_FULL];
 }
 
 #endif /* TF_STATS_H */

@@ -126,3 +126,66 @@ def test_dropped_fin_of_passive_closer(ns):
     c, sr = one_fin_dropped(ns, "server", server=("--close", "after-peer", "--hold-ms", "100"))
     ack = c.t.fin_acked(c.t.s_fins[0], from_client=False)
     check_timeline(sr, c.t, [("CLOSE", ack.t_ns)], c.ctx)
+
+
+# A connection that exists before the tracer: client and server in Python,
+# each step on a line of the client's stdin.
+EARLY_SERVER = r"""
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1]))); l.listen(1)
+print("listening", flush=True)
+c, _ = l.accept()
+got = b""
+while len(got) < 100:
+    got += c.recv(100 - len(got))
+c.sendall(b"k")
+c.recv(1)
+c.close()
+"""
+EARLY_CLIENT = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("connected", s.getsockname()[1], flush=True)
+sys.stdin.readline()
+s.sendall(b"x" * 100)
+assert s.recv(1) == b"k"
+print("answered", flush=True)
+sys.stdin.readline()
+s.close()
+"""
+
+
+def test_retransmits_without_a_record(ns):
+    """A connection that began before tracing: its data is dropped twice and
+    retransmitted while the tracer holds no record for it (one begins at its
+    next state change). Those retransmissions are in no record: each is
+    counted as lost (lost_no_record), as many as the nftables counter saw
+    beyond the original segment, and as the namespace's TcpRetransSegs."""
+    data = f"tcp dport {PORT} ip length > 100"     # the client's 100-byte segment
+    ns.drop_first("data", data, 2)
+    srv = tfenv.Proc(ns.cmd("python3", "-c", EARLY_SERVER, PORT), workdir=ns.workdir, name="server")
+    ns.procs.append(srv)
+    srv.wait_line(lambda l: l == "listening", 10)
+    cli = tfenv.Proc(ns.cmd("python3", "-c", EARLY_CLIENT, PORT), stdin=True, workdir=ns.workdir,
+                     name="client")
+    ns.procs.append(cli)
+    cport = int(cli.wait_line(lambda l: l.startswith("connected"), 10).split()[1])
+    tr = tfenv.Tracer(ns, [PORT])
+    cli.send("send\n")
+    cli.wait_line(lambda l: l == "answered", 20)
+    cli.send("close\n")
+    assert cli.wait(10) == 0 and srv.wait(10) == 0, (cli.stderr(), srv.stderr())
+    res = tr.stop()
+    st = tfenv.check_run(res)
+    ctx = res.describe()
+    retrans = ns.counter("seen_data") - 1
+    assert ns.counter("drop_data") == 2 and retrans >= 2, ctx
+    (kernel,) = [int(l.split()[1]) for l in ns.exec("nstat", "-asz", "TcpRetransSegs").stdout
+                 .splitlines() if l.startswith("TcpRetransSegs ")]
+    assert kernel == retrans, (kernel, retrans, ctx)
+    assert st["lost_no_record"] == retrans, ctx
+    assert st["lost"] >= retrans, ctx
+    # the record that began at close() holds none of them, and says it began late
+    (cr,) = [c for c in res.conns if c["sport"] == cport]
+    assert "began_before_trace" in cr["flags"] and cr["retrans"] == 0, ctx

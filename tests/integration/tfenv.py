@@ -66,6 +66,25 @@ def _syn_linear_sysctl_exists():
     return os.path.exists("/proc/sys/" + SYN_LINEAR.replace(".", "/"))
 
 
+_rtx_err_field = None
+
+
+def retransmit_reports_failures():
+    """Does tcp:tcp_retransmit_skb have the `err` field (Linux 6.17+,
+    ad892e912b84), firing for failed attempts too? Then the tracer restores
+    SYN retransmissions none of its runs saw from tcp_sock.total_retrans.
+    Told by the kernel's BTF (bpftool), not by our code."""
+    global _rtx_err_field
+    if _rtx_err_field is None:
+        out = run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
+                  timeout=60).stdout
+        head = out.find("STRUCT 'trace_event_raw_tcp_retransmit_skb'")
+        assert head >= 0, "no trace_event_raw_tcp_retransmit_skb in the kernel's BTF"
+        end = out.find("\n[", head)
+        _rtx_err_field = "\t'err' " in out[head:end if end > 0 else None]
+    return _rtx_err_field
+
+
 @dataclass(frozen=True)
 class SynSchedule:
     """When a client retransmits its SYN: `linear` timeouts at the initial

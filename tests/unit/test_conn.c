@@ -18,7 +18,8 @@ struct sim {
 	struct tf_conn out[4];		/* emitted records */
 	int nout;
 	__u32 srtt_us;			/* what the child socket holds at ESTABLISHED */
-	__u8 total_retrans;
+	__u8 total_retrans;		/* the socket's tp->total_retrans at the handshake's end */
+	__u32 recovered;		/* what tf_fold_recover() restored (TF_STAT_RETRANS_RECOVERED) */
 	const struct tf_synack *synack;	/* parked SYN-ACK retransmits, if any */
 };
 
@@ -52,7 +53,13 @@ static void sim_state(struct sim *s, __u64 t, int old, int new)
 	if (new == TF_ESTABLISHED && s->live.role == TF_ROLE_SERVER) {
 		s->live.srtt_us = s->srtt_us;
 		s->live.synack_kernel = s->total_retrans;
+		if (!(s->live.flags & TF_F_MIDLIFE))
+			s->recovered += tf_fold_recover(&s->live, TF_RETRANS_SYNACK, s->total_retrans,
+							s->live.synack_retrans);
 	}
+	if (old == TF_SYN_SENT && s->live.role == TF_ROLE_CLIENT)
+		s->recovered += tf_fold_recover(&s->live, TF_RETRANS_SYN, s->total_retrans,
+						s->live.syn_retrans + s->live.retrans_failed);
 	if (act & TF_ACT_EMIT)
 		sim_emit(s);
 }
@@ -292,6 +299,41 @@ static void syn_retransmits(void)
 }
 
 /*
+ * The kernel sent 3 SYN retransmissions, one reached our program: the
+ * other two are restored from tp->total_retrans at SYN_SENT -> ESTABLISHED,
+ * without a time, and the record says events were lost.
+ */
+static void syn_retransmits_recovered(void)
+{
+	struct sim s = { .total_retrans = 3 };
+	struct tf_summary r;
+
+	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
+	sim_retrans(&s, 2 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
+	sim_state(&s, 3 * S + 80 * US, TF_SYN_SENT, TF_ESTABLISHED);
+	sim_state(&s, 4 * S, TF_ESTABLISHED, TF_CLOSE);
+	r = one(&s);
+	CHECK_INT(s.recovered, 2);
+	CHECK_INT(s.out[0].syn_retrans, 3);
+	CHECK_INT(s.out[0].retrans, 3);
+	CHECK_INT(r.nretrans, 1);		/* the one whose time we know */
+	CHECK_INT(r.retrans[0].t_ns, 2 * S);
+	CHECK(s.out[0].flags & TF_F_LOST_EVENTS);
+	CHECK(tf_rec_flags(&r) & (1u << TF_RF_LOST));
+
+	/* as many seen as the kernel counted: nothing restored, nothing flagged */
+	memset(&s, 0, sizeof(s));
+	s.total_retrans = 1;
+	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
+	sim_retrans(&s, 1 * S, TF_SYN_SENT, TF_TCPHDR_SYN);
+	sim_state(&s, 2 * S, TF_SYN_SENT, TF_CLOSE);	/* gave up, or closed */
+	one(&s);
+	CHECK_INT(s.recovered, 0);
+	CHECK_INT(s.out[0].syn_retrans, 1);
+	CHECK(!(s.out[0].flags & TF_F_LOST_EVENTS));
+}
+
+/*
  * One SYN-ACK lost: reported on the listener before the child exists, with
  * the kernel's first SYN-ACK time; the child's RTT sample then comes from
  * the timestamp option and must not be used.
@@ -321,6 +363,27 @@ static void synack_retransmit(void)
 	CHECK_INT(r.retrans[0].t_ns, 1 * S);
 	CHECK_STR(tf_retrans_kind_name(r.retrans[0].kind), "SYNACK");
 	CHECK_STR(tf_state_name(r.retrans[0].state), "SYN_RECV");
+	CHECK_INT(s.recovered, 0);
+	CHECK(!(s.out[0].flags & TF_F_LOST_EVENTS));
+}
+
+/*
+ * Two SYN-ACK retransmissions that were never parked (the SYN-ACK table
+ * refused them): the child's req->num_retrans restores the count.
+ */
+static void synack_retransmits_recovered(void)
+{
+	struct sim s = { .srtt_us = 1000, .total_retrans = 2 };
+
+	sim_state(&s, 3 * S, TF_LISTEN, TF_SYN_RECV);
+	sim_state(&s, 3 * S + 1 * US, TF_SYN_RECV, TF_ESTABLISHED);
+	sim_state(&s, 4 * S, TF_ESTABLISHED, TF_CLOSE);
+	one(&s);
+	CHECK_INT(s.recovered, 2);
+	CHECK_INT(s.out[0].synack_retrans, 2);
+	CHECK_INT(s.out[0].retrans, 2);
+	CHECK_INT(s.out[0].nretrans, 0);
+	CHECK(s.out[0].flags & TF_F_LOST_EVENTS);
 }
 
 /* The active closer's FIN lost once: retransmitted in FIN_WAIT1. */
@@ -587,7 +650,7 @@ TF_TEST_MAIN("test_conn",
 	     T(client_first_close_client), T(client_first_close_server), T(server_events_apart),
 	     T(server_first_close),
 	     T(simultaneous_close), T(reset_abort), T(refused_connect), T(syn_retransmits),
-	     T(synack_retransmit), T(fin_retransmit_fin_wait1), T(fin_retransmit_last_ack),
+	     T(syn_retransmits_recovered), T(synack_retransmit), T(synack_retransmits_recovered), T(fin_retransmit_fin_wait1), T(fin_retransmit_last_ack),
 	     T(fin_retransmit_closing_and_data), T(skaddr_reuse), T(seen_mid_life),
 	     T(open_at_exit), T(timeout_close), T(states_truncated), T(missed_transitions),
 	     T(listener_changes_ignored), T(retrans_kinds), T(names_are_total),

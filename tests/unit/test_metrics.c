@@ -274,6 +274,10 @@ static void counters_never_decrease(void)
 	st.bpf[TF_STAT_RB_LOST_CONN] = 5;
 	st.bpf[TF_STAT_TABLE_FULL] = 2;
 	st.recursion_misses = 1;
+	st.bpf[TF_STAT_NO_RECORD] = 3;
+	st.bpf[TF_STAT_SYNACK_UNPARKED] = 4;
+	st.bpf[TF_STAT_LISTENER_FULL] = 6;
+	st.bpf[TF_STAT_RETRANS_RECOVERED] = 8;
 	st.events = 100;
 	st.live[TF_ESTABLISHED] = 7;
 	st.live[TF_CLOSE_WAIT] = 3;
@@ -284,15 +288,23 @@ static void counters_never_decrease(void)
 	st.live[TF_ESTABLISHED] = 6;		/* gauges may go down */
 	tf_metrics_stats(m, &st);
 	out = render(m);
-	CHECK_STR(lines(out, "# HELP tcpflow_lost_events_total", 6),
+	CHECK_STR(lines(out, "# HELP tcpflow_lost_events_total", 9),
 		  "# HELP tcpflow_lost_events_total Events the tracer lost: ring buffer full (ringbuf_conn, "
 		  "ringbuf_state: raise --ringbuf-size), connection table full (table_full: raise "
-		  "--max-conns), program runs the kernel skipped (program_skipped).\n"
+		  "--max-conns), program runs the kernel skipped (program_skipped), retransmissions "
+		  "and resets of connections without a record (no_record: begun before tracing, or "
+		  "evicted), SYN-ACK retransmissions or listen() calls the side tables could not hold "
+		  "(synack_table_full, listener_table_full).\n"
 		  "# TYPE tcpflow_lost_events_total counter\n"
 		  "tcpflow_lost_events_total{cause=\"ringbuf_conn\"} 5\n"
 		  "tcpflow_lost_events_total{cause=\"ringbuf_state\"} 0\n"
 		  "tcpflow_lost_events_total{cause=\"table_full\"} 2\n"
-		  "tcpflow_lost_events_total{cause=\"program_skipped\"} 1\n");
+		  "tcpflow_lost_events_total{cause=\"program_skipped\"} 1\n"
+		  "tcpflow_lost_events_total{cause=\"no_record\"} 3\n"
+		  "tcpflow_lost_events_total{cause=\"synack_table_full\"} 4\n"
+		  "tcpflow_lost_events_total{cause=\"listener_table_full\"} 6\n");
+	CHECK_STR(lines(out, "tcpflow_retransmits_recovered_total ", 1),
+		  "tcpflow_retransmits_recovered_total 8\n");
 	CHECK_STR(lines(out, "tcpflow_state_changes_total ", 1), "tcpflow_state_changes_total 100\n");
 	CHECK_STR(lines(out, "# TYPE tcpflow_tracked_connections", 9),
 		  "# TYPE tcpflow_tracked_connections gauge\n"
@@ -468,8 +480,8 @@ static void structure(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	/* README's worst case: 59 * P + 674 series for P port label values (here 3 + other) */
-	CHECK_INT(samples, 59 * 4 + 674);
+	/* README's worst case: 59 * P + 678 series for P port label values (here 3 + other) */
+	CHECK_INT(samples, 59 * 4 + 678);
 	free(out);
 	tf_metrics_free(m);
 }

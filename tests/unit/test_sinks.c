@@ -333,6 +333,8 @@ static void play(struct tf_core *core)
 	core->stats.bpf[TF_STAT_REPLACED] = 1;
 	core->stats.bpf[TF_STAT_RETRANS_FAILED] = 1;
 	core->stats.bpf[TF_STAT_SYNACK_RETRANS] = 2;
+	core->stats.bpf[TF_STAT_NO_RECORD] = 1;
+	core->stats.bpf[TF_STAT_RETRANS_RECOVERED] = 2;
 	core->stats.recursion_misses = 1;
 	core->stats.live[TF_CLOSE_WAIT] = 1;
 	core->stats.live[TF_FIN_WAIT2] = 1;
