@@ -40,6 +40,7 @@ struct tf_config {
 	int npids;
 	int family;		/* 0, AF_INET or AF_INET6 */
 	uint32_t netns;		/* 0: all */
+	bool netns_all;		/* --netns all: --tw's census of every namespace */
 	/* output */
 	int output;		/* enum tf_output */
 	bool json;		/* --json (also with --hist: histograms as JSON) */

@@ -6,8 +6,9 @@
   as ground truth, and every process started in it (killed at teardown).
 - Capture + read_pcap: tcpdump on the namespace's lo (-U, nanosecond stamps) and
   a stdlib pcap parser giving time, addresses, ports, flags, seq/ack per packet.
-- Tracer: build/tcpflow-trace --json --netns INUM --port P..., started and
-  stopped with SIGINT, output parsed into connection records and stats.
+- Tracer: build/tcpflow-trace --json --netns INUM --port P... (or system-wide,
+  without --netns), started and stopped with SIGINT, output parsed into
+  connection records and stats.
 - Tcpgen: tests/tools/tcpgen inside the namespace, its JSON lines collected.
 
 Only loopback traffic inside namespaces these helpers create. Nothing here may
@@ -515,9 +516,10 @@ class TraceResult:
 class Tracer:
     READY = "tcpflow-trace: tracing"
 
-    def __init__(self, ns, ports, pid=None, extra=(), workdir=None):
+    def __init__(self, ns, ports, pid=None, extra=(), workdir=None, system_wide=False):
+        """system_wide: no --netns, as a DaemonSet runs it (ns only owns the process)."""
         require_bin(TRACER_BIN, "build it with `make`")
-        argv = [TRACER_BIN, "--json", "--netns", ns.inum]
+        argv = [TRACER_BIN, "--json"] + ([] if system_wide else ["--netns", ns.inum])
         for p in ports:
             argv += ["--port", p]
         if pid is not None:
