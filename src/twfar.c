@@ -42,9 +42,17 @@ static void rebuild(struct tf_twt *t)
 	}
 }
 
+/*
+ * When to look at it next: when its timer runs out, and a second before if
+ * it was not seen alive close to that (an end is dated from the timer only
+ * then: TF_TWT_TRUST_NS).
+ */
 void twt_far_schedule(struct tf_twt *t, const struct tf_twt_key *k, struct tw_ent *e)
 {
 	uint64_t at = twt_expected_end(e);
+
+	if (at > TF_TWT_TRUST_NS && e->last_seen_ns + TF_TWT_TRUST_NS < at)
+		at -= TF_TWT_TRUST_NS / 2;
 
 	/* each lookup reads the timer again, a few ms apart: move only for a real change */
 	if (!at || (e->sched_ns && at < e->sched_ns + SCHED_SLACK_NS &&

@@ -427,10 +427,11 @@ void tf_twt_walked(struct tf_twt *t, uint64_t t_after)
 
 bool twt_missed(struct tf_twt *t, const struct tf_twt_key *k, struct tw_ent *e, uint64_t at)
 {
-	uint64_t expires = twt_expected_end(e);
+	uint64_t expires = twt_expected_end(e), seen = last_alive(e);
 
 	if (expires && (int64_t)(expires - at) <= jiffies_ns(t, 1)) {
-		uint64_t from = expires > last_alive(e) ? expires : last_alive(e);
+		/* it went after its timer, or after we last saw it if that was long before */
+		uint64_t from = expires > seen && expires - seen <= TF_TWT_TRUST_NS ? expires : seen;
 
 		twt_report(t, k, e, TF_TWE_EXPIRED, at, (int64_t)(at - from));
 		return true;

@@ -6,7 +6,10 @@
  * iterator records and connection records; unit-tested with synthetic ones.
  *
  * Evidence and inference, per end reason:
- *   expired     gone, and its timer (tw_timer.expires) had run out
+ *   expired     gone, and its timer (tw_timer.expires) had run out; dated
+ *               from the timer when seen alive within TF_TWT_TRUST_NS
+ *               before it, else from that last sighting (a reset in
+ *               between looks the same)
  *   reused      a new connection started on the same 4-tuple and netns
  *               after the hand-over (its first state change: the connect()
  *               that killed the timewait socket, or the accepted child)
@@ -40,6 +43,7 @@
 #define TF_TW_LEN_NS 60000000000ll	/* TCP_TIMEWAIT_LEN */
 
 #define TF_TWT_FAIL_LIMIT 3		/* failed lookups in a row before not_swept may be said */
+#define TF_TWT_TRUST_NS 2000000000ull	/* seen this close before its timer: it lasted to it */
 #define TF_TWT_GRACE_NS 5000000000ll	/* past its timer (and the wheel's ~2 s) before that */
 
 struct tf_twt;

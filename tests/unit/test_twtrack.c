@@ -521,6 +521,12 @@ static uint64_t left_59s(uint16_t port)
 	return 59 * S;
 }
 
+static uint64_t left_half_s(uint16_t port)
+{
+	(void)port;
+	return 500 * MS;
+}
+
 static uint64_t left_none(uint16_t port)
 {
 	(void)port;
@@ -559,6 +565,8 @@ static void other_namespace_expires_when_a_lookup_misses_it(void)
 	/* before its timer nobody misses it, lookups or not */
 	CHECK_INT(sweep_looking(t, BASE + 30 * S, 0, NULL, due, false), 0);
 	CHECK_INT(x.n, 0);
+	/* a second before its timer (2.003 s + 59 s) it is due: still there, 0.5 s left */
+	CHECK_INT(sweep_looking(t, BASE + 60500 * MS, 1, left_half_s, due, false), 1);
 	/* its timer has run out: due first, and the lookup finds nothing */
 	CHECK_INT(sweep_looking(t, BASE + 61 * S + 500 * MS, 1, left_none, due, false), 1);
 	CHECK_INT(x.n, 1);
@@ -566,9 +574,31 @@ static void other_namespace_expires_when_a_lookup_misses_it(void)
 	CHECK_INT(x.e[0].netns, OTHER);
 	CHECK_INT(x.e[0].handover_src, TF_TWH_TRACED);
 	CHECK_INT(x.e[0].end_ns, BASE + 61 * S + 503 * MS);
-	/* between its timer (2.003 s + 59 s) and the answer */
+	/* between its timer (60.503 s + 0.5 s) and the answer */
 	CHECK_INT(x.e[0].precision_ns, 500 * MS);
 	CHECK_INT(tf_twt_tracked(t), 0);
+	tf_twt_free(t);
+}
+
+/*
+ * Looked up late (a sweep's budget is spent elsewhere): gone after its
+ * timer, but last seen long before it. A reset in between would look the
+ * same: the window starts at that last sighting.
+ */
+static void late_lookup_is_dated_from_the_last_sighting(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_conn c = client_in(OTHER, 40000, BASE, BASE + 1 * S);
+	struct tf_twt_key due[4];
+
+	feed(t, &c);
+	sweep_looking(t, BASE + 2 * S, 4, left_59s, due, false);
+	CHECK_INT(sweep_looking(t, BASE + 70 * S, 4, left_none, due, false), 1);
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].reason, TF_TWE_EXPIRED);
+	CHECK_INT(x.e[0].end_ns, BASE + 70 * S + 3 * MS);
+	CHECK_INT(x.e[0].precision_ns, 68 * S + 1 * MS);	/* since 2.002 s */
 	tf_twt_free(t);
 }
 
@@ -594,6 +624,25 @@ static void run_out_timers_are_looked_up_first(void)
 	CHECK_INT(tf_twt_due(t, BASE + 61500 * MS, due, 5), 0);
 	tf_twt_end(t, true, &(struct tf_tw_snapshot){});
 	CHECK_INT(x.n, 0);	/* not answered: nothing judged */
+	tf_twt_free(t);
+}
+
+/* A second before a timer runs out, the heap asks for a look (the turn would wait). */
+static void looked_at_just_before_its_timer(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_twt_key due[8];
+	struct tf_conn c;
+
+	for (uint16_t i = 0; i < 20; i++) {	/* 40005.. hand over 30 s later */
+		c = client_in(OTHER, (uint16_t)(40000 + i), BASE, BASE + (i >= 5 ? 31 : 1) * S);
+		feed(t, &c);
+	}
+	tf_twt_begin(t, BASE + 60500 * MS);	/* timers at 61 s: due since 60 s */
+	CHECK_INT(tf_twt_due(t, BASE + 60500 * MS, due, 5), 5);
+	for (int i = 0; i < 5; i++)
+		CHECK(due[i].sport < 40005);
 	tf_twt_free(t);
 }
 
@@ -716,6 +765,8 @@ TF_TEST_MAIN("test_twtrack", T(ohash_put_get_delete), T(census_groups_and_timers
 	     T(handed_over_and_gone_before_any_sweep), T(timer_rearmed_by_a_retransmitted_fin),
 	     T(other_namespace_is_not_ended_by_the_walk),
 	     T(other_namespace_expires_when_a_lookup_misses_it),
-	     T(run_out_timers_are_looked_up_first), T(other_namespace_early_end_and_its_evidence),
+	     T(late_lookup_is_dated_from_the_last_sighting),
+	     T(run_out_timers_are_looked_up_first), T(looked_at_just_before_its_timer),
+	     T(other_namespace_early_end_and_its_evidence),
 	     T(other_namespace_reused), T(never_looked_into_is_not_swept),
 	     T(census_of_every_namespace))
