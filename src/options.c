@@ -111,6 +111,11 @@ static int opt_netns(const struct opt *o, const char *arg, struct tf_config *cfg
 		cfg->netns_all = true;
 		return 0;
 	}
+	if (arg[0] < '0' || arg[0] > '9') {
+		fprintf(err, "tcpflow-trace: --netns: '%s' is neither an inode number "
+			"(stat -Lc %%i /proc/PID/ns/net) nor all\n", arg);
+		return -1;
+	}
 	if (parse_u64(o, arg, 1, UINT32_MAX, &v, err))
 		return -1;
 	cfg->netns = (uint32_t)v;
