@@ -287,7 +287,7 @@ static int serve(int sock, int link_fd, struct request *q, char *stack, size_t s
 	if (pid < 0)
 		done.err = -errno;
 	else if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		done.err = -EIO;	/* killed (a namespace teardown killing all in it) */
+		done.err = -ECANCELED;	/* killed (a namespace teardown killing all in it) */
 	done.cpu_ns = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
 		      (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
 	return send_reply(sock, done, -1);

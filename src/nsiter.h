@@ -53,8 +53,9 @@ struct tf_ns_req {
  * call; TF_NS_COUNTERS: 0, no fd) with the namespace's TcpExt
  * TCPTimeWaitOverflow when asked for (else 0), or fd = -errno:
  * -ENOENT the namespace was not found (or the path now names another one),
- * -EIO the helper or its child died before answering, other: entering or
- * opening failed.
+ * -ECANCELED the child was killed before answering (the next request is
+ * another child), -EIO the helper is gone, other: entering or opening
+ * failed.
  */
 typedef void (*tf_ns_fn)(void *ctx, const struct tf_ns_req *req, int fd, uint64_t overflow);
 

@@ -467,6 +467,7 @@ static void walk_failed(struct tf_tw *tw, int err, uint64_t overflow)
 
 	snprintf(msg, sizeof(msg), "walking the TCP sockets of network namespace %u failed: %s "
 		 "(its TIME-WAITs are not judged until a walk works)", tw->home_netns,
+		 err == -ECANCELED ? "the helper's child was killed in it (a teardown?)" :
 		 strerror(-err));
 	trouble(tw, msg);
 	tw->snap.overflow = overflow;	/* as last read */

@@ -246,6 +246,10 @@ static void on_answer(void *ctx, const struct tf_ns_req *req, int fd, uint64_t o
 		f->helper_lost = true;
 		snprintf(f->problem, sizeof(f->problem), "the namespace helper is gone: TIME-WAITs "
 			 "in other namespaces are no longer followed (they end as not_swept)");
+	} else if (fd == -ECANCELED) {
+		snprintf(f->problem, sizeof(f->problem), "the namespace helper's child was killed "
+			 "inside network namespace %u (a teardown?); its TIME-WAITs wait for the "
+			 "next sweep", req->netns);
 	} else if (fd != -ENOENT && fd != -EIO) {
 		set_problem(f, "entering", req->netns, fd);
 	}

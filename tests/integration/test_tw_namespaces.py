@@ -206,3 +206,52 @@ def test_time_wait_ends_in_every_namespace(ns_factory):
     assert sorted(r["sport"] for r in tw if r["sport"] != cport) == sorted(want - {cport}), tw
     assert [r["end"] for r in tw if r["sport"] == cport][:1] == ["reused"], tw
     assert len([r for r in res_blind.other if r["type"] == "time_wait"]) == 2, res_blind.other
+
+
+def kill_helper_child_inside(helper, inum, want, until):
+    """What a teardown that kills every process of a namespace does to the
+    helper, or its child, when it catches one inside (a walk is ~100 us in a
+    sweep, so watch them instead of all of /proc). Returns how many were
+    killed in the namespace."""
+    hits = 0
+    while hits < want and time.monotonic() < until:
+        try:
+            with open(f"/proc/{helper}/task/{helper}/children") as f:
+                kids = [str(helper)] + f.read().split()
+        except OSError:
+            return hits
+        for pid in kids:
+            try:
+                if os.stat(f"/proc/{pid}/ns/net").st_ino == inum:
+                    os.kill(int(pid), signal.SIGKILL)
+                    hits += 1
+            except OSError:
+                pass
+    return hits
+
+
+def test_teardown_killing_everything_in_the_namespace(ns_factory):
+    """The old crash: tracing --netns, a teardown kills every process in the
+    namespace, the helper among them while it is inside, and the tracer
+    exited 1 ("TIME-WAIT sweep failed: Input/output error"). Now that kill
+    costs one walk; the namespace's deletion ends its TIME-WAITs
+    (netns_gone), and the tracer runs on."""
+    keeper, target = ns_factory("keeper"), ns_factory("target")
+    tr = Tracer(target, [PORT], extra=("--tw-interval", "0.1"))
+    target.procs.remove(tr.proc)        # the tracer outlives the namespace
+    keeper.procs.append(tr.proc)
+    cli, _ = exchange_n(target, 3, port=PORT)
+    ports = {c["lport"] for c in cli.conns()}
+    assert wait_until(lambda: tw_ports(target, PORT) == ports, 5), tw_ports(target, PORT)
+    hits = kill_helper_child_inside(nsiter_helper(tr.proc.pid), target.inum, 3,
+                                    time.monotonic() + 30)
+    assert hits == 3, f"the helper's child was killed {hits} times in 30 s"
+    time.sleep(0.5)     # five sweeps: the old code was dead by now
+    assert tr.proc.p.poll() is None, tr.proc.stderr()
+    inum = target.inum
+    target.close()
+    ends = wait_records(tr, "time_wait", lambda r: r["sport"] in ports, 3, 5)
+    res = tr.stop()
+    check_run(res)
+    assert {(r["end"], r["netns"]) for r in ends} == {("netns_gone", inum)}, ends
+    # (a child killed after its answer costs nothing: no message to expect)
