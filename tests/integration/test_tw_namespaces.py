@@ -6,7 +6,8 @@ tracer run the way a DaemonSet runs it -- in the host namespace, without
 Ground truth, never the tracer: each namespace's `ss -tan state time-wait`
 (polled every 100 ms), a packet capture, and the moment the test deletes a
 namespace. In one tracer run (the expiry alone takes ~62 s, so every case
-runs at once):
+runs at once), with --netns all (its census counts each namespace's
+TIME-WAITs as ss does):
 - three TIME-WAITs that expire: one record each, "expired", ended when `ss`
   stopped listing them (the bug: "reset" 65 ms after the hand-over, because
   the sweep walked only the tracer's own namespace);
@@ -144,11 +145,20 @@ def check_netns_gone(recs, inum, t_del0, t_del1):
         assert r["time_wait_us"] < 15e6, ctx
 
 
+def check_census(tr, want):
+    """--netns all: the next census counts each namespace's TIME-WAITs as ss does."""
+    t0 = time.time()
+    top = wait_records(tr, "tw_top", lambda r: wall(r["time"]) > t0, 1, 4 * SWEEP_S + 2)[0]
+    got = {g["netns"]: g["count"] for g in top["by_remote"] if g["port"] == PORT}
+    assert got == want, top
+    assert top["total"] == sum(want.values()), top
+
+
 def test_time_wait_ends_in_every_namespace(ns_factory):
     keeper = ns_factory("keeper")       # owns the tracers: they outlive the deleted namespace
     expire, reuse, gone, blind_ns = (ns_factory(t) for t in ("expire", "reuse", "gone", "blind"))
     tr = Tracer(keeper, [PORT], system_wide=True,
-                extra=("--tw", "--interval", SWEEP_S, "--tw-interval", SWEEP_S))
+                extra=("--netns", "all", "--tw", "--interval", SWEEP_S, "--tw-interval", SWEEP_S))
     blind = Tracer(keeper, [PORT_BLIND], system_wide=True, extra=("--tw-interval", SWEEP_S))
     os.kill(nsiter_helper(blind.proc.pid), signal.SIGKILL)
     cap = reuse.capture(f"tcp port {PORT}")
@@ -162,6 +172,7 @@ def test_time_wait_ends_in_every_namespace(ns_factory):
     cli, _ = exchange_n(gone, 3, port=PORT)
     ports_gone, inum_gone = {c["lport"] for c in cli.conns()}, gone.inum
     assert wait_until(lambda: tw_ports(gone, PORT) == ports_gone, 5), tw_ports(gone, PORT)
+    check_census(tr, {expire.inum: len(tw_ports(expire, PORT)), inum_gone: len(ports_gone)})
 
     # reuse: the first connection's TIME-WAIT is listed before the second connect
     cport = 40177
