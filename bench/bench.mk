@@ -5,6 +5,7 @@
 #   sudo make bench                 full run, ~10 min; rewrites bench/RESULTS.md
 #   sudo make bench BENCH_QUICK=1   ~2 min smoke run; report in build/bench/
 #   sudo make bench BENCH_ARGS='--only json,empty --rounds 9'
+#   sudo make bench-tw              TIME-WAITs in 100 namespaces, ~3 min; its section of RESULTS.md
 #
 # Needs root, bpftool, bpftrace (Debian's, the comparison baseline) and the
 # tracer; loopback traffic only.
@@ -22,7 +23,7 @@ else
 BENCH_OUT := --results bench/RESULTS.md --raw $(BENCH_DIR)/samples.json
 endif
 
-.PHONY: bench bench-tools bench-deps soak hammer
+.PHONY: bench bench-tools bench-deps soak hammer bench-tw
 
 bench-tools: $(BENCH_LOADGEN) $(BENCH_EMPTY) $(BENCH_HAMMER)
 
@@ -60,3 +61,10 @@ $(BENCH_DIR):
 # Issue 6's soak: 1,000,000 connections, memory and table size every 5 s (bench/SOAK.md).
 soak: $(BIN) $(BENCH_LOADGEN)
 	$(PYTHON) bench/soak.py --tracer $(BIN) --loadgen $(BENCH_LOADGEN)
+
+# Issue 13's sweep cost: 100 namespaces x 1000 TIME-WAITs followed by one tracer run
+# system-wide (~3 min); writes its section of bench/RESULTS.md.
+BENCH_TW_ARGS ?=
+bench-tw: $(BIN) $(BENCH_LOADGEN)
+	$(PYTHON) bench/tw_sweep.py --tracer $(BIN) --loadgen $(BENCH_LOADGEN) \
+		--results bench/RESULTS.md $(BENCH_TW_ARGS)

@@ -34,6 +34,8 @@ import tempfile
 import time
 import urllib.request
 
+import results_md
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 TRACING_PROG_TYPES = {"tracing", "tracepoint", "raw_tracepoint", "raw_tracepoint_writable",
@@ -1257,6 +1259,7 @@ def main():
     report = "\n".join(lines) + "\n"
     print(report)
     if a.results:
+        report = results_md.keep_owned_elsewhere(a.results, report)
         with open(a.results, "w") as f:
             f.write(report)
         log(f"run_bench: wrote {a.results}")

@@ -149,21 +149,25 @@ int sweep(struct bpf_iter__tcp *ctx)
 }
 
 /*
- * The network namespace of every process (thread-group leaders), to tell
- * whether a namespace still exists when its timewait sockets vanish early.
- * Needs no ptrace rights, unlike stat(/proc/PID/ns/net) after we drop them.
+ * The network namespace of every process (thread-group leaders) and its
+ * pid: whether a namespace still exists when its timewait sockets vanish
+ * early, and a way into it for the lookups. Needs no ptrace rights, unlike
+ * stat(/proc/PID/ns/net) after we drop them. The pid is the host's (tgid):
+ * a tracer in a pid namespace of its own sees only its namespace's tasks,
+ * and a /proc/PID that names another process fails the inode check.
  */
 SEC("iter/task")
 int netns_of_tasks(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
-	__u32 inum;
+	struct tf_netns_rec r;
 
 	if (!task || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
 		return 0;
-	inum = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
-	if (inum)
-		bpf_seq_write(ctx->meta->seq, &inum, sizeof(inum));
+	r.inum = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	r.pid = BPF_CORE_READ(task, tgid);
+	if (r.inum)
+		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }
 

@@ -60,7 +60,17 @@ struct tf_owner_rec {
 	char comm[16];		/* the thread-group leader's */
 };
 
+/*
+ * A network namespace and one process in it (iter/task, thread-group
+ * leaders): which namespaces exist, and a way into each (/proc/PID/ns/net).
+ */
+struct tf_netns_rec {
+	__u32 inum;
+	__u32 pid;		/* tgid (the host's pid) */
+};
+
 #ifndef __VMLINUX_H__
+_Static_assert(sizeof(struct tf_netns_rec) == 8, "tf_netns_rec ABI size");
 _Static_assert(sizeof(struct tf_sweep_rec) == 88, "tf_sweep_rec ABI size");
 _Static_assert(sizeof(struct tf_owner_rec) == 32, "tf_owner_rec ABI size");
 #endif

@@ -17,6 +17,7 @@
 
 /* TIME-WAIT sockets grouped by one endpoint (local port, or remote addr:port). */
 struct tf_tw_group {
+	uint32_t netns;			/* --netns all: its namespace; else 0 */
 	int family;
 	uint8_t addr[16];		/* remote address (by_remote), zero for by_lport */
 	uint16_t port;			/* local port (by_lport) or remote port (by_remote) */
@@ -34,6 +35,7 @@ enum tf_tw_end_reason {
 	TF_TWE_RESET,		/* killed by an incoming RST */
 	TF_TWE_NETNS_GONE,	/* its network namespace was torn down */
 	TF_TWE_UNKNOWN,
+	TF_TWE_NOT_SWEPT,	/* no end known: its namespace could not be looked into */
 	TF_TWE_MAX,
 };
 
@@ -53,7 +55,10 @@ struct tf_tw_snapshot {
 	uint64_t fin_wait2_orphaned;		/* of which closed by the application */
 	uint64_t untracked;			/* timewait sockets beyond the tracker's cap: no end reported */
 	int64_t interval_ns;			/* sweep period */
-	int64_t sweep_cost_ns;			/* wall time of this sweep (iterator walk + bookkeeping) */
+	int64_t sweep_cost_ns;			/* CPU time of this sweep (walk, lookups, bookkeeping) */
+	uint64_t looked_up;			/* TIME-WAITs in other namespaces looked up in it */
+	bool by_netns;				/* --netns all: the census is of every namespace,
+						 * its groups per namespace (tf_tw_group.netns) */
 };
 
 /* Where tf_tw_end.handover_ns comes from. */
@@ -71,7 +76,7 @@ struct tf_tw_end {
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	uint64_t handover_ns;		/* CLOCK_MONOTONIC; 0 when it began before tracing */
-	uint64_t end_ns;		/* first sweep (or event) that saw it gone */
+	uint64_t end_ns;		/* first sweep (or event) that saw it gone; 0: not_swept */
 	int64_t precision_ns;		/* end_ns is late by at most this (sweep interval) */
 	int reason;			/* enum tf_tw_end_reason */
 	int substate;			/* last seen: TF_TIME_WAIT, or TF_FIN_WAIT2 (peer's FIN never came) */

@@ -149,6 +149,8 @@ static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
 			fprintf(stderr, "tcpflow-trace: note: %s\n", msg);
 		return 0;
 	}
+	if (tf_tw_notice(*tw))
+		fprintf(stderr, "tcpflow-trace: note: %s\n", tf_tw_notice(*tw));
 	if (!cfg->tw)
 		return 0;
 	sk = tf_sink_tw_new(stdout, off, cfg->interval_s, cfg->json);
@@ -195,6 +197,7 @@ static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_c
 	uint64_t end = cfg->duration_s > 0 ? start + (uint64_t)(cfg->duration_s * 1e9) : 0;
 
 	while (!stop_requested) {
+		const char *problem;
 		uint64_t now;
 		int n = tf_loader_poll(l, POLL_MS);
 
@@ -219,11 +222,9 @@ static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_c
 			if (output_gone())
 				return TF_EXIT_OK;
 		}
-		n = tw ? tf_tw_sweep(tw, now) : 0;
-		if (n < 0) {
-			fprintf(stderr, "tcpflow-trace: TIME-WAIT sweep failed: %s\n", strerror(-n));
-			return TF_EXIT_RUNTIME;
-		}
+		/* a sweep never ends the tracer: namespaces come and go all day */
+		if (tw && tf_tw_sweep(tw, now) && (problem = tf_tw_problem(tw)))
+			fprintf(stderr, "tcpflow-trace: TIME-WAIT tracker: %s\n", problem);
 		if (end && now >= end)
 			break;
 	}

@@ -476,7 +476,7 @@ void tf_metrics_each_hist(const struct tf_metrics_values *v, bool merge_ports,
 		      &v->rtt[role_order[r]]);
 		fn(ctx, &hv);
 	}
-	for (int i = 0; i < TF_TWE_MAX; i++) {
+	for (int i = 0; i < TF_TWE_NOT_SWEPT; i++) {	/* not_swept: no end, no duration */
 		view1(&hv, tw_name, tw_help, "TIME-WAIT duration", "end", tf_tw_end_name(i),
 		      &v->time_wait[i]);
 		fn(ctx, &hv);

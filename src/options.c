@@ -108,9 +108,20 @@ static int opt_netns(const struct opt *o, const char *arg, struct tf_config *cfg
 {
 	uint64_t v;
 
+	if (!strcmp(arg, "all")) {
+		cfg->netns = 0;
+		cfg->netns_all = true;
+		return 0;
+	}
+	if (arg[0] < '0' || arg[0] > '9') {
+		fprintf(err, "tcpflow-trace: --netns: '%s' is neither an inode number "
+			"(stat -Lc %%i /proc/PID/ns/net) nor all\n", arg);
+		return -1;
+	}
 	if (parse_u64(o, arg, 1, UINT32_MAX, &v, err))
 		return -1;
 	cfg->netns = (uint32_t)v;
+	cfg->netns_all = false;
 	return 0;
 }
 
@@ -205,7 +216,7 @@ static const struct opt opts[] = {
 	{ "pid", 'P', "PID", "Targeting", "only connections of this process (repeatable); see README: attribution", opt_pid },
 	{ "ipv4", '4', NULL, "Targeting", "IPv4 only", opt_family },
 	{ "ipv6", '6', NULL, "Targeting", "IPv6 only", opt_family },
-	{ "netns", 'N', "INUM", "Targeting", "only this network namespace (inode number, stat -Lc %i /proc/PID/ns/net)", opt_netns },
+	{ "netns", 'N', "INUM|all", "Targeting", "only this network namespace (inode number, stat -Lc %i /proc/PID/ns/net); all: every one, and --tw per namespace", opt_netns },
 	{ "cgroup", OPT_CGROUP, "PATH", "Targeting", "only sockets created in this cgroup v2 group or below it (repeatable): a directory under the cgroup2 mount, or a path as /proc/PID/cgroup shows it", opt_cgroup },
 	{ "timeline", 'T', NULL, "Output", "each finished connection as a multi-line timeline", opt_flag },
 	{ "events", 'e', NULL, "Output", "every state change as it happens, with time in the previous state", opt_flag },

@@ -51,6 +51,7 @@ struct tf_config {
 	int ncgroups;
 	uint64_t cgroup_ids[TF_MAX_CGROUP_FILTERS];	/* resolved by tf_cgroup_filter() before loading */
 	uint32_t cgroup_levels[TF_MAX_CGROUP_FILTERS];
+	bool netns_all;		/* --netns all: --tw's census of every namespace */
 	/* output */
 	int output;		/* enum tf_output */
 	bool json;		/* --json (also with --hist: histograms as JSON) */

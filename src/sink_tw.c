@@ -39,7 +39,7 @@ static const char *age(int64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-static void text_group(FILE *o, const struct tf_tw_group *g, bool remote)
+static void text_group(FILE *o, const struct tf_tw_group *g, bool remote, bool by_netns)
 {
 	char ep[TF_ADDR_LEN + 8], a[16], b[16], r1[16], r2[16];
 
@@ -47,9 +47,19 @@ static void text_group(FILE *o, const struct tf_tw_group *g, bool remote)
 		tf_fmt_endpoint(g->family, g->addr, g->port, ep, sizeof(ep));
 	else
 		snprintf(ep, sizeof(ep), "%u", g->port);
+	if (by_netns)
+		fprintf(o, "  %-10u", g->netns);
 	fprintf(o, "  %-30s %7" PRIu64 " %9s %9s %9s..%s\n", ep, g->count,
 		age(g->oldest_age_ns, a, sizeof(a)), age(g->newest_age_ns, b, sizeof(b)),
 		age(g->min_remaining_ns, r1, sizeof(r1)), age(g->max_remaining_ns, r2, sizeof(r2)));
+}
+
+static void text_head(FILE *o, const char *what, bool by_netns)
+{
+	fputc('\n', o);
+	if (by_netns)
+		fprintf(o, "  %-10s", "NETNS");
+	fprintf(o, "  %-30s %7s %9s %9s %s\n", what, "COUNT", "OLDEST", "NEWEST", "REMAINING");
 }
 
 static void text_stuck_lines(FILE *o, const struct tw_view *v)
@@ -83,23 +93,20 @@ static void text_table(struct tf_sink *sk, const struct tf_tw_snapshot *s)
 		   "overflow %" PRIu64 " (+%" PRIu64 " since start)\n",
 		tf_fmt_rfc3339((int64_t)s->now_ns + sk->mono_to_real_ns, t, sizeof(t)), s->total,
 		s->fin_wait2_substate, s->overflow, s->overflow - v->overflow_at_start);
-	fprintf(o, "ended: expired %" PRIu64 " reused %" PRIu64 " reset %" PRIu64
-		   " netns_gone %" PRIu64 " unknown %" PRIu64 "%s\n",
-		s->ended[TF_TWE_EXPIRED], s->ended[TF_TWE_REUSED], s->ended[TF_TWE_RESET],
-		s->ended[TF_TWE_NETNS_GONE], s->ended[TF_TWE_UNKNOWN],
-		s->untracked ? "  (some untracked: tracker full)" : "");
+	fprintf(o, "ended:");
+	for (int i = 0; i < TF_TWE_MAX; i++)
+		fprintf(o, " %s %" PRIu64, tf_tw_end_name(i), s->ended[i]);
+	fprintf(o, "%s\n", s->untracked ? "  (some untracked: tracker full)" : "");
 	fprintf(o, "half-closed: CLOSE_WAIT %" PRIu64 "  FIN_WAIT2 %" PRIu64 " (orphaned %" PRIu64
 		   ")  sweep every %.1fs, took %s\n",
 		s->close_wait, s->fin_wait2, s->fin_wait2_orphaned, s->interval_ns / 1e9,
 		tf_fmt_dur(s->sweep_cost_ns, cost, sizeof(cost)));
-	fprintf(o, "\n  %-30s %7s %9s %9s %s\n", "LOCAL PORT", "COUNT", "OLDEST", "NEWEST",
-		"REMAINING");
+	text_head(o, "LOCAL PORT", s->by_netns);
 	for (int i = 0; i < s->n_by_lport; i++)
-		text_group(o, &s->by_lport[i], false);
-	fprintf(o, "\n  %-30s %7s %9s %9s %s\n", "REMOTE ENDPOINT", "COUNT", "OLDEST", "NEWEST",
-		"REMAINING");
+		text_group(o, &s->by_lport[i], false, s->by_netns);
+	text_head(o, "REMOTE ENDPOINT", s->by_netns);
 	for (int i = 0; i < s->n_by_remote; i++)
-		text_group(o, &s->by_remote[i], true);
+		text_group(o, &s->by_remote[i], true, s->by_netns);
 	text_stuck_lines(o, v);
 	fputs(v->tty ? "" : "\n", o);
 	fflush(o);
@@ -114,6 +121,8 @@ static void json_groups(FILE *o, const char *key, const struct tf_tw_group *g, i
 	fprintf(o, ",\"%s\":[", key);
 	for (int i = 0; i < n; i++) {
 		fprintf(o, "%s{", i ? "," : "");
+		if (g[i].netns)
+			fprintf(o, "\"netns\":%u,", g[i].netns);
 		if (remote)
 			fprintf(o, "\"family\":\"%s\",\"addr\":\"%s\",",
 				g[i].family == AF_INET6 ? "ipv6" : "ipv4",
@@ -140,9 +149,9 @@ static void json_table(struct tf_sink *sk, const struct tf_tw_snapshot *s)
 		fprintf(o, "%s\"%s\":%" PRIu64, i ? "," : "", tf_tw_end_name(i), s->ended[i]);
 	fprintf(o, "},\"close_wait\":%" PRIu64 ",\"fin_wait2\":%" PRIu64
 		   ",\"fin_wait2_orphaned\":%" PRIu64 ",\"untracked\":%" PRIu64
-		   ",\"interval_us\":%" PRId64 ",\"sweep_cost_us\":%" PRId64,
+		   ",\"interval_us\":%" PRId64 ",\"sweep_cost_us\":%" PRId64 ",\"looked_up\":%" PRIu64,
 		s->close_wait, s->fin_wait2, s->fin_wait2_orphaned, s->untracked,
-		s->interval_ns / 1000, s->sweep_cost_ns / 1000);
+		s->interval_ns / 1000, s->sweep_cost_ns / 1000, s->looked_up);
 	json_groups(o, "by_lport", s->by_lport, s->n_by_lport, false);
 	json_groups(o, "by_remote", s->by_remote, s->n_by_remote, true);
 	fputs("}\n", o);

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* TIME-WAIT census, ends and stuck half-closed connections. See timewait.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/utsname.h>
@@ -16,16 +14,19 @@
 #include "nsiter.h"
 #include "ohash.h"
 #include "sink.h"		/* the feed of finished connections is a sink */
+#include "sockdiag.h"
 #include "stuck.h"
 #include "timewait.h"
+#include "twforeign.h"
 #include "twtrack.h"
 #include "tf_timewait.h"
 #include "timewait.skel.h"
 
 #define SWEEP_BATCH 256		/* records per read() */
 #define HALF_CAP (1u << 20)	/* half-closed sockets remembered per sweep */
-#define NETNS_CAP (1u << 16)
 #define MAX_SHARE 50		/* sweeps may take 1/50 of the time: 2% of one CPU */
+#define CHECKS_MIN 256		/* lookups in other namespaces per sweep, at least */
+#define CHECK_COST_NS 10000	/* a lookup's cost until measured */
 
 #define SINCE_SLACK_NS 1000000000ull	/* a newer last-ACK time than this restarts the idle clock */
 
@@ -51,7 +52,8 @@ struct since_val {
 struct tf_tw {
 	struct timewait_bpf *skel;
 	struct bpf_link *tcp_link, *task_link, *owner_link;
-	struct tf_nsiter *ns;		/* opens iter/tcp in the swept namespace */
+	struct tf_nsiter *ns;		/* opens fds in other namespaces; NULL: none */
+	struct tf_twf *twf;		/* TIME-WAITs in other namespaces */
 	struct tf_loader *loader;
 	struct tf_core *core;
 	struct tf_twt *twt;
@@ -61,10 +63,14 @@ struct tf_tw {
 	struct tf_ohash owners;		/* skaddr -> tf_owner_rec, loaded when needed */
 	uint32_t scan_gen;
 	const struct tf_config *cfg;	/* --pid: the owners wanted */
-	struct tf_ohash netns;		/* live namespaces, filled on demand per sweep */
-	bool netns_known;
-	uint32_t swept_netns;		/* --netns, 0: ours */
-	bool ns_gone;			/* the swept namespace no longer exists */
+	uint32_t own_netns;		/* the tracer's */
+	uint32_t home_netns;		/* the one the walks cover: ours, or --netns */
+	bool ns_gone;			/* the home namespace no longer exists */
+	bool home_stale;		/* the last way into it failed */
+	uint64_t check_cost_ns;		/* a lookup in another namespace, measured */
+	char notice[400];		/* at start: what is not followed, and why */
+	char problem[256];		/* the last trouble seen (each is reported once) */
+	bool problem_new;
 	uint32_t hz;
 	uint64_t interval_ns, next_ns;	/* --tw-interval, next sweep */
 	uint64_t scan_period_ns, next_scan_ns;	/* live-table scans */
@@ -87,33 +93,80 @@ static void configure(struct timewait_bpf *skel, const struct tf_config *cfg)
 	tf_port_bits_fill(ro->port_bits, cfg);
 }
 
+typedef void (*walk_fn)(struct tf_tw *tw, const struct tf_sweep_rec *r);
+
 /*
- * One walk over every TCP socket: fn(ctx, rec) for each record. hold: keep
- * the ring buffer drained meanwhile (a walk of 131k TIME-WAIT sockets takes
- * ~250 ms, long enough to fill it under churn); the caller releases.
+ * Read one walk: fn(tw, rec) for each record. hold: keep the ring buffer
+ * drained meanwhile (a walk of 131k TIME-WAIT sockets takes ~250 ms, long
+ * enough to fill it under churn); the caller releases.
  */
-static int walk(struct tf_tw *tw, void (*fn)(struct tf_tw *, const struct tf_sweep_rec *),
-		bool hold)
+static int read_walk(struct tf_tw *tw, int fd, walk_fn fn, bool hold)
 {
-	int fd = tf_nsiter_open(tw->ns, bpf_link__fd(tw->tcp_link), &tw->snap.overflow);
 	ssize_t n;
 
-	if (fd == -ENOENT) {	/* the namespace is gone, and so are its sockets */
-		tw->ns_gone = true;
-		return 0;
-	}
-	if (fd < 0)
-		return fd;
-	tw->ns_gone = false;
 	while ((n = read(fd, tw->buf, sizeof(tw->buf))) > 0) {
 		if (hold)
 			tf_loader_hold(tw->loader);
 		for (size_t i = 0; i < (size_t)n / sizeof(tw->buf[0]); i++)
 			fn(tw, &tw->buf[i]);
 	}
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return (int)n;
+	return n < 0 ? -errno : 0;
+}
+
+struct home_walk {
+	struct tf_tw *tw;
+	walk_fn fn;
+	bool hold;
+	int err;
+};
+
+static void on_home_fd(void *ctx, const struct tf_ns_req *req, int fd, uint64_t overflow)
+{
+	struct home_walk *w = ctx;
+
+	(void)req;
+	w->tw->snap.overflow = overflow;
+	w->err = fd < 0 ? fd : read_walk(w->tw, fd, w->fn, w->hold);
+}
+
+/* The home namespace is another one: the helper opens the iterator in it. */
+static int walk_elsewhere(struct tf_tw *tw, walk_fn fn, bool hold)
+{
+	struct tf_ns_req req = { .netns = tw->home_netns, .what = TF_NS_ITER };
+	struct home_walk w = { .tw = tw, .fn = fn, .hold = hold };
+
+	if (tw->twf)	/* not yet while HZ is measured: the helper searches */
+		tf_twf_path(tw->twf, tw->home_netns, tw->home_stale, req.path, sizeof(req.path));
+	tf_nsiter_open(tw->ns, &req, 1, on_home_fd, &w);
+	tw->home_stale = w.err == -ENOENT;
+	if (w.err == -ENOENT && req.path[0]) {	/* that way in is gone: search */
+		req.path[0] = 0;
+		tf_nsiter_open(tw->ns, &req, 1, on_home_fd, &w);
+	}
+	return w.err;
+}
+
+/*
+ * One walk over every TCP socket of the home namespace: fn(tw, rec) for
+ * each record. -ENOENT: the namespace is gone, and so are its sockets
+ * (tw->ns_gone; a walk with no record).
+ */
+static int walk(struct tf_tw *tw, walk_fn fn, bool hold)
+{
+	int fd, err;
+
+	if (tw->home_netns != tw->own_netns) {
+		err = walk_elsewhere(tw, fn, hold);
+	} else {
+		fd = bpf_iter_create(bpf_link__fd(tw->tcp_link));
+		if (fd < 0)
+			return -errno;
+		tw->snap.overflow = tf_tcpext_counter("/proc/self/net/netstat", "TCPTimeWaitOverflow");
+		err = read_walk(tw, fd, fn, hold);
+		close(fd);
+	}
+	tw->ns_gone = err == -ENOENT;
+	return err;
 }
 
 static void keep_end(struct tf_tw *tw, const struct tf_sweep_rec *r)
@@ -133,7 +186,7 @@ static uint32_t measure_hz(struct tf_tw *tw)
 	double hz, best = 1e18;
 	uint32_t pick = 0;
 
-	if (walk(tw, keep_end, false))
+	if (walk(tw, keep_end, false) || tw->last_end.kind != TF_SWR_END)
 		return 0;
 	a = tw->last_end;
 	if (a.kind == TF_SWR_END && a.entry_ms)
@@ -158,69 +211,18 @@ static uint32_t measure_hz(struct tf_tw *tw)
 
 /* ---- network namespaces that still exist -------------------------------------- */
 
-static void netns_add(struct tf_tw *tw, uint32_t inum)
-{
-	tf_ohash_put(&tw->netns, &inum, NULL);
-}
-
-/* Namespaces kept by a bind mount (ip netns, container runtimes). */
-static void netns_from_dir(struct tf_tw *tw, const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[512];
-	struct stat st;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (!stat(path, &st))
-			netns_add(tw, (uint32_t)st.st_ino);
-	}
-	closedir(d);
-}
-
-static int netns_collect(struct tf_tw *tw)
-{
-	uint32_t inum[256];
-	ssize_t n;
-	int fd;
-
-	if (!tw->task_link)	/* netns_tasks refused: cannot tell */
-		return -EOPNOTSUPP;
-	fd = bpf_iter_create(bpf_link__fd(tw->task_link));
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, inum, sizeof(inum))) > 0)
-		for (size_t i = 0; i < (size_t)n / sizeof(inum[0]); i++)
-			netns_add(tw, inum[i]);
-	close(fd);
-	netns_from_dir(tw, "/run/netns");
-	netns_from_dir(tw, "/var/run/docker/netns");
-	return n < 0 ? -errno : 0;
-}
-
 /*
  * Does this namespace still exist? A process lives in it or a bind mount
- * keeps it. One namespace held only by an open file descriptor elsewhere
- * looks gone: a documented limit. When we cannot tell, say it exists.
+ * keeps it. One held only by an open file descriptor elsewhere looks gone
+ * if we knew it before: a documented limit. When we cannot tell, it exists.
  */
 static bool netns_alive(void *ctx, uint32_t inum)
 {
 	struct tf_tw *tw = ctx;
 
-	if (inum == tw->swept_netns && tw->ns_gone)
+	if (inum == tw->home_netns && tw->ns_gone)
 		return false;
-	if (!tw->netns_known) {
-		tf_ohash_clear(&tw->netns);
-		if (netns_collect(tw))
-			return true;
-		tw->netns_known = true;
-	}
-	return tf_ohash_get(&tw->netns, &inum) != NULL;
+	return inum == tw->own_netns || !tw->twf || tf_twf_alive(tw->twf, inum);
 }
 
 /* ---- one sweep -------------------------------------------------------------------- */
@@ -416,45 +418,118 @@ static void scan_live(struct tf_tw *tw, uint64_t now)
 	tf_stuckt_end(tw->stuck);
 }
 
-static int sweep_now(struct tf_tw *tw, uint64_t t0)
+/* Trouble that ends nothing: told once per kind (tf_tw_problem), never fatal. */
+static void trouble(struct tf_tw *tw, const char *msg)
 {
-	uint64_t t1, lost, cost, period;
+	if (!msg || !strcmp(msg, tw->problem))
+		return;
+	snprintf(tw->problem, sizeof(tw->problem), "%s", msg);
+	tw->problem_new = true;
+}
+
+/*
+ * What a sweep costs: CPU time of this thread (the walk runs in its read()
+ * calls) and of the helper's children that enter the namespaces. Not wall
+ * time: on a busy host a sweep waits for a CPU, and that waiting is not
+ * ours to budget.
+ */
+static uint64_t cpu_ns(const struct tf_tw *tw)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + tf_nsiter_cpu_ns(tw->ns);
+}
+
+/*
+ * TIME-WAITs in other namespaces: as many lookups as 3/4 of the sweep's
+ * share of a CPU leaves after the walk (spent_ns; the rest is headroom:
+ * sweeps vary, p90 15% over the median with 100 namespaces of 1000), and
+ * never less than a third of that share: the walk alone can take it all (it
+ * visits every namespace's sockets, 10-17 ms with 100 000 elsewhere). A
+ * sweep over its share stretches the period, the lookups with it.
+ */
+static void check_elsewhere(struct tf_tw *tw, uint64_t spent_ns)
+{
+	uint64_t share = tw->interval_ns / MAX_SHARE, c0 = cpu_ns(tw);
+	uint64_t left = share * 3 / 4 > spent_ns ? share * 3 / 4 - spent_ns : 0;
+	uint64_t max = (left > share / 3 ? left : share / 3) / tw->check_cost_ns;
+	size_t n = tf_twf_check(tw->twf, tf_now_mono_ns(), max > CHECKS_MIN ? max : CHECKS_MIN);
+
+	if (n)	/* smoothed: the namespaces entered weigh on few lookups */
+		tw->check_cost_ns = (3 * tw->check_cost_ns + (cpu_ns(tw) - c0) / n) / 4 + 1;
+	tw->snap.looked_up = n;
+	trouble(tw, tf_twf_problem(tw->twf));
+}
+
+/* The home walk failed (not gone: failed): nothing of it is judged in this sweep. */
+static void walk_failed(struct tf_tw *tw, int err, uint64_t overflow)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "walking the TCP sockets of network namespace %u failed: %s "
+		 "(its TIME-WAITs are not judged until a walk works)", tw->home_netns,
+		 err == -ECANCELED ? "the helper's child was killed in it (a teardown?)" :
+		 strerror(-err));
+	trouble(tw, msg);
+	tw->snap.overflow = overflow;	/* as last read */
+}
+
+static bool sweep_now(struct tf_tw *tw, uint64_t t0)
+{
+	uint64_t t1, lost, cost, period, overflow = tw->snap.overflow, c0 = cpu_ns(tw);
 	int err;
 
 	memset(&tw->snap, 0, sizeof(tw->snap));
+	tw->snap.by_netns = tw->cfg->netns_all;
 	tf_ohash_clear(&tw->half);
-	tw->netns_known = false;
+	tf_twf_begin(tw->twf);
 	tf_twt_begin(tw->twt, t0);
 	err = walk(tw, on_sweep_rec, true);
-	if (err)
-		return err;
 	t1 = tf_now_mono_ns();
-	tf_twt_walked(tw->twt, t1);
+	if (!err || err == -ENOENT)
+		tf_twt_walked(tw->twt, t1);
+	else
+		walk_failed(tw, err, overflow);
+	check_elsewhere(tw, cpu_ns(tw) - c0);
+	t1 = tf_now_mono_ns();
 	scan_live(tw, t1);
 	/* lost events or skipped timewait sockets: early ends become "unknown" */
 	lost = tf_run_lost(&tw->core->stats) + tw->snap.overflow;
 	tf_twt_end(tw->twt, lost == tw->lost_before, &tw->snap);
 	tw->lost_before = lost;
 	/* a huge population stretches the period: sweeps take at most 1/MAX_SHARE of a CPU */
-	cost = tf_now_mono_ns() - t0;
+	cost = cpu_ns(tw) - c0;
 	period = cost * MAX_SHARE > tw->interval_ns ? cost * MAX_SHARE : tw->interval_ns;
 	tw->next_ns = t0 + period;
 	tw->snap.interval_ns = (int64_t)period;
 	tw->snap.sweep_cost_ns = (int64_t)cost;
-	tf_core_tw_sweep(tw->core, &tw->snap);
-	return 0;
+	return !err || err == -ENOENT;
 }
 
 int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns)
 {
-	int err;
-
 	if (now_ns < tw->next_ns)
 		return 0;
-	err = sweep_now(tw, tf_now_mono_ns());
+	/* no census from a walk that failed: the ends it could judge went out already */
+	if (sweep_now(tw, tf_now_mono_ns()))
+		tf_core_tw_sweep(tw->core, &tw->snap);
 	/* what arrived during the sweep, as if read at the next poll */
 	tf_loader_release(tw->loader);
-	return err ? err : 1;
+	return 1;
+}
+
+const char *tf_tw_notice(const struct tf_tw *tw)
+{
+	return tw->notice[0] ? tw->notice : NULL;
+}
+
+const char *tf_tw_problem(struct tf_tw *tw)
+{
+	if (!tw->problem_new)
+		return NULL;
+	tw->problem_new = false;
+	return tw->problem;
 }
 
 /* ---- finished connections, through the core ------------------------------------- */
@@ -606,21 +681,64 @@ static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t
 			 strerror(-e), strerrorname_np(-e) ? strerrorname_np(-e) : "?");
 		return TF_EXIT_KERNEL;
 	}
-	return tf_nsiter_new(&tw->ns, cfg->netns, bpf_link__fd(tw->tcp_link), err, errlen);
+	return TF_EXIT_OK;
+}
+
+/* Why TIME-WAITs elsewhere will not be followed: one line in tw->notice. */
+static void not_followed(struct tf_tw *tw, const char *why)
+{
+	snprintf(tw->notice, sizeof(tw->notice), "TIME-WAITs in other network namespaces are not "
+		 "followed (%s): their records say end \"not_swept\"", why);
+}
+
+/*
+ * The namespace helper, while we still have the privileges it keeps: to
+ * walk --netns (an error without it), and to follow the TIME-WAITs of
+ * other namespaces by lookups (without it they end as not_swept).
+ */
+static int start_helper(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t errlen)
+{
+	char path[TF_NS_PATH_LEN], why[200];
+	int e;
+
+	if (cfg->netns == tw->own_netns && cfg->netns)
+		return TF_EXIT_OK;
+	if (cfg->netns && tf_netns_find(cfg->netns, path, sizeof(path))) {
+		snprintf(err, errlen, "--netns %u: no such network namespace (no process in it, "
+			 "not in /run/netns); see `stat -Lc %%i /proc/PID/ns/net`", cfg->netns);
+		return TF_EXIT_USAGE;
+	}
+	if (!cfg->netns && (e = tf_diag_probe())) {
+		snprintf(why, sizeof(why), "this kernel answers no TCP sock_diag lookup: %s; "
+			 "needs inet_diag and tcp_diag", strerror(-e));
+		not_followed(tw, why);
+		return TF_EXIT_OK;
+	}
+	e = tf_nsiter_new(&tw->ns, bpf_link__fd(tw->tcp_link), why, sizeof(why));
+	if (e && cfg->netns) {
+		snprintf(err, errlen, "--netns %u: %s", cfg->netns, why);
+		return TF_EXIT_PERM;
+	}
+	if (e)
+		not_followed(tw, why);
+	return TF_EXIT_OK;
 }
 
 static int make_trackers(struct tf_tw *tw, const struct tf_config *cfg)
 {
-	struct tf_twt_params p = { .hz = tw->hz, .owners_filtered = cfg->npids > 0 };
+	struct tf_twt_params p = { .hz = tw->hz, .owners_filtered = cfg->npids > 0,
+				   .home_netns = tw->home_netns, .census_all = cfg->netns_all };
 	struct tf_twt_ops ops = { .end = on_tw_end, .netns_alive = netns_alive, .ctx = tw };
 
 	tw->twt = tf_twt_new(&p, &ops);
 	tw->stuck = tf_stuckt_new((uint64_t)(cfg->stuck_s * 1e9));
-	if (!tw->twt || !tw->stuck ||
+	if (tw->twt)
+		tw->twf = tf_twf_new(tw->ns, tw->task_link ? bpf_link__fd(tw->task_link) : -1,
+				     tw->twt, tw->hz);
+	if (!tw->twt || !tw->stuck || !tw->twf ||
 	    tf_ohash_init(&tw->half, sizeof(uint64_t), sizeof(struct half_info), HALF_CAP) ||
 	    tf_ohash_init(&tw->since, sizeof(struct since_key), sizeof(struct since_val), HALF_CAP) ||
-	    tf_ohash_init(&tw->owners, sizeof(uint64_t), sizeof(struct tf_owner_rec), HALF_CAP) ||
-	    tf_ohash_init(&tw->netns, sizeof(uint32_t), 0, NETNS_CAP))
+	    tf_ohash_init(&tw->owners, sizeof(uint64_t), sizeof(struct tf_owner_rec), HALF_CAP))
 		return -ENOMEM;
 	return 0;
 }
@@ -640,11 +758,15 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 	tw->core = core;
 	tw->cfg = cfg;
 	tw->interval_ns = (uint64_t)(cfg->tw_interval_s * 1e9);
-	tw->swept_netns = cfg->netns;
+	tw->own_netns = tf_netns_own();
+	tw->home_netns = cfg->netns ? cfg->netns : tw->own_netns;
+	tw->check_cost_ns = CHECK_COST_NS;
 	tw->scan_period_ns = (uint64_t)(cfg->stuck_s * 1e8);	/* --stuck / 10 */
 	if (tw->scan_period_ns < tw->interval_ns)
 		tw->scan_period_ns = tw->interval_ns;
 	rc = load(tw, cfg, err, errlen);
+	if (!rc)
+		rc = start_helper(tw, cfg, err, errlen);
 	if (rc)
 		goto cleanup;
 	tw->hz = measure_hz(tw);
@@ -673,6 +795,7 @@ void tf_tw_free(struct tf_tw *tw)
 	bpf_link__destroy(tw->tcp_link);
 	bpf_link__destroy(tw->task_link);
 	bpf_link__destroy(tw->owner_link);
+	tf_twf_free(tw->twf);
 	tf_nsiter_free(tw->ns);
 	timewait_bpf__destroy(tw->skel);
 	tf_twt_free(tw->twt);
@@ -680,6 +803,5 @@ void tf_tw_free(struct tf_tw *tw)
 	tf_ohash_free(&tw->half);
 	tf_ohash_free(&tw->since);
 	tf_ohash_free(&tw->owners);
-	tf_ohash_free(&tw->netns);
 	free(tw);
 }

@@ -20,19 +20,29 @@ struct tf_tw;
 
 /*
  * Load the iterator, measure HZ if the kernel config does not say, and
- * register with the core to see finished connections. The census covers one
- * network namespace: ours, or --netns (entered now: call it before dropping
- * privileges). cfg, l and core must outlive the tracker.
+ * register with the core to see finished connections. The walks cover one
+ * network namespace: ours, or --netns; TIME-WAITs handed over in other
+ * namespaces are followed by lookups inside them (twforeign.h). Both need
+ * the namespace helper, forked now: call it before dropping privileges.
+ * cfg, l and core must outlive the tracker.
  * Returns TF_EXIT_OK, or an enum tf_exit status with one line in err.
  */
 int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader *l,
 	      struct tf_core *core, char *err, size_t errlen);
 
+/* What the tracker will not do on this host, and why (one line), or NULL. */
+const char *tf_tw_notice(const struct tf_tw *tw);
+
 /*
  * Sweep if one is due (every --tw-interval; call often, e.g. every loop).
- * Returns 1 after a sweep, 0 when none was due, -errno on failure.
+ * Returns 1 after a sweep, 0 when none was due. Nothing in a sweep ends the
+ * tracer: a namespace that cannot be walked or entered (it may be torn down
+ * at any moment) is not judged, and the trouble is told by tf_tw_problem.
  */
 int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns);
+
+/* A new kind of trouble since the last call (one line), or NULL. */
+const char *tf_tw_problem(struct tf_tw *tw);
 
 void tf_tw_free(struct tf_tw *tw);
 

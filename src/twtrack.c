@@ -2,36 +2,14 @@
 /* TIME-WAIT bookkeeping between sweeps. See twtrack.h. */
 #include <stdlib.h>
 #include <string.h>
-#include "ohash.h"
-#include "twtrack.h"
+#include "twtrack_int.h"
 
-/* A connection's 4-tuple in its network namespace (IPv4 in the first 4 bytes). */
-struct tw_key {
-	uint32_t netns;
-	uint16_t sport, dport;
-	uint8_t family, _pad[3];
-	uint8_t saddr[16], daddr[16];
-};
-
-/* What we know of one timewait socket (value under its tw_key). */
-struct tw_ent {
-	uint8_t hsrc;		/* enum tf_tw_handover_src */
-	uint8_t substate;
-	uint32_t gen;		/* sweep that last saw it */
-	uint32_t gone_gen;	/* sweep that first missed it before its timer; 0: not gone */
-	uint32_t pid;
-	uint64_t handover_ns;	/* 0: unknown */
-	uint64_t first_seen_ns;	/* 0: no sweep saw it yet */
-	uint64_t seen_hi_ns;	/* end of that first sweep's walk (0: not ended yet) */
-	uint32_t first_gen;	/* the sweep that first saw it */
-	uint64_t last_seen_ns;
-	uint64_t expires_ns;	/* armed timer, as last seen; 0: unknown */
-	uint64_t gone_ns;	/* the sweep that missed it (after the walk) */
-	char comm[TF_COMM_LEN];
-};
-
-/* A group of one sweep: local port (family 0, addr 0), or remote address and port. */
+/*
+ * A group of one sweep: local port (family 0, addr 0), or remote address
+ * and port; in a namespace (census_all), or netns 0.
+ */
 struct grp_key {
+	uint32_t netns;
 	uint8_t family, _pad;
 	uint16_t port;
 	uint8_t addr[16];
@@ -43,26 +21,10 @@ struct grp {
 	uint64_t min_exp, max_exp;	/* timers, CLOCK_MONOTONIC ns */
 };
 
-struct tf_twt {
-	struct tf_twt_params p;
-	struct tf_twt_ops ops;
-	struct tf_ohash ents;		/* tw_key -> tw_ent */
-	uint32_t gen;
-	uint64_t t_begin, t_after;	/* this sweep's walk */
-	bool walked;
-	uint64_t untracked;		/* timewait sockets of the last sweep that did not fit */
-	uint64_t ended[TF_TWE_MAX];
-	bool prev_ok;			/* no events lost in the previous sweep period */
-	uint32_t pending;		/* gone early, waiting one sweep for evidence */
-	/* this sweep's census */
-	uint64_t total, fw2;
-	struct tf_ohash by_lport, by_remote;	/* grp_key -> grp */
-};
-
 static const char *const end_names[TF_TWE_MAX] = {
 	[TF_TWE_EXPIRED] = "expired",	  [TF_TWE_REUSED] = "reused",
 	[TF_TWE_RESET] = "reset",	  [TF_TWE_NETNS_GONE] = "netns_gone",
-	[TF_TWE_UNKNOWN] = "unknown",
+	[TF_TWE_UNKNOWN] = "unknown",	  [TF_TWE_NOT_SWEPT] = "not_swept",
 };
 
 const char *tf_tw_end_name(int reason)
@@ -72,10 +34,10 @@ const char *tf_tw_end_name(int reason)
 
 /* ---- groups (per sweep) ----------------------------------------------------- */
 
-static void grp_add(struct tf_ohash *g, uint8_t family, const uint8_t *addr, uint16_t port,
-		    uint64_t h, uint64_t exp)
+static void grp_add(struct tf_ohash *g, uint32_t netns, uint8_t family, const uint8_t *addr,
+		    uint16_t port, uint64_t h, uint64_t exp)
 {
-	struct grp_key k = { .family = family, .port = port };
+	struct grp_key k = { .netns = netns, .family = family, .port = port };
 	struct grp *x;
 	bool fresh;
 
@@ -101,14 +63,17 @@ struct grp_ref {
 	const struct grp *g;
 };
 
-/* Bigger count first; ties by port then address, so the order is stable. */
+/* Bigger count first; ties by port, address, namespace, so the order is stable. */
 static bool grp_before(struct grp_ref a, struct grp_ref b)
 {
+	int c;
+
 	if (a.g->count != b.g->count)
 		return a.g->count > b.g->count;
 	if (a.k->port != b.k->port)
 		return a.k->port < b.k->port;
-	return memcmp(a.k->addr, b.k->addr, 16) < 0;
+	c = memcmp(a.k->addr, b.k->addr, 16);
+	return c ? c < 0 : a.k->netns < b.k->netns;
 }
 
 static int64_t jiffies_ns(const struct tf_twt *t, int64_t j)
@@ -119,7 +84,7 @@ static int64_t jiffies_ns(const struct tf_twt *t, int64_t j)
 static void grp_export(struct grp_ref r, uint64_t now, struct tf_tw_group *out)
 {
 	*out = (struct tf_tw_group){
-		.family = r.k->family, .port = r.k->port, .count = r.g->count,
+		.netns = r.k->netns, .family = r.k->family, .port = r.k->port, .count = r.g->count,
 		.oldest_age_ns = now > r.g->min_h ? (int64_t)(now - r.g->min_h) : 0,
 		.newest_age_ns = now > r.g->max_h ? (int64_t)(now - r.g->max_h) : 0,
 		.min_remaining_ns = (int64_t)(r.g->min_exp - now),
@@ -166,7 +131,11 @@ struct tf_twt *tf_twt_new(const struct tf_twt_params *p, const struct tf_twt_ops
 		t->p.cap = TF_TWT_DEFAULT_CAP;
 	t->ops = *ops;
 	t->prev_ok = true;
-	err = tf_ohash_init(&t->ents, sizeof(struct tw_key), sizeof(struct tw_ent), t->p.cap);
+	err = tf_ohash_init(&t->ents, sizeof(struct tf_twt_key), sizeof(struct tw_ent), t->p.cap);
+	if (!err)
+		err = tf_ohash_init(&t->far, sizeof(struct tf_twt_key), sizeof(struct tw_ent), t->p.cap);
+	if (!err)
+		err = twt_far_init(t);
 	if (!err)
 		err = tf_ohash_init(&t->by_lport, sizeof(struct grp_key), sizeof(struct grp), UINT32_MAX);
 	if (!err)
@@ -183,6 +152,8 @@ void tf_twt_free(struct tf_twt *t)
 	if (!t)
 		return;
 	tf_ohash_free(&t->ents);
+	tf_ohash_free(&t->far);
+	twt_far_free(t);
 	tf_ohash_free(&t->by_lport);
 	tf_ohash_free(&t->by_remote);
 	free(t);
@@ -195,7 +166,7 @@ void tf_twt_set_hz(struct tf_twt *t, uint32_t hz)
 
 uint64_t tf_twt_tracked(const struct tf_twt *t)
 {
-	return t->ents.n;
+	return (uint64_t)t->ents.n + t->far.n;
 }
 
 uint64_t tf_twt_untracked(const struct tf_twt *t)
@@ -210,8 +181,8 @@ uint32_t tf_twt_pending(const struct tf_twt *t)
 
 /* ---- ends --------------------------------------------------------------------- */
 
-static void report_end(struct tf_twt *t, const struct tw_key *k, const struct tw_ent *e,
-		       int reason, uint64_t end_ns, int64_t precision_ns)
+void twt_report(struct tf_twt *t, const struct tf_twt_key *k, const struct tw_ent *e, int reason,
+		uint64_t end_ns, int64_t precision_ns)
 {
 	struct tf_tw_end x = {
 		.family = k->family, .netns = k->netns, .pid = e->pid,
@@ -260,7 +231,18 @@ static uint64_t began_by(const struct tf_twt *t, const struct tw_ent *e)
 
 /* ---- connections ---------------------------------------------------------------- */
 
-static bool key_from_conn(const struct tf_conn *c, struct tw_key *k)
+/* A walk covers the home namespace; the others' entries are looked up (twfar.c). */
+bool twt_foreign(const struct tf_twt *t, const struct tf_twt_key *k)
+{
+	return t->p.home_netns && k->netns != t->p.home_netns;
+}
+
+static struct tf_ohash *table_of(struct tf_twt *t, const struct tf_twt_key *k)
+{
+	return twt_foreign(t, k) ? &t->far : &t->ents;
+}
+
+static bool key_from_conn(const struct tf_conn *c, struct tf_twt_key *k)
 {
 	if (!c->sport || !c->dport)
 		return false;
@@ -284,7 +266,7 @@ static bool key_from_conn(const struct tf_conn *c, struct tw_key *k)
  * Does connection c, on the 4-tuple of entry e, begin a new lifecycle while
  * e was still in TIME-WAIT? Then e's TIME-WAIT ended by reuse: reported here.
  */
-static bool ended_by_reuse(struct tf_twt *t, const struct tf_conn *c, const struct tw_key *k,
+static bool ended_by_reuse(struct tf_twt *t, const struct tf_conn *c, const struct tf_twt_key *k,
 			   const struct tw_ent *e)
 {
 	uint64_t start;
@@ -299,7 +281,7 @@ static bool ended_by_reuse(struct tf_twt *t, const struct tf_conn *c, const stru
 		prec = 0;
 	else
 		prec = c->srtt_us ? (int64_t)c->srtt_us * 1000 : (int64_t)(start - last_alive(e));
-	report_end(t, k, e, TF_TWE_REUSED, start, prec);
+	twt_report(t, k, e, TF_TWE_REUSED, start, prec);
 	return true;
 }
 
@@ -310,27 +292,35 @@ static bool ended_by_reuse(struct tf_twt *t, const struct tf_conn *c, const stru
  */
 void tf_twt_conn(struct tf_twt *t, const struct tf_conn *c, const struct tf_summary *s)
 {
-	struct tw_key k;
+	struct tf_ohash *h;
+	struct tf_twt_key k;
 	struct tw_ent *e;
 	bool fresh = false;
 
 	if (!key_from_conn(c, &k))
 		return;
+	h = table_of(t, &k);
 	if (!(s && s->time_wait && c->nstates)) {
-		e = tf_ohash_get(&t->ents, &k);
+		e = tf_ohash_get(h, &k);
 		if (e && ended_by_reuse(t, c, &k, e))
-			tf_ohash_del_at(&t->ents, tf_ohash_index(&t->ents, e));
+			tf_ohash_del_at(h, tf_ohash_index(h, e));
 		return;
 	}
-	e = tf_ohash_put(&t->ents, &k, &fresh);
-	if (!e)
+	e = tf_ohash_put(h, &k, &fresh);
+	if (e && fresh && tf_twt_tracked(t) > t->p.cap) {
+		tf_ohash_del_at(h, tf_ohash_index(h, e));
 		return;		/* over the cap: the census still counts it */
+	}
+	if (!e)
+		return;
 	if (!fresh && ended_by_reuse(t, c, &k, e))
 		memset(e, 0, sizeof(*e));	/* the old entry ends, this one begins */
 	e->handover_ns = c->state_ns[(c->nstates - 1) % TF_MAX_STATES];
 	e->hsrc = TF_TWH_TRACED;
 	e->pid = c->pid;
 	memcpy(e->comm, c->comm, sizeof(e->comm));
+	if (h == &t->far)
+		twt_far_schedule(t, &k, e);
 }
 
 /* ---- sweeps ------------------------------------------------------------------------ */
@@ -360,111 +350,71 @@ static uint64_t stamp_to_mono(uint64_t now_ns, uint32_t entry_ms)
 }
 
 /* When its timer is due: the jiffies left, from the moment the record was made. */
-static uint64_t expiry(const struct tf_twt *t, const struct tf_sweep_rec *r)
+static uint64_t expiry(const struct tf_twt *t, const struct tf_sweep_rec *r, uint64_t seen_ns)
 {
-	uint64_t at = r->ts_ns ? r->ts_ns : t->t_begin;
+	uint64_t at = r->ts_ns ? r->ts_ns : seen_ns;
 
 	return (uint64_t)((int64_t)at + jiffies_ns(t, r->jiffies));
 }
 
-static void see_entry(struct tf_twt *t, struct tw_ent *e, const struct tf_sweep_rec *r)
+/* Its timer as last seen, else as the kernel arms it at a traced hand-over; 0: unknown. */
+uint64_t twt_expected_end(const struct tw_ent *e)
+{
+	if (e->expires_ns)
+		return e->expires_ns;
+	return e->hsrc == TF_TWH_TRACED ? e->handover_ns + TF_TW_LEN_NS : 0;
+}
+
+/* Seen, by a walk or a lookup at seen_ns. */
+void twt_see(struct tf_twt *t, struct tw_ent *e, const struct tf_sweep_rec *r, uint64_t seen_ns)
 {
 	if (!e->first_seen_ns) {
-		e->first_seen_ns = t->t_begin;
+		e->first_seen_ns = seen_ns;
 		e->first_gen = t->gen;
 	}
-	e->last_seen_ns = t->t_begin;
+	e->last_seen_ns = seen_ns;
 	e->gen = t->gen;
 	e->gone_gen = 0;	/* the walk can miss a socket; it was not gone */
+	e->fails = 0;
+	e->evidence_bad = false;
 	e->substate = r->state;
-	e->expires_ns = expiry(t, r);
+	e->expires_ns = expiry(t, r, seen_ns);
 	if (e->hsrc == TF_TWH_UNKNOWN && (r->flags & TF_SWF_ENTRY_STAMP)) {
-		e->handover_ns = stamp_to_mono(t->t_begin, r->entry_ms);
+		e->handover_ns = stamp_to_mono(seen_ns, r->entry_ms);
 		e->hsrc = TF_TWH_KERNEL_STAMP;
 	}
 }
 
 void tf_twt_record(struct tf_twt *t, const struct tf_sweep_rec *r)
 {
-	struct tw_key k = { .netns = r->netns, .family = r->family, .sport = r->sport,
-			    .dport = r->dport };
-	struct tw_ent *e;
+	struct tf_twt_key k = { .netns = r->netns, .family = r->family, .sport = r->sport,
+				.dport = r->dport };
+	struct tw_ent *e = NULL;
 	uint64_t h;
 
 	if (r->kind != TF_SWR_TW)
 		return;
 	memcpy(k.saddr, r->saddr, 16);
 	memcpy(k.daddr, r->daddr, 16);
+	if (!twt_foreign(t, &k))	/* a walk sees its own namespace only */
+		e = tf_ohash_put(&t->ents, &k, NULL);
+	if (e)
+		twt_see(t, e, r, t->t_begin);
+	else
+		t->untracked++;
+	if (e && t->p.census_all)
+		return;		/* counted from the entries, at the end of the sweep */
 	t->total++;
 	if (r->state == TF_FIN_WAIT2)
 		t->fw2++;
-	e = tf_ohash_put(&t->ents, &k, NULL);
-	if (e) {
-		see_entry(t, e, r);
+	if (e)
 		h = e->hsrc == TF_TWH_UNKNOWN ? e->first_seen_ns : e->handover_ns;
-	} else {
-		t->untracked++;
-		h = (r->flags & TF_SWF_ENTRY_STAMP) ? stamp_to_mono(t->t_begin, r->entry_ms) : t->t_begin;
-	}
-	grp_add(&t->by_lport, 0, (const uint8_t[16]){ 0 }, r->sport, h, expiry(t, r));
-	grp_add(&t->by_remote, r->family, r->daddr, r->dport, h, expiry(t, r));
-}
-
-/*
- * Not seen by this sweep. Returns true when the entry was reported and
- * must be deleted. Idempotent within one sweep.
- */
-static bool judge(struct tf_twt *t, const struct tw_key *k, struct tw_ent *e,
-		  uint64_t t_after, bool ok)
-{
-	int64_t tick = jiffies_ns(t, 1);
-	uint64_t expires = e->expires_ns;
-	int reason;
-
-	if (e->gen == t->gen || (e->gone_gen == t->gen))
-		return false;
-	if (!e->gone_gen) {
-		if (!expires && e->hsrc == TF_TWH_TRACED)
-			expires = e->handover_ns + TF_TW_LEN_NS;	/* armed at hand-over */
-		if (expires && (int64_t)(expires - t_after) <= tick) {
-			uint64_t from = expires > last_alive(e) ? expires : last_alive(e);
-
-			report_end(t, k, e, TF_TWE_EXPIRED, t_after, (int64_t)(t_after - from));
-			return true;
-		}
-		/* gone before its timer: wait one sweep for the evidence */
-		e->gone_gen = t->gen;
-		e->gone_ns = t_after;
-		return false;
-	}
-	if (t->ops.netns_alive && !t->ops.netns_alive(t->ops.ctx, k->netns))
-		reason = TF_TWE_NETNS_GONE;
-	else if (!ok || !t->prev_ok || t->p.owners_filtered)
-		reason = TF_TWE_UNKNOWN;
 	else
-		reason = TF_TWE_RESET;
-	report_end(t, k, e, reason, e->gone_ns, (int64_t)(e->gone_ns - last_alive(e)));
-	return true;
-}
-
-static void judge_all(struct tf_twt *t, uint64_t t_after, bool ok)
-{
-	uint32_t i = 0;
-
-	t->pending = 0;
-	while (i < t->ents.nslots) {
-		struct tw_ent *e = tf_ohash_at(&t->ents, i);
-
-		if (e && e->first_gen == t->gen && !e->seen_hi_ns)
-			e->seen_hi_ns = t_after;
-		if (!e || e->handover_ns > t->t_begin ||
-		    !judge(t, tf_ohash_key_at(&t->ents, i), e, t_after, ok)) {
-			t->pending += e && e->gone_gen;
-			i++;
-			continue;
-		}
-		tf_ohash_del_at(&t->ents, i);	/* a later entry may move into slot i */
-	}
+		h = (r->flags & TF_SWF_ENTRY_STAMP) ? stamp_to_mono(t->t_begin, r->entry_ms) : t->t_begin;
+	k.netns = t->p.census_all ? r->netns : 0;
+	grp_add(&t->by_lport, k.netns, 0, (const uint8_t[16]){ 0 }, r->sport, h,
+		expiry(t, r, t->t_begin));
+	grp_add(&t->by_remote, k.netns, r->family, r->daddr, r->dport, h, expiry(t, r, t->t_begin));
 }
 
 void tf_twt_walked(struct tf_twt *t, uint64_t t_after)
@@ -473,12 +423,125 @@ void tf_twt_walked(struct tf_twt *t, uint64_t t_after)
 	t->walked = true;
 }
 
+/* ---- judging ---------------------------------------------------------------------- */
+
+bool twt_missed(struct tf_twt *t, const struct tf_twt_key *k, struct tw_ent *e, uint64_t at)
+{
+	uint64_t expires = twt_expected_end(e), seen = last_alive(e);
+
+	if (expires && (int64_t)(expires - at) <= jiffies_ns(t, 1)) {
+		/* it went after its timer, or after we last saw it if that was long before */
+		uint64_t from = expires > seen && expires - seen <= TF_TWT_TRUST_NS ? expires : seen;
+
+		twt_report(t, k, e, TF_TWE_EXPIRED, at, (int64_t)(at - from));
+		return true;
+	}
+	/* gone before its timer: wait one sweep for the evidence */
+	e->gone_gen = t->gen;
+	e->gone_ns = at;
+	return false;
+}
+
+void twt_verdict(struct tf_twt *t, const struct tf_twt_key *k, const struct tw_ent *e, bool ok)
+{
+	int reason;
+
+	if (t->ops.netns_alive && !t->ops.netns_alive(t->ops.ctx, k->netns))
+		reason = TF_TWE_NETNS_GONE;
+	else if (!ok || !t->prev_ok || e->evidence_bad || t->p.owners_filtered)
+		reason = TF_TWE_UNKNOWN;
+	else
+		reason = TF_TWE_RESET;
+	twt_report(t, k, e, reason, e->gone_ns, (int64_t)(e->gone_ns - last_alive(e)));
+}
+
+/*
+ * Not looked at when it should have been (its namespace could not be
+ * walked or entered). Past its timer, and again and again: say so, with no
+ * end; never an end nobody saw.
+ */
+bool twt_unseen(struct tf_twt *t, const struct tf_twt_key *k, struct tw_ent *e)
+{
+	uint64_t expires = twt_expected_end(e);
+
+	if (e->fails < UINT8_MAX)
+		e->fails++;
+	if (e->fails < TF_TWT_FAIL_LIMIT || !expires || t->t_begin < expires + TF_TWT_GRACE_NS)
+		return false;
+	twt_report(t, k, e, TF_TWE_NOT_SWEPT, 0, 0);
+	return true;
+}
+
+/*
+ * A home entry after this sweep's walk. Returns true when it was reported
+ * and must be deleted. Idempotent within one sweep.
+ */
+static bool judge(struct tf_twt *t, const struct tf_twt_key *k, struct tw_ent *e, bool ok)
+{
+	if (e->gen == t->gen || e->gone_gen == t->gen)
+		return false;
+	if (e->gone_gen) {	/* missed by an earlier sweep: the evidence had a sweep to come */
+		twt_verdict(t, k, e, ok);
+		return true;
+	}
+	if (!t->walked)		/* the walk failed */
+		return twt_unseen(t, k, e);
+	if (e->handover_ns > t->t_begin)	/* handed over after the walk began */
+		return false;
+	return twt_missed(t, k, e, t->t_after);
+}
+
+/* census_all: one entry still in TIME-WAIT, in its namespace's groups. */
+static void census_entry(struct tf_twt *t, const struct tf_twt_key *k, const struct tw_ent *e)
+{
+	uint64_t h = e->hsrc == TF_TWH_UNKNOWN ? e->first_seen_ns : e->handover_ns;
+	uint64_t exp = twt_expected_end(e) ? twt_expected_end(e) : h + TF_TW_LEN_NS;
+
+	t->total++;
+	if (e->substate == TF_FIN_WAIT2)
+		t->fw2++;
+	grp_add(&t->by_lport, k->netns, 0, (const uint8_t[16]){ 0 }, k->sport, h, exp);
+	grp_add(&t->by_remote, k->netns, k->family, k->daddr, k->dport, h, exp);
+}
+
+static void census_all(struct tf_twt *t, const struct tf_ohash *h)
+{
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		const struct tw_ent *e = tf_ohash_at(h, i);
+
+		if (e && !e->gone_gen)
+			census_entry(t, tf_ohash_key_at(h, i), e);
+	}
+}
+
+static void judge_all(struct tf_twt *t, bool ok)
+{
+	uint32_t i = 0;
+
+	t->pending = 0;
+	while (i < t->ents.nslots) {
+		struct tw_ent *e = tf_ohash_at(&t->ents, i);
+
+		if (e && e->first_gen == t->gen && !e->seen_hi_ns)
+			e->seen_hi_ns = t->walked ? t->t_after : e->last_seen_ns;
+		if (e && judge(t, tf_ohash_key_at(&t->ents, i), e, ok)) {
+			tf_ohash_del_at(&t->ents, i);	/* a later entry may move into slot i */
+			continue;
+		}
+		t->pending += e && e->gone_gen;
+		i++;
+	}
+}
+
 void tf_twt_end(struct tf_twt *t, bool evidence_ok, struct tf_tw_snapshot *snap)
 {
-	if (!t->walked)
-		tf_twt_walked(t, t->t_begin);
-	judge_all(t, t->t_after, evidence_ok);
+	judge_all(t, evidence_ok);
+	t->pending += twt_far_end(t, evidence_ok);
 	t->prev_ok = evidence_ok;
+	if (t->p.census_all) {
+		census_all(t, &t->ents);
+		census_all(t, &t->far);
+	}
 	snap->now_ns = t->t_begin;
 	snap->total = t->total;
 	snap->fin_wait2_substate = t->fw2;

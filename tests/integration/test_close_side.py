@@ -69,9 +69,9 @@ def ss_count(ns, state):
     return len(ns.exec("ss", "-Htan", "state", state).stdout.splitlines())
 
 
-def exchange_n(ns, n, client=("--close", "first"), server=("--close", "after-peer")):
-    """n connections on 127.0.0.1:PORT run to the end: (client, server)."""
-    return tfenv.run_pair(ns, "127.0.0.1", PORT, server=server, client=client, count=n)
+def exchange_n(ns, n, client=("--close", "first"), server=("--close", "after-peer"), port=PORT):
+    """n connections on 127.0.0.1:port run to the end: (client, server)."""
+    return tfenv.run_pair(ns, "127.0.0.1", port, server=server, client=client, count=n)
 
 
 def abs_s(rec, t_us):

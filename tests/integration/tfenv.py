@@ -9,8 +9,9 @@ checks of the tracer's records against it are in tfcheck.py).
   teardown).
 - Capture + read_pcap: tcpdump on the namespace's lo (-U, nanosecond stamps) and
   a stdlib pcap parser giving time, addresses, ports, flags, seq/ack per packet.
-- Tracer: build/tcpflow-trace --json --netns INUM --port P..., started and
-  stopped with SIGINT, output parsed into connection records and stats.
+- Tracer: build/tcpflow-trace --json --netns INUM --port P... (or system-wide,
+  without --netns), started and stopped with SIGINT, output parsed into
+  connection records and stats.
 - Tcpgen: tests/tools/tcpgen inside the namespace, its JSON lines collected;
   run_pair: a server and a client run to the end on one CPU; exchange: the
   same, captured and traced.

@@ -175,7 +175,7 @@ static void tw_table_text_and_json(void)
 	out = output(tf_sink_tw_new(fx_open(&o), OFFSET, 5, false), NULL, NULL, &s, &o);
 	CHECK_STR(out,
 		  "TIME-WAIT 2026-11-28T22:40:00.000000Z  total 3 (FIN_WAIT2 substate 1)  overflow 7 (+0 since start)\n"
-		  "ended: expired 5 reused 1 reset 0 netns_gone 0 unknown 0\n"
+		  "ended: expired 5 reused 1 reset 0 netns_gone 0 unknown 0 not_swept 0\n"
 		  "half-closed: CLOSE_WAIT 2  FIN_WAIT2 0 (orphaned 0)  sweep every 1.0s, took 2500us\n"
 		  "\n"
 		  "  LOCAL PORT                       COUNT    OLDEST    NEWEST REMAINING\n"
@@ -189,8 +189,9 @@ static void tw_table_text_and_json(void)
 	CHECK_STR(out,
 		  "{\"type\":\"tw_top\",\"time\":\"2026-11-28T22:40:00.000000Z\",\"total\":3,"
 		  "\"fin_wait2_substate\":1,\"overflow\":7,\"ended\":{\"expired\":5,\"reused\":1,"
-		  "\"reset\":0,\"netns_gone\":0,\"unknown\":0},\"close_wait\":2,\"fin_wait2\":0,"
-		  "\"fin_wait2_orphaned\":0,\"untracked\":0,\"interval_us\":1000000,\"sweep_cost_us\":2500,"
+		  "\"reset\":0,\"netns_gone\":0,\"unknown\":0,\"not_swept\":0},\"close_wait\":2,"
+		  "\"fin_wait2\":0,\"fin_wait2_orphaned\":0,\"untracked\":0,\"interval_us\":1000000,"
+		  "\"sweep_cost_us\":2500,\"looked_up\":0,"
 		  "\"by_lport\":[{\"port\":5000,\"count\":3,\"oldest_age_us\":42000000,"
 		  "\"newest_age_us\":1000000,\"min_remaining_us\":18000000,\"max_remaining_us\":59000000}],"
 		  "\"by_remote\":[{\"family\":\"ipv4\",\"addr\":\"10.0.0.9\",\"port\":443,\"count\":3,"

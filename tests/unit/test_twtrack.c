@@ -87,6 +87,46 @@ static struct tf_conn client(uint16_t cport, uint64_t start, uint64_t close)
 	return c;
 }
 
+/* Home namespace NETNS; TIME-WAITs of OTHER are looked up, not walked. */
+#define OTHER (NETNS + 7)
+
+static struct tf_twt *tracker_home(struct ends *x, bool census_all)
+{
+	struct tf_twt_params p = { .hz = HZ, .home_netns = NETNS, .census_all = census_all };
+	struct tf_twt_ops ops = { .end = on_end, .netns_alive = alive, .ctx = x };
+
+	memset(x, 0, sizeof(*x));
+	return tf_twt_new(&p, &ops);
+}
+
+/*
+ * One sweep at `at` whose home walk sees nothing, and whose lookups (up to
+ * max) find what `found` says for each key due: its timer's time left, or
+ * 0 for gone. Returns how many were due.
+ */
+static size_t sweep_looking(struct tf_twt *t, uint64_t at, size_t max, uint64_t (*found)(uint16_t),
+			    struct tf_twt_key *due, bool netns_suspect)
+{
+	struct tf_tw_snapshot s = {};
+	size_t n;
+
+	tf_twt_begin(t, at);
+	tf_twt_walked(t, at + 2 * MS);
+	n = tf_twt_due(t, at + 2 * MS, due, max);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t left = found ? found(due[i].sport) : 0;
+		struct tf_sweep_rec r = tw_rec(due[i].sport, left);
+
+		r.netns = due[i].netns;
+		r.ts_ns = at + 3 * MS;
+		tf_twt_checked(t, &due[i], left ? &r : NULL, at + 2 * MS, at + 3 * MS);
+	}
+	if (netns_suspect)
+		tf_twt_netns_suspect(t, OTHER);
+	tf_twt_end(t, true, &s);
+	return n;
+}
+
 static void feed(struct tf_twt *t, const struct tf_conn *c)
 {
 	struct tf_summary s;
@@ -461,10 +501,268 @@ static void timer_rearmed_by_a_retransmitted_fin(void)
 	tf_twt_free(t);
 }
 
+/* ---- other namespaces ------------------------------------------------------------------ */
+
+static struct tf_conn client_in(uint32_t netns, uint16_t cport, uint64_t start, uint64_t close)
+{
+	struct tf_conn c = client(cport, start, close);
+
+	c.netns = netns;
+	return c;
+}
+
+static uint64_t left_59s(uint16_t port)
+{
+	(void)port;
+	return 59 * S;
+}
+
+static uint64_t left_half_s(uint16_t port)
+{
+	(void)port;
+	return 500 * MS;
+}
+
+static uint64_t left_none(uint16_t port)
+{
+	(void)port;
+	return 0;
+}
+
+/*
+ * Issue 13: the walk shows only the home namespace. A TIME-WAIT handed
+ * over elsewhere is not in it, and that is no end.
+ */
+static void other_namespace_is_not_ended_by_the_walk(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_conn c = client_in(OTHER, 40000, BASE, BASE + 1 * S);
+
+	feed(t, &c);
+	for (int i = 1; i <= 10; i++)
+		sweep(t, BASE + 1 * S + (uint64_t)i * 65 * MS, NULL, 0, true);
+	CHECK_INT(x.n, 0);
+	CHECK_INT(tf_twt_tracked(t), 1);
+	tf_twt_free(t);
+}
+
+static void other_namespace_expires_when_a_lookup_misses_it(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_conn c = client_in(OTHER, 40000, BASE, BASE + 1 * S);
+	struct tf_twt_key due[4];
+
+	feed(t, &c);
+	/* looked up in turn: there, 59 s left (timer at 61.003 s) */
+	CHECK_INT(sweep_looking(t, BASE + 2 * S, 4, left_59s, due, false), 1);
+	CHECK_INT(due[0].netns, OTHER);
+	/* before its timer nobody misses it, lookups or not */
+	CHECK_INT(sweep_looking(t, BASE + 30 * S, 0, NULL, due, false), 0);
+	CHECK_INT(x.n, 0);
+	/* a second before its timer (2.003 s + 59 s) it is due: still there, 0.5 s left */
+	CHECK_INT(sweep_looking(t, BASE + 60500 * MS, 1, left_half_s, due, false), 1);
+	/* its timer has run out: due first, and the lookup finds nothing */
+	CHECK_INT(sweep_looking(t, BASE + 61 * S + 500 * MS, 1, left_none, due, false), 1);
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].reason, TF_TWE_EXPIRED);
+	CHECK_INT(x.e[0].netns, OTHER);
+	CHECK_INT(x.e[0].handover_src, TF_TWH_TRACED);
+	CHECK_INT(x.e[0].end_ns, BASE + 61 * S + 503 * MS);
+	/* between its timer (60.503 s + 0.5 s) and the answer */
+	CHECK_INT(x.e[0].precision_ns, 500 * MS);
+	CHECK_INT(tf_twt_tracked(t), 0);
+	tf_twt_free(t);
+}
+
+/*
+ * Looked up late (a sweep's budget is spent elsewhere): gone after its
+ * timer, but last seen long before it. A reset in between would look the
+ * same: the window starts at that last sighting.
+ */
+static void late_lookup_is_dated_from_the_last_sighting(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_conn c = client_in(OTHER, 40000, BASE, BASE + 1 * S);
+	struct tf_twt_key due[4];
+
+	feed(t, &c);
+	sweep_looking(t, BASE + 2 * S, 4, left_59s, due, false);
+	CHECK_INT(sweep_looking(t, BASE + 70 * S, 4, left_none, due, false), 1);
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].reason, TF_TWE_EXPIRED);
+	CHECK_INT(x.e[0].end_ns, BASE + 70 * S + 3 * MS);
+	CHECK_INT(x.e[0].precision_ns, 68 * S + 1 * MS);	/* since 2.002 s */
+	tf_twt_free(t);
+}
+
+static void run_out_timers_are_looked_up_first(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_twt_key due[8];
+	struct tf_conn c;
+
+	for (uint16_t i = 0; i < 6; i++) {	/* five now, one a second later */
+		c = client_in(OTHER, (uint16_t)(40000 + i), BASE, BASE + (i == 5 ? 2 : 1) * S);
+		feed(t, &c);
+	}
+	/* at 61.5 s only 40005's timer (hand-over at 2 s) has not run out */
+	tf_twt_begin(t, BASE + 61500 * MS);
+	CHECK_INT(tf_twt_due(t, BASE + 61500 * MS, due, 5), 5);
+	for (int i = 0; i < 5; i++)
+		CHECK(due[i].sport != 40005);
+	/* and the one left comes in turn; none twice in a sweep */
+	CHECK_INT(tf_twt_due(t, BASE + 61500 * MS, due, 5), 1);
+	CHECK_INT(due[0].sport, 40005);
+	CHECK_INT(tf_twt_due(t, BASE + 61500 * MS, due, 5), 0);
+	tf_twt_end(t, true, &(struct tf_tw_snapshot){});
+	CHECK_INT(x.n, 0);	/* not answered: nothing judged */
+	tf_twt_free(t);
+}
+
+/* A second before a timer runs out, the heap asks for a look (the turn would wait). */
+static void looked_at_just_before_its_timer(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_twt_key due[8];
+	struct tf_conn c;
+
+	for (uint16_t i = 0; i < 20; i++) {	/* 40005.. hand over 30 s later */
+		c = client_in(OTHER, (uint16_t)(40000 + i), BASE, BASE + (i >= 5 ? 31 : 1) * S);
+		feed(t, &c);
+	}
+	tf_twt_begin(t, BASE + 60500 * MS);	/* timers at 61 s: due since 60 s */
+	CHECK_INT(tf_twt_due(t, BASE + 60500 * MS, due, 5), 5);
+	for (int i = 0; i < 5; i++)
+		CHECK(due[i].sport < 40005);
+	tf_twt_free(t);
+}
+
+static void other_namespace_early_end_and_its_evidence(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_conn c = client_in(OTHER, 40000, BASE, BASE + 1 * S);
+	struct tf_twt_key due[4];
+
+	feed(t, &c);
+	sweep_looking(t, BASE + 2 * S, 4, left_59s, due, false);
+	sweep_looking(t, BASE + 3 * S, 4, left_none, due, false);	/* gone 58 s early */
+	CHECK_INT(x.n, 0);
+	CHECK_INT(tf_twt_pending(t), 1);
+	sweep_looking(t, BASE + 4 * S, 4, left_none, due, false);
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].reason, TF_TWE_RESET);
+	CHECK_INT(x.e[0].end_ns, BASE + 3 * S + 3 * MS);
+	CHECK_INT(x.e[0].precision_ns, 1 * S + 1 * MS);	/* seen at 2.002 s, missed at 3.003 s */
+	/* the namespace's TCPTimeWaitOverflow rose: no timewait socket, maybe */
+	c = client_in(OTHER, 40001, BASE + 4 * S, BASE + 5 * S);
+	feed(t, &c);
+	sweep_looking(t, BASE + 6 * S, 4, left_none, due, true);
+	sweep_looking(t, BASE + 7 * S, 4, left_none, due, false);
+	CHECK_INT(x.n, 2);
+	CHECK_INT(x.e[1].reason, TF_TWE_UNKNOWN);
+	/* the namespace is gone */
+	c = client_in(OTHER, 40002, BASE + 7 * S, BASE + 8 * S);
+	feed(t, &c);
+	tf_twt_begin(t, BASE + 9 * S);
+	tf_twt_netns_gone(t, OTHER, BASE + 9 * S);
+	tf_twt_end(t, true, &(struct tf_tw_snapshot){});
+	x.netns_dead = true;
+	sweep(t, BASE + 10 * S, NULL, 0, true);
+	CHECK_INT(x.n, 3);
+	CHECK_INT(x.e[2].reason, TF_TWE_NETNS_GONE);
+	CHECK_INT(x.e[2].end_ns, BASE + 9 * S);
+	CHECK_INT(x.e[2].precision_ns, 1 * S);	/* since its hand-over */
+	tf_twt_free(t);
+}
+
+static void other_namespace_reused(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_conn c = client_in(OTHER, 40000, BASE, BASE + 1 * S);
+	struct tf_conn again = client_in(OTHER, 40000, BASE + 3 * S, BASE + 4 * S);
+	struct tf_conn home = client(40000, BASE + 3 * S, BASE + 4 * S);
+	struct tf_twt_key due[4];
+
+	feed(t, &c);
+	sweep_looking(t, BASE + 2 * S, 4, left_59s, due, false);
+	feed(t, &home);		/* the same tuple in another namespace: not a reuse */
+	CHECK_INT(x.n, 0);
+	feed(t, &again);
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].reason, TF_TWE_REUSED);
+	CHECK_INT(x.e[0].end_ns - x.e[0].handover_ns, 2 * S);
+	CHECK_INT(tf_twt_tracked(t), 2);	/* the two new TIME-WAITs */
+	tf_twt_free(t);
+}
+
+/* Never looked into (no way into its namespace): no end, only after its timer and a grace. */
+static void never_looked_into_is_not_swept(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, false);
+	struct tf_conn c = client_in(OTHER, 40000, BASE, BASE + 1 * S);
+	struct tf_twt_key due[4];
+	uint64_t at;
+
+	feed(t, &c);
+	for (at = BASE + 2 * S; at < BASE + 70 * S && !x.n; at += 500 * MS) {
+		tf_twt_begin(t, at);
+		tf_twt_walked(t, at + 1 * MS);
+		for (size_t i = 0, n = tf_twt_due(t, at, due, 4); i < n; i++)
+			tf_twt_unchecked(t, &due[i]);
+		tf_twt_end(t, true, &(struct tf_tw_snapshot){});
+	}
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.e[0].reason, TF_TWE_NOT_SWEPT);
+	CHECK_INT(x.e[0].end_ns, 0);
+	CHECK_INT(x.e[0].handover_ns, BASE + 1 * S);
+	/* hand-over + 60 s + the 5 s grace, at the next sweep */
+	CHECK(at - 500 * MS >= BASE + 66 * S && at - 500 * MS < BASE + 66 * S + 500 * MS);
+	tf_twt_free(t);
+}
+
+static void census_of_every_namespace(void)
+{
+	struct ends x;
+	struct tf_twt *t = tracker_home(&x, true);
+	struct tf_sweep_rec r = tw_rec(40000, 50 * S);
+	struct tf_conn c1 = client_in(OTHER, 40001, BASE, BASE + 1 * S);
+	struct tf_conn c2 = client_in(OTHER, 40002, BASE, BASE + 2 * S);
+	struct tf_tw_snapshot s;
+
+	feed(t, &c1);
+	feed(t, &c2);
+	s = sweep(t, BASE + 3 * S, &r, 1, true);
+	CHECK_INT(s.total, 3);
+	CHECK_INT(s.n_by_remote, 2);
+	CHECK_INT(s.by_remote[0].netns, OTHER);
+	CHECK_INT(s.by_remote[0].count, 2);
+	CHECK_INT(s.by_remote[0].oldest_age_ns, 2 * S);
+	CHECK_INT(s.by_remote[0].max_remaining_ns, 59 * S);	/* as the kernel arms it */
+	CHECK_INT(s.by_remote[1].netns, NETNS);
+	CHECK_INT(s.by_remote[1].count, 1);
+	CHECK_INT(s.n_by_lport, 3);
+	tf_twt_free(t);
+}
+
 TF_TEST_MAIN("test_twtrack", T(ohash_put_get_delete), T(census_groups_and_timers),
 	     T(census_ages_from_kernel_stamp), T(census_over_cap_counts_untracked),
 	     T(expired_after_its_timer), T(reused_by_a_new_connect),
 	     T(own_record_after_the_sweep_is_not_reuse), T(connection_inside_a_walk_is_not_reuse),
 	     T(early_end_waits_one_sweep_then_reset),
 	     T(late_evidence_turns_early_end_into_reuse), T(early_end_other_reasons),
-	     T(handed_over_and_gone_before_any_sweep), T(timer_rearmed_by_a_retransmitted_fin))
+	     T(handed_over_and_gone_before_any_sweep), T(timer_rearmed_by_a_retransmitted_fin),
+	     T(other_namespace_is_not_ended_by_the_walk),
+	     T(other_namespace_expires_when_a_lookup_misses_it),
+	     T(late_lookup_is_dated_from_the_last_sighting),
+	     T(run_out_timers_are_looked_up_first), T(looked_at_just_before_its_timer),
+	     T(other_namespace_early_end_and_its_evidence),
+	     T(other_namespace_reused), T(never_looked_into_is_not_swept),
+	     T(census_of_every_namespace))
