@@ -60,7 +60,8 @@ static bool get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t 
 	}
 	if (json_is_real(v)) {
 		r = json_real_value(v);
-		if (!(r >= (double)lo && r <= (double)hi))	/* also NaN */
+		/* below hi + 1: (double)INT64_MAX is 2^63, which does not convert */
+		if (!(r >= (double)lo && r < (double)hi + 1.0))	/* also NaN */
 			return false;
 		*out = (int64_t)r;
 		return true;
