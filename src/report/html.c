@@ -17,13 +17,37 @@
 extern const char tf_rp_page_css[];
 extern const char tf_rp_page_js[];
 
+/* The table heads of traffic_cells(). */
+#define TRAFFIC_TH "<th title=\"bytes the peer acknowledged (bytes_acked), read at CLOSE\">TX bytes</th>" \
+		   "<th title=\"bytes received (bytes_received), read at CLOSE\">RX bytes</th>" \
+		   "<th title=\"smoothed / minimum round-trip time at CLOSE (rtt_us / min_rtt_us)\">RTT / min</th>"
+
 static void num_cell(FILE *o, uint64_t v, bool warn_if_nonzero)
 {
 	fprintf(o, "<td%s>%" PRIu64 "</td>", warn_if_nonzero && v ? " class=\"warn\"" : "", v);
 }
 
-/* data-ports / data-pids / data-close (close kinds and ends) of one or two conns */
-static void filter_attrs(FILE *o, const struct tf_rp_conn *a, const struct tf_rp_conn *b)
+/* The group's texts (path, container id, pod uid), escaped, one space apart. */
+static void group_words(FILE *o, const struct tf_rp_data *d, const struct tf_rp_group *g)
+{
+	const char *t[3] = { tf_rp_text(d, g->path), tf_rp_text(d, g->container),
+			     tf_rp_text(d, g->pod) };
+	bool first = true;
+
+	for (int k = 0; k < 3; k++)
+		if (t[k]) {
+			fputs(first ? "" : " ", o);
+			tf_fmt_html(o, t[k]);
+			first = false;
+		}
+}
+
+/*
+ * data-ports / data-pids / data-close (close kinds and ends) / data-cgroup
+ * (cgroup paths, container ids, pod uids) of one or two conns
+ */
+static void filter_attrs(FILE *o, const struct tf_rp_data *d, const struct tf_rp_conn *a,
+			 const struct tf_rp_conn *b)
 {
 	const struct tf_rp_conn *v[2] = { a, b };
 	bool first = true;
@@ -50,7 +74,66 @@ static void filter_attrs(FILE *o, const struct tf_rp_conn *a, const struct tf_rp
 				fprintf(o, " %s", tf_close_end_name(v[k]->close_end));
 			first = false;
 		}
+	fputs("\" data-cgroup=\"", o);
+	first = true;
+	for (int k = 0; k < 2; k++)
+		if (v[k] && tf_rp_group_of(d, v[k])) {
+			fputs(first ? "" : " ", o);
+			group_words(o, d, tf_rp_group_of(d, v[k]));
+			first = false;
+		}
 	fputc('"', o);
+}
+
+/* A count read at CLOSE, or "–" when it was not read. */
+static const char *count_text(int64_t v, char *buf, size_t len)
+{
+	if (v == TF_RP_NONE)
+		return "–";
+	snprintf(buf, len, "%" PRId64, v);
+	return buf;
+}
+
+/* <td>s of what a conn carried: bytes acknowledged by the peer, bytes received, "rtt / min". */
+static void traffic_cells(FILE *o, const struct tf_rp_conn *c)
+{
+	char b1[32], b2[32];
+
+	fprintf(o, "<td>%s</td>", count_text(c->bytes_acked, b1, sizeof(b1)));
+	fprintf(o, "<td>%s</td>", count_text(c->bytes_received, b2, sizeof(b2)));
+	if (c->rtt_us == TF_RP_NONE || c->rtt_us == 0)	/* not read; no sample (refused) */
+		fputs("<td>–</td>", o);
+	else
+		fprintf(o, "<td>%s / %s</td>", tf_rp_dur(c->rtt_us, TF_DUR_PAGE, b1, sizeof(b1)),
+			tf_rp_dur(c->min_rtt_us, TF_DUR_PAGE, b2, sizeof(b2)));
+}
+
+/* The <td> of a conn's cgroup: its path, and the container and pod it names. */
+static void cgroup_cell(FILE *o, const struct tf_rp_data *d, const struct tf_rp_conn *c)
+{
+	const struct tf_rp_group *g = tf_rp_group_of(d, c);
+	const char *path, *ctr, *pod;
+
+	if (!g) {
+		fputs("<td class=\"l\">–</td>", o);
+		return;
+	}
+	path = tf_rp_text(d, g->path);
+	ctr = tf_rp_text(d, g->container);
+	pod = tf_rp_text(d, g->pod);
+	fprintf(o, "<td class=\"l cg\" title=\"cgroup_id %" PRIu64 "\">", g->id);
+	tf_fmt_html(o, path ? path : "–");
+	if (ctr) {
+		fputs("<br><span class=\"mut\">container ", o);
+		tf_fmt_html(o, ctr);
+		fputs("</span>", o);
+	}
+	if (pod) {
+		fputs("<br><span class=\"mut\">pod ", o);
+		tf_fmt_html(o, pod);
+		fputs("</span>", o);
+	}
+	fputs("</td>", o);
 }
 
 static void write_summary(FILE *o, const struct tf_rp_data *d)
@@ -175,6 +258,10 @@ static void write_summary(FILE *o, const struct tf_rp_data *d)
 	if (d->not_kept)
 		fprintf(o, "<tr><td>counted but not drawn (over %d)</td><td>%" PRIu64 "</td></tr>\n",
 			TF_RP_MAX_KEPT, d->not_kept);
+	if (d->groups_not_kept)
+		fprintf(o, "<tr><td>connections whose cgroup is not shown (over %d cgroups)</td>"
+			   "<td class=\"warn\">%" PRIu64 "</td></tr>\n", TF_RP_MAX_GROUPS,
+			d->groups_not_kept);
 	fprintf(o, "<tr><td>input lines</td><td>%" PRIu64 "</td></tr>\n", d->lines);
 	fputs("</table></div>\n</div></section>\n", o);
 }
@@ -265,22 +352,25 @@ static void facts_row(FILE *o, const struct tf_rp_data *d, const struct tf_rp_co
 {
 	char b1[32], b2[32];
 
-	(void)d;
 	fprintf(o, "<tr><td class=\"l\">%s</td>", lane);
 	if (!c) {
-		fputs("<td class=\"l mut\" colspan=\"8\">not in the capture: drawn as inferred from the "
+		fputs("<td class=\"l mut\" colspan=\"12\">not in the capture: drawn as inferred from the "
 		      "other socket's events</td></tr>\n", o);
 		return;
 	}
 	fprintf(o, "<td class=\"l\">%u ", c->pid);
 	tf_fmt_html(o, c->comm);
 	fprintf(o, "</td><td class=\"l\">%s</td><td>%s</td><td class=\"l\">%s / %s%s%s</td><td>%s</td>"
-		   "<td>%u / %u / %u / %u</td><td class=\"l\">",
+		   "<td>%u / %u / %u / %u",
 		tf_role_name(c->role), tf_rp_dur(c->handshake_us, TF_DUR_PAGE, b1, sizeof(b1)),
 		tf_close_kind_name(c->close_kind), tf_close_end_name(c->close_end),
 		c->reset ? ", reset " : "", c->reset ? tf_reset_name(c->reset) : "",
 		tf_rp_dur(c->close_us, TF_DUR_PAGE, b2, sizeof(b2)), c->syn_retrans, c->synack_retrans,
 		c->fin_retrans, c->retrans);
+	fputs("</td>", o);
+	traffic_cells(o, c);
+	cgroup_cell(o, d, c);
+	fputs("<td class=\"l\">", o);
 	if (c->flags & TF_RPF_MIDLIFE)
 		fputs("began before trace ", o);
 	if (c->flags & TF_RPF_OPEN)
@@ -320,7 +410,7 @@ static void write_diagrams(FILE *o, const struct tf_rp_data *d, const struct tf_
 		unsigned nre = (l ? l->nretrans : 0) + (r ? r->nretrans : 0);
 
 		fprintf(o, "<figure class=\"ladder\" id=\"d%d\"", k + 1);
-		filter_attrs(o, l, r);
+		filter_attrs(o, d, l, r);
 		fprintf(o, " data-reasons=\"%s%s%s%s\" data-retrans=\"%u\" data-lanes=\"%s\">\n<figcaption>",
 			g->reasons & TF_RP_SLOW ? "slow " : "", g->reasons & TF_RP_RETRANS ? "retrans " : "",
 			g->reasons & TF_RP_OPEN ? "open " : "", g->reasons & TF_RP_STUCK ? "stuck " : "", nre,
@@ -336,8 +426,8 @@ static void write_diagrams(FILE *o, const struct tf_rp_data *d, const struct tf_
 			l && r ? "both sockets traced" : "one socket traced, the other lane inferred");
 		fputs("<table class=\"facts\"><tr><th class=\"l\">lane</th><th class=\"l\">pid comm</th>"
 		      "<th class=\"l\">role</th><th>handshake</th><th class=\"l\">close / end</th>"
-		      "<th>close took</th><th>retrans SYN/SYN-ACK/FIN/all</th><th class=\"l\">notes</th>"
-		      "<th></th></tr>\n", o);
+		      "<th>close took</th><th>retrans SYN/SYN-ACK/FIN/all</th>" TRAFFIC_TH
+		      "<th class=\"l\">cgroup</th><th class=\"l\">notes</th><th></th></tr>\n", o);
 		facts_row(o, d, l, "left");
 		facts_row(o, d, r, "right");
 		fputs("</table>\n", o);
@@ -368,7 +458,8 @@ static void write_table(FILE *o, const struct tf_rp_data *d, const struct tf_rp_
 	      "<table class=\"conns\"><tr><th>line</th><th class=\"l\">start (UTC)</th><th class=\"l\">role</th>"
 	      "<th class=\"l\">local</th><th class=\"l\">remote</th><th>pid</th><th class=\"l\">comm</th>"
 	      "<th>handshake</th><th class=\"l\">close</th><th class=\"l\">end</th><th>close took</th>"
-	      "<th>retrans</th><th class=\"l\">diagram</th><th class=\"l\">states</th></tr>\n", o);
+	      "<th>retrans</th>" TRAFFIC_TH "<th class=\"l\">cgroup</th><th class=\"l\">diagram</th>"
+	      "<th class=\"l\">states</th></tr>\n", o);
 	for (size_t i = 0; i < n; i++) {
 		const struct tf_rp_conn *c = &d->conns[i];
 		char t[128] = "–";
@@ -383,17 +474,20 @@ static void write_table(FILE *o, const struct tf_rp_data *d, const struct tf_rp_
 					 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(c->start_us % 1000000));
 		}
 		fprintf(o, "<tr");
-		filter_attrs(o, c, NULL);
+		filter_attrs(o, d, c, NULL);
 		fprintf(o, "><td>%u</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td>"
 			   "<td class=\"l\">%s</td><td>%u</td><td class=\"l\">",
 			c->line, t, tf_role_name(c->role), tf_rp_endpoint(c, true, e1, sizeof(e1)),
 			tf_rp_endpoint(c, false, e2, sizeof(e2)), c->pid);
 		tf_fmt_html(o, c->comm);
 		fprintf(o, "</td><td>%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%s</td>"
-			   "<td%s>%u</td><td class=\"l\">",
+			   "<td%s>%u</td>",
 			tf_rp_dur(c->handshake_us, TF_DUR_PAGE, b1, sizeof(b1)), tf_close_kind_name(c->close_kind),
 			tf_close_end_name(c->close_end), tf_rp_dur(c->close_us, TF_DUR_PAGE, b2, sizeof(b2)),
 			c->retrans ? " class=\"warn\"" : "", c->retrans);
+		traffic_cells(o, c);
+		cgroup_cell(o, d, c);
+		fputs("<td class=\"l\">", o);
 		if (s->of[i] > 0)
 			fprintf(o, "<a href=\"#d%d\">#%d</a>", s->of[i], s->of[i]);
 		fputs("</td><td class=\"l states\">", o);
@@ -436,6 +530,8 @@ int tf_rp_write_html(FILE *o, struct tf_rp_data *d, const struct tf_rp_opts *opt
 	fputs("<form id=\"filter\" onsubmit=\"return false\"><b>Filter</b>"
 	      "<label>port <input id=\"f-port\" type=\"text\" inputmode=\"numeric\" placeholder=\"any\"></label>"
 	      "<label>pid <input id=\"f-pid\" type=\"text\" inputmode=\"numeric\" placeholder=\"any\"></label>"
+	      "<label>cgroup <input id=\"f-cgroup\" type=\"text\" placeholder=\"any\" "
+	      "title=\"part of a cgroup path, container id or pod uid\"></label>"
 	      "<label>close <select id=\"f-close\"><option value=\"\">any</option>", o);
 	for (int k = 0; k <= TF_CK_MAX; k++)
 		if (col[k])

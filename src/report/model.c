@@ -15,6 +15,9 @@ void tf_rp_free(struct tf_rp_data *d)
 	free(d->states);
 	free(d->retrans);
 	tf_ohash_free(&d->tuples);
+	free(d->groups);
+	free(d->text);
+	tf_ohash_free(&d->group_ids);
 	free(d->stuck);
 	free(d->tw);
 	memset(d, 0, sizeof(*d));

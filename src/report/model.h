@@ -23,6 +23,9 @@
 #define TF_RP_MAX_TW 1000000	/* "time_wait" records kept for matching */
 #define TF_RP_TW_ENDS 5		/* TIME-WAIT ends: expired, reused, reset, netns_gone, unknown */
 #define TF_RP_MAX_TYPES 16		/* distinct unknown record types named */
+#define TF_RP_MAX_GROUPS 65536		/* distinct cgroups kept; more are counted, shown unknown */
+#define TF_RP_GROUP_PATH 1024		/* bytes of a cgroup path kept (the JSON writer's limit) */
+#define TF_RP_NO_TEXT UINT32_MAX	/* a text of tf_rp_data.text that is null */
 #define TF_RP_NONE TF_DUR_NONE	/* a time or duration that is null/absent (INT64_MIN) */
 
 /* conn.flags: the record's "flags" (enum tf_rec_flag, names shared with the writer). */
@@ -48,12 +51,26 @@ struct tf_rp_retrans {
 	uint8_t kind;		/* enum tf_retrans_kind */
 };
 
+/*
+ * A socket's cgroup as records name it: "cgroup_id", "cgroup" (its path),
+ * "container_id", "pod_uid". Records naming the same one share it.
+ */
+struct tf_rp_group {
+	uint64_t id;			/* 0 when null */
+	uint32_t path, container, pod;	/* into tf_rp_data.text; TF_RP_NO_TEXT when null */
+	int next;			/* next group with the same id, -1 at the end */
+};
+
 /* One "conn" record as read back. Durations are TF_RP_NONE when null. */
 struct tf_rp_conn {
 	int64_t start_us;	/* start_time, us since the epoch; TF_RP_NONE if unreadable */
 	int64_t handshake_us, close_us, fin_ack_us, time_wait_at_us, lifetime_us;
 	int64_t time_wait_us;	/* optional field (TIME-WAIT duration), TF_RP_NONE if absent */
 	int64_t stuck_age_us;	/* from a "stuck" record, TF_RP_NONE if none */
+	/* what it carried, read at CLOSE: TF_RP_NONE when null (not read); an RTT of 0
+	 * is no sample (a refused connect) */
+	int64_t bytes_acked, bytes_received, rtt_us, min_rtt_us;
+	uint32_t group;		/* 1 + index into tf_rp_data.groups; 0: no cgroup named */
 	uint32_t netns, pid;
 	uint32_t syn_retrans, synack_retrans, fin_retrans, retrans;
 	uint32_t fin_fw1, fin_la, fin_cl;
@@ -143,6 +160,13 @@ struct tf_rp_data {
 	struct tf_rp_tw *tw;
 	size_t ntw, cap_tw;
 	uint64_t tw_matched;
+	/* cgroups (read.c): distinct groups, their texts, id -> first group with it (int) */
+	struct tf_rp_group *groups;
+	size_t ngroups, cap_groups;
+	char *text;
+	size_t ntext, cap_text;
+	struct tf_ohash group_ids;
+	uint64_t groups_not_kept;	/* conns whose cgroup was over TF_RP_MAX_GROUPS */
 	struct tf_rp_type_count types[TF_RP_MAX_TYPES];
 	int ntypes;
 	uint64_t other_types;	/* records of unknown type beyond TF_RP_MAX_TYPES names */
@@ -185,6 +209,19 @@ static inline bool tf_rp_open_half_closed(const struct tf_rp_data *d, const stru
 	return (c->close_end == TF_CE_OPEN || (c->flags & TF_RPF_OPEN)) &&
 	       (s == TF_CLOSE_WAIT || s == TF_FIN_WAIT1 || s == TF_FIN_WAIT2 ||
 		s == TF_LAST_ACK || s == TF_CLOSING);
+}
+
+/* The conn's cgroup, or NULL. */
+static inline const struct tf_rp_group *tf_rp_group_of(const struct tf_rp_data *d,
+						       const struct tf_rp_conn *c)
+{
+	return c->group ? &d->groups[c->group - 1] : NULL;
+}
+
+/* A text of a group (TF_RP_NO_TEXT: NULL). */
+static inline const char *tf_rp_text(const struct tf_rp_data *d, uint32_t off)
+{
+	return off == TF_RP_NO_TEXT ? NULL : d->text + off;
 }
 
 static inline bool tf_rp_has_retrans(const struct tf_rp_conn *c)

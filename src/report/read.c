@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "cgroup.h"
 #include "report.h"
 
 #define US_LIMIT 100000000000000ll	/* +-100,000,000 s: beyond that a time is garbage */
+#define GROUP_WALK 64			/* groups of one id compared before adding another */
 
 static int grow(void **arr, size_t *cap, size_t n, size_t sz)
 {
@@ -60,7 +62,8 @@ static bool get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t 
 	}
 	if (json_is_real(v)) {
 		r = json_real_value(v);
-		if (!(r >= (double)lo && r <= (double)hi))	/* also NaN */
+		/* below hi + 1: (double)INT64_MAX is 2^63, which does not convert */
+		if (!(r >= (double)lo && r < (double)hi + 1.0))	/* also NaN */
 			return false;
 		*out = (int64_t)r;
 		return true;
@@ -88,6 +91,14 @@ static int64_t get_us(json_t *o, const char *key)
 	int64_t v;
 
 	return get_int(o, key, -US_LIMIT, US_LIMIT, &v) ? v : TF_RP_NONE;
+}
+
+/* A count (bytes, us), TF_RP_NONE when null, absent or negative. */
+static int64_t get_count(json_t *o, const char *key)
+{
+	int64_t v;
+
+	return get_int(o, key, 0, INT64_MAX, &v) ? v : TF_RP_NONE;
 }
 
 static const char *get_str(json_t *o, const char *key)
@@ -166,6 +177,90 @@ static void copy_utf8(char *dst, size_t len, const char *src)
 	if (n)
 		memcpy(dst, src, n);
 	dst[n] = 0;
+}
+
+/* A string field cut to len - 1 bytes (whole characters) in buf; NULL when not a string. */
+static const char *get_text(json_t *o, const char *key, char *buf, size_t len)
+{
+	const char *s = get_str(o, key);
+
+	if (!s)
+		return NULL;
+	copy_utf8(buf, len, s);
+	return buf;
+}
+
+static bool same_text(const struct tf_rp_data *d, uint32_t off, const char *s)
+{
+	const char *t = tf_rp_text(d, off);
+
+	return t && s ? !strcmp(t, s) : t == s;
+}
+
+/* s (or NULL) appended to d->text: *off. Returns -1 out of memory. */
+static int add_text(struct tf_rp_data *d, const char *s, uint32_t *off)
+{
+	size_t n;
+
+	*off = TF_RP_NO_TEXT;
+	if (!s)
+		return 0;
+	n = strlen(s) + 1;
+	while (d->ntext + n > d->cap_text)
+		if (grow((void **)&d->text, &d->cap_text, d->cap_text, 1))
+			return -1;
+	memcpy(d->text + d->ntext, s, n);
+	*off = (uint32_t)d->ntext;
+	d->ntext += n;
+	return 0;
+}
+
+/*
+ * The record's cgroup (c->group), shared with the records that name the same
+ * one: found by its id, then compared whole. Returns 0, -1 out of memory.
+ */
+static int add_group(struct tf_rp_data *d, struct tf_rp_conn *c, json_t *o)
+{
+	char pb[TF_RP_GROUP_PATH + 1], cb[TF_CONTAINER_ID_LEN], ub[TF_POD_UID_LEN];
+	const char *path = get_text(o, "cgroup", pb, sizeof(pb));
+	const char *ctr = get_text(o, "container_id", cb, sizeof(cb));
+	const char *pod = get_text(o, "pod_uid", ub, sizeof(ub));
+	uint64_t id = get_u64(o, "cgroup_id");
+	struct tf_rp_group *g;
+	int *head, i, k = 0;
+	bool fresh;
+
+	if (!id && !path && !ctr && !pod)
+		return 0;
+	if (!d->group_ids.nslots &&
+	    tf_ohash_init(&d->group_ids, sizeof(id), sizeof(int), TF_RP_MAX_GROUPS))
+		return -1;
+	head = tf_ohash_get(&d->group_ids, &id);
+	for (i = head ? *head : -1; i >= 0 && k < GROUP_WALK; i = d->groups[i].next, k++) {
+		g = &d->groups[i];
+		if (same_text(d, g->path, path) && same_text(d, g->container, ctr) &&
+		    same_text(d, g->pod, pod)) {
+			c->group = (uint32_t)i + 1;
+			return 0;
+		}
+	}
+	if (d->ngroups >= TF_RP_MAX_GROUPS) {
+		d->groups_not_kept++;
+		return 0;
+	}
+	if (grow((void **)&d->groups, &d->cap_groups, d->ngroups, sizeof(*d->groups)))
+		return -1;
+	head = tf_ohash_put(&d->group_ids, &id, &fresh);
+	if (!head)
+		return -1;
+	g = &d->groups[d->ngroups];
+	*g = (struct tf_rp_group){ .id = id, .next = fresh ? -1 : *head };
+	if (add_text(d, path, &g->path) || add_text(d, ctr, &g->container) ||
+	    add_text(d, pod, &g->pod))
+		return -1;
+	*head = (int)d->ngroups++;	/* the newest first: records come in runs */
+	c->group = (uint32_t)d->ngroups;
+	return 0;
 }
 
 static bool parse_addr(const char *s, int family, uint8_t out[16])
@@ -336,6 +431,10 @@ static int add_conn(struct tf_rp_data *d, json_t *o)
 	c.lifetime_us = get_us(o, "lifetime_us");
 	c.time_wait_us = get_us(o, "time_wait_us");
 	c.stuck_age_us = TF_RP_NONE;
+	c.bytes_acked = get_count(o, "bytes_acked");
+	c.bytes_received = get_count(o, "bytes_received");
+	c.rtt_us = get_count(o, "rtt_us");
+	c.min_rtt_us = get_count(o, "min_rtt_us");
 	c.syn_retrans = get_u32(o, "syn_retrans");
 	c.synack_retrans = get_u32(o, "synack_retrans");
 	c.fin_retrans = get_u32(o, "fin_retrans");
@@ -360,7 +459,8 @@ static int add_conn(struct tf_rp_data *d, json_t *o)
 		d->nretrans = nr0;
 		return 0;
 	}
-	if (grow((void **)&d->conns, &d->cap_conns, d->nconns, sizeof(*d->conns)))
+	if (add_group(d, &c, o) ||
+	    grow((void **)&d->conns, &d->cap_conns, d->nconns, sizeof(*d->conns)))
 		return -1;
 	d->conns[d->nconns++] = c;
 	return 0;

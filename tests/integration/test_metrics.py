@@ -210,7 +210,8 @@ def test_deploy_files_parse():
     dash, exprs = dashboard_exprs()
     assert dash["uid"] and dash["title"]
     titles = " ".join(p["title"].lower() for p in dash["panels"])
-    for want in ("quantile", "heatmap", "time-wait", "fin", "syn", "reset", "close kind", "lost"):
+    for want in ("quantile", "heatmap", "time-wait", "fin", "syn", "reset", "close kind", "lost",
+                 "bytes", "rtt"):
         assert want in titles, f"dashboard has no panel about {want!r}: {titles}"
     assert any(p["type"] == "heatmap" for p in dash["panels"])
     assert all("tcpflow_" in e for e in exprs), exprs

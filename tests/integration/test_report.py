@@ -4,14 +4,16 @@ SYNs dropped, one FIN dropped, a server left in CLOSE_WAIT), the HTML page
 built from it, opened in headless Chromium (Debian's chromium package): the
 DOM after the page's own script ran must show the same facts as the JSON --
 one diagram per connection, a state label with its time for every state, one
-dashed arrow per retransmission, inferred lanes when a socket is missing --
-and the screenshot must be a real picture (size, not one colour).
+dashed arrow per retransmission, inferred lanes when a socket is missing, what
+each connection carried and its cgroup in the table -- and the screenshot must
+be a real picture (size, not one colour).
 
 The DOM is read with html.parser and the PNG with zlib, both stdlib."""
 
 import html.parser
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -28,6 +30,7 @@ P_SYN, P_FIN, P_OPEN = 5000, 5001, 5002
 SYN = f"tcp dport {P_SYN} tcp flags & (syn|ack) == syn"
 FIN = f"tcp dport {P_FIN} tcp flags & fin == fin"       # the client's FIN
 WINDOW = (1200, 2600)
+SENT = {P_SYN: 1000, P_OPEN: 300}      # bytes each client writes before it closes
 # Artifacts for people: the last run's page and screenshot (build/ is not in git).
 ARTIFACTS = tfenv.ROOT / "build" / "test-report"
 
@@ -53,12 +56,16 @@ def run(tmp_path_factory):
                ns.server("127.0.0.1", P_OPEN, "--close", "never", "--timeout-ms", "60000",
                          name="srv-open")]
         cli = [ns.tcpgen("client", "--connect", "127.0.0.1", "--port", p, "--close", "first",
-                         "--hold-ms", "20", name=f"cli-{p}") for p in (P_SYN, P_FIN, P_OPEN)]
+                         "--hold-ms", "20", "--send", SENT.get(p, 0), name=f"cli-{p}")
+               for p in (P_SYN, P_FIN, P_OPEN)]
+        # the kernel's word on the group every process here runs in
+        cgroup = tfenv.proc_cgroup(srv[2].wait_event("listening")["pid"])
         for c in cli:
             assert c.wait(30) == 0, f"client failed: {c.lines} {c.stderr()}"
         for s in srv[:2]:
             assert s.wait(30) == 0, f"server failed: {s.lines} {s.stderr()}"
         res = tr.stop(settle=0.5)
+        apps = {(c["role"], c["lport"], c["rport"]): c for p in cli + srv for c in p.conns()}
         drops = (ns.counter("drop_syn"), ns.counter("drop_fin"))
     finally:
         ns.close()
@@ -66,7 +73,8 @@ def run(tmp_path_factory):
     assert drops == (2, 1), f"nftables dropped {drops}, expected 2 SYNs and 1 FIN"
     jsonl = wd / "capture.jsonl"
     jsonl.write_text("\n".join(tr.proc.lines) + "\n")
-    out = {"res": res, "wd": wd, "browser": browser, "jsonl": jsonl}
+    out = {"res": res, "wd": wd, "browser": browser, "jsonl": jsonl, "apps": apps,
+           "cgroup": cgroup, "cgroup_id": os.stat(tfenv.cgroup2_mount() + cgroup).st_ino}
     out["page"], out["dom"], out["png"] = make_page(browser, jsonl, wd / "report.html", wd,
                                                     screenshot=True)
     # the same capture with the server sockets removed: every server lane is inferred
@@ -320,7 +328,7 @@ def filtered(run, field, value, tag):
 
 
 def test_filter_box(run):
-    """Port, pid and close kind narrow the diagrams and the table, offline."""
+    """Port, pid, close kind and cgroup narrow the diagrams and the table, offline."""
     res = run["res"]
     n = len(res.conns)
     shown, count = filtered(run, "f-port", P_FIN, "port")
@@ -336,6 +344,65 @@ def test_filter_box(run):
     assert count == f"1 of 3 diagrams, 1 of {n} table rows shown"
     shown, count = filtered(run, "f-close", "time_wait", "tw")
     assert count == f"3 of 3 diagrams, 3 of {n} table rows shown"
+    # cgroup: part of a path; every process here ran in the same group
+    shown, count = filtered(run, "f-cgroup", "no-such-group", "cg-none")
+    assert count == f"0 of 3 diagrams, 0 of {n} table rows shown"
+    shown, count = filtered(run, "f-cgroup", run["cgroup"], "cg")
+    assert count == f"3 of 3 diagrams, {n} of {n} table rows shown"
+
+
+def table_rows(root):
+    """The connection table: {(local port, remote port): {column head: cell text}}."""
+    table = next(root.all("table", "conns"))
+    trs = list(table.all("tr"))
+    heads = [" ".join(th.alltext().split()) for th in trs[0].all("th")]
+    rows = {}
+    for tr in trs[1:]:
+        cells = [" ".join(td.alltext().split()) for td in tr.all("td")]
+        sport, dport = map(int, tr.attrs["data-ports"].split())
+        rows[(sport, dport)] = dict(zip(heads, cells))
+    return rows
+
+
+def dur_us(text):
+    """A duration as the page shows it ("212µs", "4.25ms", "1.000s") -> us."""
+    m = re.fullmatch(r"([\d.]+)(µs|ms|s)", text)
+    assert m, f"not a duration: {text!r}"
+    return float(m.group(1)) * {"µs": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
+def test_table_shows_traffic_and_cgroup(run):
+    """Every row shows its record's TX/RX bytes, RTT and cgroup, "–" where the
+    record has null (the connection left open). The bytes are the programs'
+    own counts plus the SYN and the FINs the kernel counts (docs/KERNEL.md,
+    fact 9); the group is the one the servers' /proc/PID/cgroup showed."""
+    res, root, apps = run["res"], parse(run["dom"]), run["apps"]
+    rows = table_rows(root)
+    assert len(rows) == len(res.conns), rows
+    for c in res.conns:
+        row = rows[(c["sport"], c["dport"])]
+        ctx = f"row {row}\nrecord {json.dumps(c)}"
+        for head, key in (("TX bytes", "bytes_acked"), ("RX bytes", "bytes_received")):
+            assert row[head] == ("–" if c[key] is None else str(c[key])), ctx
+        if c["rtt_us"]:
+            rtt, low = (dur_us(t) for t in row["RTT / min"].split(" / "))
+            assert abs(rtt - c["rtt_us"]) <= 0.01 * c["rtt_us"] + 1, ctx
+            assert abs(low - c["min_rtt_us"]) <= 0.01 * c["min_rtt_us"] + 1, ctx
+        else:
+            assert row["RTT / min"] == "–", ctx
+        assert row["cgroup"] == c["cgroup"] == run["cgroup"], ctx
+        assert c["cgroup_id"] == run["cgroup_id"] and c["container_id"] is None, ctx
+        if c["close_end"] == "open":      # the server left in CLOSE_WAIT: never read
+            assert c["sport"] == P_OPEN and c["bytes_acked"] is None, ctx
+            assert row["TX bytes"] == row["RX bytes"] == row["RTT / min"] == "–", ctx
+            continue
+        # the programs' counts: each wrote SENT bytes and read what the other wrote
+        app = apps[(c["role"], c["sport"], c["dport"])]
+        assert c["bytes_acked"] == app["sent"] + (c["role"] == "client") + 1, f"{app}\n{ctx}"
+        if c["close"] == "passive":       # the peer's FIN came first: counted
+            assert c["bytes_received"] == app["received"] + 1, f"{app}\n{ctx}"
+    sent = {c["dport"]: c["bytes_acked"] for c in res.conns if c["role"] == "client"}
+    assert (sent[P_SYN], sent[P_OPEN]) == (SENT[P_SYN] + 2, SENT[P_OPEN] + 2), sent
 
 
 def test_missing_sockets_drawn_as_inferred(run):

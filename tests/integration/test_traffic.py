@@ -255,30 +255,11 @@ def test_system_wide_two_namespaces(ns_factory):
 
 # ---- the socket's cgroup ------------------------------------------------------------
 
-def cgroup2_mount():
-    """Where cgroup v2 is mounted, read here from mountinfo (not by the tracer's code)."""
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split()[0] == "cgroup2":
-                return pre.split()[4].replace("\\040", " ")
-    pytest.fail("no cgroup2 hierarchy mounted: mount -t cgroup2 none /sys/fs/cgroup/unified")
-
-
-def proc_cgroup(pid):
-    """The process's v2 group as the kernel shows it (/proc/PID/cgroup, the 0:: line)."""
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            if line.startswith("0::"):
-                return line[3:].strip()
-    raise AssertionError(f"/proc/{pid}/cgroup has no cgroup v2 line")
-
-
 @pytest.fixture
 def cgroups(request):
     """make(rel) -> (directory, path below the v2 root) of a new group for this test;
     removed at teardown with whatever this test left in it."""
-    mnt = cgroup2_mount()
+    mnt = tfenv.cgroup2_mount()
     top = os.path.join(mnt, f"tft-{os.getpid()}-{request.node.name[-20:].strip('_[]')}")
     made = [top]
 
@@ -331,7 +312,7 @@ def test_cgroup_client_and_server(ns, cgroups):
                         "--count", 2, "--send", 100, "--close", "first", "--wait-stdin-close",
                         stdin=True, name="client")
         cpid = cli.wait_event("up")["pid"]
-        truth = {"client": proc_cgroup(cpid), "server": proc_cgroup(spid)}
+        truth = {"client": tfenv.proc_cgroup(cpid), "server": tfenv.proc_cgroup(spid)}
         for _ in range(2):
             cli.send("go\n")
             time.sleep(0.05)
@@ -339,7 +320,7 @@ def test_cgroup_client_and_server(ns, cgroups):
     res = tr.stop()
     tfenv.check_run(res)
     ctx = res.describe()
-    assert truth == {"client": cli_dir[len(cgroup2_mount()):], "server": srv_dir[len(cgroup2_mount()):]}
+    assert truth == {"client": cli_dir[len(tfenv.cgroup2_mount()):], "server": srv_dir[len(tfenv.cgroup2_mount()):]}
     ids = {"client": os.stat(cli_dir).st_ino, "server": os.stat(srv_dir).st_ino}
     assert len(res.conns) == 4, ctx
     for rec in res.conns:

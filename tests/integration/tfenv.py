@@ -663,6 +663,27 @@ def check_run(res):
     return st
 
 
+# ---- cgroup v2 ---------------------------------------------------------------
+
+def cgroup2_mount():
+    """Where cgroup v2 is mounted, read here from mountinfo (not by the tracer's code)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split()[0] == "cgroup2":
+                return pre.split()[4].replace("\\040", " ")
+    pytest.fail("no cgroup2 hierarchy mounted: mount -t cgroup2 none /sys/fs/cgroup/unified")
+
+
+def proc_cgroup(pid):
+    """The process's v2 group as the kernel shows it (/proc/PID/cgroup, the 0:: line)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            if line.startswith("0::"):
+                return line[3:].strip()
+    raise AssertionError(f"/proc/{pid}/cgroup has no cgroup v2 line")
+
+
 # ---- record helpers --------------------------------------------------------
 
 def states(rec):

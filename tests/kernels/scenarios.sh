@@ -24,6 +24,8 @@
 #            nft     "<counter> <packets>"
 #            http    one line of a /metrics scrape;  httprc: wget's status
 #            info    "key=value"
+#            cg.X    process X's cgroup v2 group, as its /proc/PID/cgroup showed
+#                    it once it had joined the group it runs in (CG_DIR below)
 #            verbose one line of `tcpflow-trace --verbose` (only after a failed start)
 #   "@@ - done" ends a complete run.
 #
@@ -124,13 +126,56 @@ tracer_stop() {
 	TPID=
 }
 
+# ---- cgroup v2 ---------------------------------------------------------------
+
+# "MOUNTPOINT ROOT" of the cgroup2 hierarchy (mountinfo: ID PARENT MAJ:MIN
+# ROOT MOUNTPOINT OPTIONS... - cgroup2 SOURCE ...); fails when none is mounted.
+cg_mount() {
+	while read -r _ _ _ root mnt rest; do
+		case "$rest" in
+		*" - cgroup2 "*) echo "$mnt $root"; return 0 ;;
+		esac
+	done < /proc/self/mountinfo
+	return 1
+}
+
+# The guest boots with none mounted: mount it where the tracer looks for it.
+if ! CGM=$(cg_mount); then
+	mkdir -p /sys/fs/cgroup
+	mount -t cgroup2 none /sys/fs/cgroup 2> "$WORK/cgmount.err"
+	CGM=$(cg_mount)
+fi
+CG_MNT=${CGM% *}
+CG_ROOT=${CGM#* }
+# this script's group (every tcpgen not moved runs in it): as
+# /proc/PID/cgroup shows it, and its directory under the mount
+CG_OWN=$(sed -n 's/^0:://p' /proc/$$/cgroup)
+CG_OWN_DIR=$CG_MNT${CG_OWN#"${CG_ROOT%/}"}
+CG_DIR=		# when set: server() and client() start tcpgen in this group
+
+# cg-exec DIR NOTE CMD...: join the group DIR, write the group as this
+# process's /proc/PID/cgroup shows it to NOTE, become CMD (the same pid: $!
+# and --pid still name it).
+cat > "$WORK/cg-exec" <<'EOF'
+d=$1 n=$2
+shift 2
+echo $$ > "$d/cgroup.procs" || exit 125
+sed -n 's/^0:://p' /proc/$$/cgroup > "$n"
+exec "$@"
+EOF
+
+# The prefix that starts tcpgen (label l of scenario s) in $CG_DIR, if set.
+in_cg() {	# scenario label
+	[ -n "$CG_DIR" ] && echo "$BB sh $WORK/cg-exec $CG_DIR $WORK/$1.$2.cg"
+}
+
 # ---- traffic ----------------------------------------------------------------
 
 # Start a tcpgen server in the background; SRV_PID is its pid.
 server() {	# scenario label addr port args...
 	s=$1 l=$2 a=$3 p=$4
 	shift 4
-	"$TCPGEN" server --listen "$a" --port "$p" --timeout-ms 20000 "$@" \
+	$(in_cg "$s" "$l") "$TCPGEN" server --listen "$a" --port "$p" --timeout-ms 20000 "$@" \
 		> "$WORK/$s.$l" 2> "$WORK/$s.$l.err" &
 	SRV_PID=$!
 	eval "PID_$l=$SRV_PID"
@@ -142,7 +187,7 @@ server() {	# scenario label addr port args...
 client() {	# scenario label addr port args...
 	s=$1 l=$2 a=$3 p=$4
 	shift 4
-	"$TCPGEN" client --connect "$a" --port "$p" --timeout-ms 20000 "$@" \
+	$(in_cg "$s" "$l") "$TCPGEN" client --connect "$a" --port "$p" --timeout-ms 20000 "$@" \
 		> "$WORK/$s.$l" 2> "$WORK/$s.$l.err"
 	say "$s" "rc.$l" "$?"
 }
@@ -159,6 +204,7 @@ send_gen() {	# scenario label...
 	for l in "$@"; do
 		send_file "$s" "gen.$l" "$WORK/$s.$l"
 		send_file "$s" "generr.$l" "$WORK/$s.$l.err"
+		send_file "$s" "cg.$l" "$WORK/$s.$l.cg"
 	done
 }
 
@@ -176,14 +222,19 @@ say - info "kernel=$(uname -r)"
 say - info "netns=$NETNS"
 say - info "btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)"
 say - info "version=$("$TF_BIN" --version 2>&1 | head -n 1)"
+say - info "cgroup_mnt=$CG_MNT"
+send_file - cgmount "$WORK/cgmount.err"
+say - info "cgroup_own=$CG_OWN"
+say - info "cgroup_own_id=$($BB stat -c %i "$CG_OWN_DIR")"
 
 # 1. Lifecycles under one tracer with no filter but the namespace:
-#    client-first and server-first close, a refused connect, an SO_LINGER 0
-#    reset, IPv6, a listener bound to 0.0.0.0. Each on its own port; the
-#    servers listen after the tracer started (owner learnt at listen()).
+#    client-first and server-first close (the closer sends data first), a
+#    refused connect, an SO_LINGER 0 reset, IPv6, a listener bound to 0.0.0.0.
+#    Each on its own port; the servers listen after the tracer started (owner
+#    learnt at listen()).
 if tracer_start base; then
-	exchange client_first 127.0.0.1 5001 "--close after-peer" "--close first --hold-ms 20"
-	exchange server_first 127.0.0.1 5002 "--close first --hold-ms 20" "--close after-peer"
+	exchange client_first 127.0.0.1 5001 "--close after-peer" "--close first --hold-ms 20 --send 3000"
+	exchange server_first 127.0.0.1 5002 "--close first --hold-ms 20 --send 2000" "--close after-peer"
 	client refused cli 127.0.0.1 5003 --close first
 	send_gen refused cli
 	exchange reset 127.0.0.1 5004 "--close after-peer" "--close linger0 --hold-ms 20"
@@ -322,6 +373,41 @@ if tracer_start $S --port 5013 --port 5014 --metrics 127.0.0.1:$MPORT; then
 	say $S httprc404 "$?"
 	send_file $S http404 "$WORK/404.err"
 	tracer_stop
+fi
+
+# 6. The socket's cgroup and --cgroup: a group G and its child G/in. A
+#    server in G/in (its accepted connection has the listener's group) takes
+#    a client from outside; a client in G/in connects to a server outside
+#    (and shuts its side down: not orphaned, it counts the server's FIN).
+#    --cgroup G, as /proc/PID/cgroup shows it: the two sockets made in G/in
+#    (below G), none of their peers'.
+S=cgroup
+G=tfk-$$
+GP=${CG_ROOT%/}/$G
+if [ -n "$CG_MNT" ] && mkdir -p "$CG_MNT/$G/in"; then
+	say $S info "group=$GP"
+	say $S info "group_in_id=$($BB stat -c %i "$CG_MNT/$G/in")"
+	if tracer_start $S --cgroup "$GP"; then
+		CG_DIR=$CG_MNT/$G/in
+		server $S srv 127.0.0.1 5017 --close after-peer
+		CG_DIR=
+		client $S cli 127.0.0.1 5017 --close first --send 1000
+		reap $S srv "$SRV_PID"
+		server $S osrv 127.0.0.1 5018 --close after-peer
+		CG_DIR=$CG_MNT/$G/in
+		client $S icli 127.0.0.1 5018 --close shutdown-wr --send 1000
+		CG_DIR=
+		reap $S osrv "$SRV_PID"
+		tracer_stop
+	fi
+	send_gen $S srv cli osrv icli
+	i=0	# a group is removable once its last task is released
+	while [ -d "$CG_MNT/$G" ] && [ "$i" -lt 20 ]; do
+		rmdir "$CG_MNT/$G/in" "$CG_MNT/$G" 2>/dev/null || sleep 0.1
+		i=$((i + 1))
+	done
+else
+	say $S info "group=none"
 fi
 
 say - done ok

@@ -8,7 +8,9 @@ it. What a kernel lacks is in LACKS: the tracer must say so in the agreed
 notice, and the checks that depend on it expect the degraded result.
 
 Ground truth: tcpgen's own account of each connection (its ports, pid, how it
-ended), nftables' counters for the dropped packets, and the TCP state machine.
+ended, the bytes it wrote and read), nftables' counters for the dropped
+packets, the guest's /proc/PID/cgroup and stat(2) of the cgroup directories,
+and the TCP state machine.
 Times are not compared with a capture here (tests/integration does that on
 the host); under software emulation only orders of magnitude are asserted.
 """
@@ -24,7 +26,9 @@ SERVER_ACTIVE = ["SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"]
 SERVER_PASSIVE = ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
 
 # scenario -> the tracer run that saw it
-TRACER_RUNS = ("base", "port_filter", "pid_filter", "drops", "metrics")
+TRACER_RUNS = ("base", "port_filter", "pid_filter", "drops", "metrics", "cgroup")
+ORDERLY = (CLIENT_ACTIVE, CLIENT_PASSIVE, SERVER_ACTIVE, SERVER_PASSIVE)
+TRAFFIC = ("bytes_acked", "bytes_received", "segs_out", "segs_in", "rtt_us", "min_rtt_us")
 
 # A line of the tracer's stderr that says a feature is not fully there:
 # "tcpflow-trace: feature <name> off: <what is lost> (<why>)" (data lost),
@@ -482,5 +486,124 @@ def test_metrics_scraped_inside(run):
     assert msum(m, "tcpflow_handshake_duration_seconds_count", role="server") == 3, ctx
     # JSON and metrics agree
     assert len(t.conns) == 7, t.describe()
+    for direction, key in (("sent", "bytes_acked"), ("received", "bytes_received")):
+        assert msum(m, "tcpflow_bytes_total", direction=direction) == sum(c[key] for c in t.conns), (
+            f"tcpflow_bytes_total{{direction={direction}}} is not the records' {key}\n{ctx}\n{t.describe()}")
     # anything but /metrics and / is a 4xx: busybox wget exits non-zero
     assert run.lines("metrics", "httprc404") not in (["0"], []), run.lines("metrics", "http404")
+
+
+# ---- what each connection carried, and whose it was ------------------------------------
+
+def test_cgroup_on_every_record(run):
+    """Every record names its socket's cgroup v2 group, read from the socket
+    (a packed value before 5.15, a pointer since: docs/KERNEL.md, fact 10).
+    Every tcpgen not moved runs in the scenario script's group: the id is that
+    directory's inode number (the cgroup v2 id), the path the one the script's
+    /proc/PID/cgroup shows (in the guest: the root group, "/")."""
+    own, own_id = run.info("-", "cgroup_own"), run.info("-", "cgroup_own_id")
+    assert run.info("-", "cgroup_mnt") and own and own_id and own_id.isdigit(), (
+        f"no cgroup2 hierarchy in the run: own={own!r} id={own_id!r} {run.lines('-', 'cgmount')}")
+    for name in TRACER_RUNS:
+        if name == "cgroup":        # made in a group of their own: test_cgroup_filter
+            continue
+        t = traced(run, name)
+        for c in t.conns:
+            assert (c["cgroup_id"], c["cgroup"]) == (int(own_id), own), (
+                f"{c['role']} {c['sport']}->{c['dport']}: cgroup {c['cgroup']!r} id {c['cgroup_id']}, "
+                f"expected {own!r} id {own_id}\n{t.describe()}")
+
+
+def test_cgroup_filter(run):
+    """--cgroup G (as /proc/PID/cgroup shows it) keeps what was made in G/in,
+    below it -- a server's accepted connection (its listener's group) and a
+    client's socket -- and none of their peers, decided in the kernel (no
+    record begun for the rest). Before 6.1 that compares cgroup->ancestor_ids[]
+    (7f203bc89eb6), before 5.15 read from the packed value (8520e224f547)."""
+    s = "cgroup"
+    t = traced(run, s)
+    ctx = t.describe()
+    group, in_id = run.info(s, "group"), run.info(s, "group_in_id")
+    assert group and group != "none" and in_id and in_id.isdigit(), (group, in_id)
+    for label in ("srv", "cli", "osrv", "icli"):
+        assert rc(run, s, label) == 0, f"tcpgen {label} failed: {run.lines(s, 'generr.' + label)}"
+    # the kernel's word that they ran there
+    for label in ("srv", "icli"):
+        assert run.lines(s, f"cg.{label}") == [group + "/in"], (label, run.lines(s, f"cg.{label}"))
+    (cc,), (ic,) = gen_conns(run, s, "cli"), gen_conns(run, s, "icli")
+    want = {("server", 5017, cc["lport"], gen_pid(run, s, "srv")),
+            ("client", ic["lport"], 5018, ic["pid"])}
+    got = {(c["role"], c["sport"], c["dport"], c["pid"]) for c in t.conns}
+    assert got == want, f"records {sorted(got)}, expected {sorted(want)}\n{ctx}"
+    assert t.stats[0]["started"] == 2, f"records begun for sockets of other groups\n{ctx}"
+    for c in t.conns:
+        assert (c["cgroup"], c["cgroup_id"]) == (group + "/in", int(in_id)), ctx
+        assert c["container_id"] is None and c["pod_uid"] is None, ctx
+        assert c["complete"] is True and states(c) in ORDERLY, ctx
+
+
+def test_traffic_read_at_close(run):
+    """Every complete record carries the six counters read at CLOSE; one that
+    made a handshake has an RTT sample (0 < min_rtt_us <= rtt_us), a refused
+    connect carried nothing (zeros)."""
+    for name in TRACER_RUNS:
+        t = traced(run, name)
+        for c in t.conns:
+            if not c["complete"]:
+                continue
+            ctx = f"{c['role']} {c['sport']}->{c['dport']}\n{t.describe()}"
+            assert all(isinstance(c[k], int) for k in TRAFFIC), ctx
+            if c["close"] == "refused":
+                assert (c["bytes_acked"], c["bytes_received"], c["rtt_us"]) == (0, 0, 0), ctx
+            elif c["handshake_us"] is not None:
+                assert 0 < c["min_rtt_us"] <= c["rtt_us"], ctx
+                # (a server child's SYN-ACK is the request's: one reset by its
+                # peer may have sent nothing)
+                assert c["segs_in"] > 0, ctx
+
+
+# (tracer run, scenario, client tcpgen, server tcpgen, the server's port): the
+# orderly exchanges; a None side was not traced (test_cgroup_filter)
+EXACT_BYTES = (
+    ("base", "client_first", "cli", "srv", 5001),
+    ("base", "server_first", "cli", "srv", 5002),
+    ("base", "ipv6", "cli", "srv", 5005),
+    ("base", "wildcard", "cli", "srv", 5016),
+    ("port_filter", "port_filter", "cli", "srv", 5006),
+    ("cgroup", "cgroup", "icli", None, 5018),
+    ("cgroup", "cgroup", None, "srv", 5017),
+)
+
+
+def test_bytes_exact(run):
+    """Orderly closes: bytes_acked is what the program wrote plus its FIN, and a
+    client's SYN; bytes_received what the peer wrote plus the peer's FIN -- the
+    kernel's RFC 4898 counters (docs/KERNEL.md, fact 9). An active closer that
+    close()d (orphaned) is handed over to its timewait socket as soon as its
+    own FIN is acknowledged, often before the peer's FIN (fact 2): that FIN is
+    counted only when it came first. The closer of client_first wrote 3000
+    bytes, of server_first 2000; the cgroup client shut down its sending side
+    (not orphaned: exact both ways)."""
+    seen = {}
+    for name, scen, cl, sl, port in EXACT_BYTES:
+        t = traced(run, name)
+        recs = []
+        if cl:
+            (app,) = gen_conns(run, scen, cl)
+            recs.append((t.one("client", app["lport"], port), app, 1))
+        if sl:
+            (app,) = gen_conns(run, scen, sl)
+            recs.append((t.one("server", port, app["rport"]), app, 0))
+        for rec, app, syn in recs:
+            ctx = f"{scen}: {rec['role']}, tcpgen {app}\n{t.describe()}"
+            assert states(rec) in ORDERLY, ctx
+            assert rec["bytes_acked"] == app["sent"] + syn + 1, ctx
+            fin = {1} if rec["close"] != "active" or app["close"] == "shutdown-wr" else {0, 1}
+            assert rec["bytes_received"] - app["received"] in fin, ctx
+            seen[(scen, rec["role"])] = (rec["bytes_acked"], rec["bytes_received"])
+    assert seen[("client_first", "client")][0] == 3002, seen
+    assert seen[("client_first", "server")] == (1, 3001), seen
+    assert seen[("server_first", "server")][0] == 2001, seen
+    assert seen[("server_first", "client")] == (2, 2001), seen
+    assert seen[("cgroup", "client")] == (1002, 1), seen
+    assert seen[("cgroup", "server")] == (1, 1001), seen

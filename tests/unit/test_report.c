@@ -598,7 +598,103 @@ static void html_from_the_writer(void)
 	free(page);
 }
 
+/* A conn record on port SPORT with the given traffic and cgroup fields (JSON text). */
+#define CONN_TC "{\"type\":\"conn\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\",\"sport\":%u," \
+		"\"daddr\":\"127.0.0.1\",\"dport\":80,\"role\":\"client\",%s}"
+
+static void conn_tc(struct tf_rp_data *d, unsigned sport, const char *fields)
+{
+	char line[4096];
+
+	snprintf(line, sizeof(line), CONN_TC, sport, fields);
+	add(d, line);
+}
+
+static char *page_of(struct tf_rp_data *d, int max_rows)
+{
+	struct tf_rp_opts opt = { "t", 1, 10, max_rows };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	tf_rp_pair(d);
+	CHECK_INT(tf_rp_write_html(f, d, &opt), 0);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * What each connection carried and its cgroup, in the table: bytes both ways,
+ * "rtt / min", the path with the container and pod it names; "–" for what the
+ * record has as null. Records naming the same group share it; hostile text
+ * stays text.
+ */
+static void html_traffic_and_cgroup(void)
+{
+	static const char ctr[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct tf_rp_data d;
+	char fields[1024], *page;
+
+	tf_rp_init(&d);
+	snprintf(fields, sizeof(fields), "\"bytes_acked\":3002,\"bytes_received\":1,\"rtt_us\":212,"
+		 "\"min_rtt_us\":180,\"cgroup_id\":77,\"cgroup\":\"/kubepods/pod1/%s\","
+		 "\"container_id\":\"%s\",\"pod_uid\":\"0f0e0d0c-0b0a-0908-0706-050403020100\"", ctr, ctr);
+	conn_tc(&d, 1001, fields);
+	conn_tc(&d, 1002, fields);	/* the same group */
+	conn_tc(&d, 1003, "\"bytes_acked\":null,\"bytes_received\":null,\"rtt_us\":null,"
+		 "\"min_rtt_us\":null,\"cgroup_id\":null,\"cgroup\":null");
+	conn_tc(&d, 1004, "\"bytes_acked\":0,\"bytes_received\":0,\"rtt_us\":0,\"min_rtt_us\":0,"
+		 "\"cgroup_id\":77,\"cgroup\":\"/<script>x</script>\"");	/* same id, another path */
+	conn_tc(&d, 1005, "\"bytes_acked\":-5,\"bytes_received\":\"many\",\"rtt_us\":1e300,"
+		 "\"min_rtt_us\":[],\"cgroup_id\":9223372036854775807,\"cgroup\":5");
+	CHECK_INT(d.nconns, 5);
+	CHECK_INT(d.ngroups, 3);
+	CHECK_INT(d.conns[0].group, d.conns[1].group);
+	CHECK(d.conns[0].group && d.conns[3].group && d.conns[0].group != d.conns[3].group);
+	CHECK_INT(d.conns[2].group, 0);
+	CHECK_INT(d.conns[0].bytes_acked, 3002);
+	CHECK_INT(d.conns[2].bytes_acked, TF_RP_NONE);
+	CHECK_INT(d.conns[4].bytes_acked, TF_RP_NONE);
+	CHECK_INT(d.conns[4].bytes_received, TF_RP_NONE);
+	CHECK_INT(d.conns[4].rtt_us, TF_RP_NONE);
+	if (d.conns[4].group) {		/* an id, no path */
+		const struct tf_rp_group *g = tf_rp_group_of(&d, &d.conns[4]);
+
+		CHECK(g->id == INT64_MAX && g->path == TF_RP_NO_TEXT);
+	}
+	page = page_of(&d, 100);
+	CHECK(strstr(page, "<td>3002</td><td>1</td><td>212µs / 180µs</td><td class=\"l cg\" "
+			   "title=\"cgroup_id 77\">/kubepods/pod1/0123456789abcdef"));
+	CHECK(strstr(page, "<br><span class=\"mut\">container 0123456789abcdef0123456789abcdef"
+			   "0123456789abcdef0123456789abcdef</span><br><span class=\"mut\">pod "
+			   "0f0e0d0c-0b0a-0908-0706-050403020100</span></td>"));
+	CHECK_INT(count(page, "<td>–</td><td>–</td><td>–</td><td class=\"l\">–</td>"), 1);
+	CHECK(strstr(page, "<td>0</td><td>0</td><td>–</td><td class=\"l cg\" title=\"cgroup_id 77\">"
+			   "/&lt;script&gt;x&lt;/script&gt;</td>"));
+	CHECK(!strstr(page, "<script>x"));
+	CHECK(strstr(page, "data-cgroup=\"/&lt;script&gt;x&lt;/script&gt;\""));
+	CHECK(strstr(page, "data-cgroup=\"\""));
+	CHECK(strstr(page, "<input id=\"f-cgroup\""));
+	free(page);
+	tf_rp_free(&d);
+
+	/* more groups than kept: counted, said, their conns still listed */
+	tf_rp_init(&d);
+	for (unsigned i = 0; i < TF_RP_MAX_GROUPS + 3; i++) {
+		snprintf(fields, sizeof(fields), "\"cgroup_id\":%u", i + 1);
+		conn_tc(&d, 1 + i % 60000, fields);
+	}
+	CHECK_INT(d.ngroups, TF_RP_MAX_GROUPS);
+	CHECK_INT(d.groups_not_kept, 3);
+	CHECK_INT(d.nconns, TF_RP_MAX_GROUPS + 3);
+	page = page_of(&d, 5);
+	CHECK(strstr(page, "<tr><td>connections whose cgroup is not shown (over 65536 cgroups)</td>"
+			   "<td class=\"warn\">3</td></tr>"));
+	free(page);
+	tf_rp_free(&d);
+}
+
 TF_TEST_MAIN("test_report", T(golden_syn_retrans), T(golden_fin_retrans),
 	     T(golden_close_wait_open), T(time_wait_records), T(missed_transitions_flag), T(golden_single_lanes), T(golden_histograms), T(pairing),
 	     T(bad_input_counted), T(mutations_survive), T(html_page),
-	     T(html_from_the_writer))
+	     T(html_from_the_writer), T(html_traffic_and_cgroup))
