@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """Does reading the live connection table lose the tracer's events?
 
-The way the batch-lookup loss was found (README, How it works): while many
-connections retransmit SYNs in a namespace whose nftables rules drop a third
-of them, a second process (build/bench/tcpflow-hammer) reads the tracer's
-`conns` map over and over with one lookup method. The tracer's SYN
+The way the batch-lookup loss was found (docs/DESIGN.md, "Lost events, and
+the ones nothing counts"): while many connections retransmit SYNs in a
+namespace whose nftables rules drop a third of them, a second process
+(build/bench/tcpflow-hammer) reads the tracer's `conns` map over and over
+with one lookup method. The tracer's SYN
 retransmission count is compared with the nftables counters:
 
     SYN retransmissions = SYNs seen by the rule - connections attempted

@@ -5,7 +5,8 @@
 #                          completion, unit, /etc/default file, deploy/ files)
 #   make uninstall         the same PREFIX/DESTDIR; keeps the /etc/default file
 #   make deb               Debian package in $(BUILD)/deb (built in a copy of the tree)
-#   make check-docs        --help width, man page/completion vs --help (no root)
+#   make check-docs        --help width, man page/completion/README vs --help,
+#                          the Markdown docs (links, JSON fields, metrics, layout) (no root)
 #   make check-packaging   check-docs + build, lint, install, run, purge the package (root)
 #
 # The man page's OPTIONS and METRICS sections and the bash completion are

@@ -430,7 +430,7 @@ static int open_load(struct tcpflow_bpf **out, const struct tf_config *cfg,
  * Load everything; when the kernel refuses, find out which optional
  * programs it refuses (each loaded alone), switch their features off and
  * load the rest. One load when all is well; 2 + one per optional program
- * when not (measured: see README, Supported kernels).
+ * when not (measured: docs/SUPPORTED-KERNELS.md, Optional features).
  */
 static int load_progs(struct tf_loader *l, const struct tf_config *cfg)
 {

@@ -402,8 +402,8 @@ def test_namespace_teardown_ends_time_wait(ns_factory):
 
 def handover_points(t):
     """{name: packet} of the capture's moments where the kernel may have
-    handed the client's socket over to its timewait socket (README, "TIME-WAIT
-    is inferred"): at the final ACK, when the server's FIN arrives in
+    handed the client's socket over to its timewait socket (docs/DESIGN.md,
+    "TIME-WAIT is inferred"): at the final ACK, when the server's FIN arrives in
     FIN_WAIT2; or, for an orphaned socket (tcpgen's close()), already at the
     ACK of its own FIN when that ACK came without the server's FIN and the
     socket was not locked by its owner at that moment (tcp_rcv_state_process,

@@ -37,9 +37,10 @@ TRAFFIC = ("bytes_acked", "bytes_received", "segs_out", "segs_in", "rtt_us", "mi
 NOTICE = re.compile(r"^tcpflow-trace: (note: |feature \S+ (off|fallback): )")
 FALLBACK = re.compile(r"^tcpflow-trace: feature \S+ fallback: ")
 
-# What each kernel of the matrix lacks of what the tracer uses (README,
-# "Supported kernels"), and the notice that must say so. A kernel not named
-# here lacks nothing: the host is whatever CI runs on, and must be complete.
+# What each kernel of the matrix lacks of what the tracer uses
+# (docs/SUPPORTED-KERNELS.md, "The kernel matrix"), and the notice that must
+# say so. A kernel not named here lacks nothing: the host is whatever CI runs
+# on, and must be complete.
 # "fallback" notices lose nothing and are allowed on any kernel (a kernel
 # build may refuse one program type, see src/loader.c).
 FEATURE_NOTICES = {

@@ -6,13 +6,17 @@ The man page's OPTIONS and REPORT OPTIONS sections and the completion are
 generated from the option tables (src/options.c): these tests prove the
 generated files and --help (and `report --help`) agree both ways, and guard
 what generation cannot (80 columns, the groups, groff warnings, install
-paths, Build-Depends vs. the Makefile).
+paths, Build-Depends vs. the Makefile). The Markdown docs: the README's
+options against --help, every JSON field and metric family in its reference,
+every relative link resolving, ARCHITECTURE.md against the tree.
 """
 
+import json
 import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -220,3 +224,194 @@ def test_every_json_field_is_documented(man_text):
     doc = man_section(man_text, "JSON RECORDS")
     missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", doc))
     assert not missing, f"JSON fields missing from packaging/tcpflow-trace.8.in: {missing}"
+
+
+# ---- the Markdown documentation ----------------------------------------------
+#
+# README.md is the user's manual; docs/ holds the full JSON schema, the metrics,
+# the supported kernels, the design and the kernel facts; ARCHITECTURE.md the
+# code's layout. These check what a reader would trip over: an option the README
+# does not know, a field or a metric missing from its reference, a dead link, a
+# layout description that no longer matches the tree.
+
+def _repo_files():
+    """The repository's files (tracked or about to be), relative paths; without git
+    (a source tarball) every file outside build/ and hidden folders."""
+    p = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+            check=False)
+    if p.returncode == 0:
+        return [f for f in p.stdout.split() if (ROOT / f).is_file()]
+    return [str(f.relative_to(ROOT)) for f in ROOT.rglob("*") if f.is_file()
+            and not re.match(r"(build|\.[^/]*)/", str(f.relative_to(ROOT)))
+            and "__pycache__" not in f.parts]
+
+
+def _markdown_files():
+    """Every Markdown file of the repository."""
+    files = [ROOT / f for f in _repo_files() if f.endswith(".md")]
+    assert ROOT / "README.md" in files and ROOT / "ARCHITECTURE.md" in files, files
+    return files
+
+
+def _prose(text):
+    """The text without fenced code blocks and inline code spans."""
+    text = re.sub(r"^```.*?^```[^\n]*$", "", text, flags=re.M | re.S)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+def _headings(text):
+    """GitHub's anchors of a Markdown text's headings (code blocks skipped)."""
+    text = re.sub(r"^```.*?^```[^\n]*$", "", text, flags=re.M | re.S)
+    anchors, seen = set(), {}
+    for h in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        anchors.add(slug if n == 0 else f"{slug}-{n}")
+    return anchors
+
+
+def _section(text, title):
+    """A Markdown section: from its heading to the next heading of its level or above
+    (headings inside code blocks do not count)."""
+    level, lines, fence = None, [], False
+    for line in text.splitlines():
+        fence ^= line.startswith("```")
+        m = None if fence else re.match(r"(#{1,6}) (.*)$", line)
+        if level is None:
+            if m and m.group(2) == title:
+                level = len(m.group(1))
+        elif m and len(m.group(1)) <= level:
+            break
+        else:
+            lines.append(line)
+    assert level is not None, f"no section {title!r}"
+    return "\n".join(lines)
+
+
+def _table_options(section):
+    """{long: short or None} of a Markdown table whose first cells are `-x, --long ARG`."""
+    opts = {}
+    for m in re.finditer(r"^\| `(?:-(\w), )?--([a-z0-9][a-z0-9-]*)", section, re.M):
+        opts[m.group(2)] = m.group(1)
+    return opts
+
+
+def test_readme_options_match_help(help_text, report_help):
+    """The README's option tables name every option of --help (and report --help), both ways."""
+    readme = (ROOT / "README.md").read_text()
+    in_readme, in_help = _table_options(_section(readme, "Options")), help_options(help_text)
+    assert set(in_help) - set(in_readme) == set(), "in --help, not in README's Options"
+    assert set(in_readme) - set(in_help) == set(), "in README's Options, not in --help"
+    assert in_readme == in_help, "short options differ"
+    report = _section(readme, "A shareable report: `tcpflow-trace report`")
+    assert _table_options(report) == help_options(report_help), "README's report options"
+    exit_status = _section(readme, "Exit status")
+    for code in range(6):
+        assert re.search(rf"^\| {code} \|", exit_status, re.M), f"exit status {code} undocumented"
+
+
+def test_markdown_links_resolve():
+    """Every relative link of every Markdown file names a file that exists, and a heading
+    in it when it has an #anchor."""
+    bad = []
+    for md in _markdown_files():
+        for target in re.findall(r"\]\(([^)\s]+)\)", _prose(md.read_text())):
+            if re.match(r"[a-z]+:", target):
+                continue        # https:, mailto:
+            path, _, anchor = target.partition("#")
+            dest = (md.parent / path).resolve() if path else md
+            if not dest.exists():
+                bad.append(f"{md.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md" and anchor not in _headings(dest.read_text()):
+                bad.append(f"{md.relative_to(ROOT)}: {target} (no such heading)")
+    assert not bad, "dead links:\n" + "\n".join(bad)
+
+
+def test_nothing_cites_files_a_clone_lacks():
+    """Code, tests and docs cite kernel commits and the repository's own docs only."""
+    words = ("/work/" + "shared", "kernel" + "-facts", "../" + "shared/")
+    hits = []
+    for f in _repo_files():
+        path = ROOT / f
+        if path.stat().st_size > 1 << 20:
+            continue
+        text = path.read_bytes().decode("utf-8", "replace")
+        hits += [f"{f}: {w}" for w in words if w in text]
+    assert not hits, hits
+
+
+def _golden_records():
+    """{type: set of keys} of every JSON record the sinks wrote in the golden run."""
+    keys = {}
+
+    def walk(kind, obj, parent):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if parent == "labels" or k == "type":   # label names: docs/METRICS.md
+                    continue
+                keys.setdefault(kind, set()).add(k)
+                walk(kind, v, k)
+        elif isinstance(obj, list):
+            for v in obj:
+                walk(kind, v, parent)
+
+    for f in sorted((ROOT / "tests" / "unit" / "golden").glob("sinks.*.jsonl")):
+        for line in f.read_text().splitlines():
+            rec = json.loads(line)
+            walk(rec["type"], rec, None)
+    return keys
+
+
+def test_json_md_documents_every_field():
+    """Every field of every record type the sinks write (the golden run of
+    tests/unit/test_sinks.c) is named in that type's section of docs/JSON.md."""
+    doc = (ROOT / "docs" / "JSON.md").read_text()
+    records = _golden_records()
+    assert {"conn", "stats", "time_wait", "stuck", "tw_top", "hist"} <= set(records), records
+    missing = []
+    for kind, keys in sorted(records.items()):
+        section = _section(doc, f"`{kind}`")
+        missing += [f"{kind}.{k}" for k in sorted(keys)
+                    if not re.search(rf"(?<![\w]){re.escape(k)}(?![\w])", section)]
+    assert not missing, f"JSON fields missing from docs/JSON.md: {missing}"
+
+
+def test_metrics_md_documents_every_family():
+    """Every family /metrics serves (the golden exposition) has its row in docs/METRICS.md."""
+    text = (ROOT / "tests" / "unit" / "golden" / "sinks.metrics.txt").read_text()
+    families = re.findall(r"^# TYPE (\S+) ", text, re.M)
+    assert len(families) > 20, families
+    table = _section((ROOT / "docs" / "METRICS.md").read_text(), "Families")
+    missing = [f for f in families if f"`{f}`" not in table]
+    assert not missing, f"metric families missing from docs/METRICS.md: {missing}"
+
+
+def test_architecture_matches_the_tree():
+    """ARCHITECTURE.md names every top-level folder, every folder of tests/, every file of
+    bpf/ and include/, every module of src/ and src/report/; and every path it names exists."""
+    arch = (ROOT / "ARCHITECTURE.md").read_text()
+    tracked = _repo_files()
+    missing = []
+    for top in sorted({f.split("/")[0] for f in tracked if "/" in f and not f.startswith(".")}):
+        if f"**`{top}/`**" not in arch:
+            missing.append(f"{top}/ (a paragraph **`{top}/`**)")
+    for sub in sorted({f.split("/")[1] for f in tracked
+                       if f.startswith("tests/") and f.count("/") >= 2}):
+        if f"`{sub}/`" not in arch and f"`tests/{sub}/`" not in arch:
+            missing.append(f"tests/{sub}/")
+    for f in tracked:
+        path = Path(f)
+        if len(path.parts) < 2 or path.suffix not in (".c", ".h", ".css", ".js"):
+            continue
+        if path.parts[0] in ("bpf", "include") or path.parent == Path("src/report"):
+            if f"`{path.name}`" not in arch and f"`{f}`" not in arch:
+                missing.append(f)
+        elif path.parent == Path("src"):
+            if not re.search(rf"`(?:src/)?{re.escape(path.stem)}(?:\.[ch])?`", arch):
+                missing.append(f)
+    assert not missing, "ARCHITECTURE.md does not describe: " + ", ".join(missing)
+    tops = {f.split("/")[0] for f in tracked if "/" in f}
+    gone = [p for p in re.findall(r"`([\w.-]+/[\w./-]*)`", arch)
+            if p.split("/")[0] in tops and not (ROOT / p).exists()]
+    assert not gone, f"ARCHITECTURE.md names paths that do not exist: {gone}"
