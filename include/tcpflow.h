@@ -54,6 +54,7 @@ enum tf_role {
 	TF_ROLE_UNKNOWN = 0,
 	TF_ROLE_CLIENT = 1,	/* we called connect(): first event CLOSE -> SYN_SENT */
 	TF_ROLE_SERVER = 2,	/* accepted child: first event LISTEN -> SYN_RECV */
+	TF_ROLE_MAX,
 };
 
 enum tf_retrans_kind {
@@ -61,6 +62,7 @@ enum tf_retrans_kind {
 	TF_RETRANS_SYN = 1,
 	TF_RETRANS_SYNACK = 2,
 	TF_RETRANS_FIN = 3,
+	TF_RETRANS_KIND_MAX,
 };
 
 /* tf_conn.flags */

@@ -66,6 +66,7 @@ enum tf_tw_handover_src {
 	TF_TWH_UNKNOWN = 0,	/* began before tracing, kernel without tw_entry_stamp: 0 */
 	TF_TWH_KERNEL_STAMP,	/* the timewait socket's tw_entry_stamp (ms resolution) */
 	TF_TWH_TRACED,		/* the hand-over state change (FIN_WAIT2/CLOSING -> CLOSE) */
+	TF_TWH_MAX,
 };
 
 /* A TIME-WAIT that ended, tied to the connection that handed over to it. */
@@ -93,5 +94,9 @@ struct tf_stuck {
 					 * peer's last ACK (tp->rcv_tstamp), not since the state
 					 * change; rec is built from the socket walk */
 };
+
+/* Names as the JSON and the metrics write them ("unknown" past the end). */
+const char *tf_tw_end_name(int reason);		/* enum tf_tw_end_reason */
+const char *tf_tw_handover_name(int src);	/* enum tf_tw_handover_src */
 
 #endif /* TF_CLOSESIDE_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Folded kernel record -> connection summary. See conn.h. */
 #include <string.h>
+#include <sys/socket.h>
 #include "conn.h"
 
 static const char *const state_names[TF_STATE_MAX] = {
@@ -56,7 +57,7 @@ const char *tf_state_name(int state)
 
 const char *tf_role_name(int role)
 {
-	static const char *const n[] = { "unknown", "client", "server" };
+	static const char *const n[TF_ROLE_MAX] = { "unknown", "client", "server" };
 
 	return NAME_OR(n, role, "unknown");
 }
@@ -73,14 +74,14 @@ const char *tf_close_end_name(int end)
 
 const char *tf_reset_name(int dir)
 {
-	static const char *const n[] = { NULL, "sent", "received" };
+	static const char *const n[TF_RST_MAX] = { NULL, "sent", "received" };
 
 	return NAME_OR(n, dir, NULL);
 }
 
 const char *tf_retrans_kind_name(int kind)
 {
-	static const char *const n[] = { "DATA", "SYN", "SYNACK", "FIN" };
+	static const char *const n[TF_RETRANS_KIND_MAX] = { "DATA", "SYN", "SYNACK", "FIN" };
 
 	return NAME_OR(n, kind, "DATA");
 }
@@ -90,6 +91,21 @@ const char *tf_hs_method_name(int method)
 	static const char *const n[] = { NULL, "syn_sent", "synack_rtt", "synack_ts" };
 
 	return NAME_OR(n, method, NULL);
+}
+
+const char *tf_family_name(int family)
+{
+	return family == AF_INET6 ? "ipv6" : "ipv4";
+}
+
+int tf_family_of(const char *name)
+{
+	static const int af[] = { AF_INET, AF_INET6 };
+
+	for (size_t i = 0; name && i < sizeof(af) / sizeof(af[0]); i++)
+		if (!strcmp(name, tf_family_name(af[i])))
+			return af[i];
+	return 0;
 }
 
 /* Index of the first state change to `state`, or -1. */

@@ -39,6 +39,7 @@ enum tf_reset_dir {
 	TF_RST_NONE = 0,
 	TF_RST_SENT = 1,
 	TF_RST_RECEIVED = 2,
+	TF_RST_MAX,
 };
 
 /* How handshake_ns was measured. */
@@ -97,6 +98,10 @@ const char *tf_close_end_name(int end);
 const char *tf_reset_name(int dir);
 const char *tf_retrans_kind_name(int kind);
 const char *tf_hs_method_name(int method);
+/* "ipv4" or "ipv6" (any family but AF_INET6 is IPv4, as to tf_fmt_addr) */
+const char *tf_family_name(int family);
+/* The reader's side: AF_INET or AF_INET6 for a tf_family_name(), 0 for another name. */
+int tf_family_of(const char *name);
 
 /*
  * The "flags" of a connection record, in the order the JSON lists them: one

@@ -24,7 +24,6 @@
 #define TF_METRICS_PORTS 64		/* port label values from --port (TF_MAX_FILTERS) */
 #define TF_METRICS_LEARN_PORTS 16	/* listening ports learned when --port is not given */
 #define TF_METRICS_OTHER TF_METRICS_PORTS	/* port slot of "other" */
-#define TF_MROLES 3			/* enum tf_role: unknown, client, server */
 #define TF_MSTATES 8			/* states with a time-in-state histogram and a gauge */
 #define TF_MCLOSE_SIDES 3		/* active, passive, simultaneous */
 #define TF_MLOST 7			/* lost-event causes */
@@ -41,15 +40,15 @@ struct tf_metrics_values {
 	struct tf_hist lifetime[2];				/* [client, server] */
 	struct tf_hist state_time[TF_MSTATES];
 	struct tf_hist time_wait[TF_TWE_MAX];			/* by enum tf_tw_end_reason */
-	struct tf_hist rtt[TF_MROLES];				/* smoothed RTT at CLOSE, by role */
+	struct tf_hist rtt[TF_ROLE_MAX];			/* smoothed RTT at CLOSE, by role */
 	/* counters */
-	uint64_t conns[TF_MROLES][TF_METRICS_PORTS + 1];
-	uint64_t closes[TF_MROLES][TF_CK_MAX];
-	uint64_t bytes[2][TF_MROLES];				/* [sent (acked), received][role] */
+	uint64_t conns[TF_ROLE_MAX][TF_METRICS_PORTS + 1];
+	uint64_t closes[TF_ROLE_MAX][TF_CK_MAX];
+	uint64_t bytes[2][TF_ROLE_MAX];				/* [sent (acked), received][role] */
 	uint64_t syn_retrans, synack_retrans, retrans;
 	uint64_t fin_retrans[4];				/* enum tf_fin_slot */
 	uint64_t resets[2];					/* sent, received */
-	uint64_t tw_handovers[TF_MROLES];
+	uint64_t tw_handovers[TF_ROLE_MAX];
 	uint64_t refused;
 	uint64_t lost[TF_MLOST];
 	uint64_t state_changes, malformed;

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
-#include "twtrack.h"
 
 /* ---- text buffer ---- */
 
@@ -147,7 +146,7 @@ static void one_label(struct tf_text *t, const char *name, const char *type, con
 	}
 }
 
-static const int role_order[TF_MROLES] = { TF_ROLE_CLIENT, TF_ROLE_SERVER, TF_ROLE_UNKNOWN };
+static const int role_order[TF_ROLE_MAX] = { TF_ROLE_CLIENT, TF_ROLE_SERVER, TF_ROLE_UNKNOWN };
 
 static const char *port_name(const struct tf_metrics_values *v, int slot, char *buf, size_t len)
 {
@@ -188,7 +187,7 @@ static void render_conns(struct tf_text *t, const struct tf_metrics_values *v)
 	       "Finished connections (closed, or still open at exit) by role and service port "
 	       "(server: local port, client: remote port; \"other\" beyond the --port or "
 	       "learned listening ports).");
-	for (int r = 0; r < TF_MROLES; r++) {
+	for (int r = 0; r < TF_ROLE_MAX; r++) {
 		int role = role_order[r];
 
 		for (int s = first_slot(v); s >= 0; s = next_slot(v, s)) {
@@ -208,7 +207,7 @@ static void render_closes(struct tf_text *t, const struct tf_metrics_values *v)
 	       "Finished connections by role and how they ended: active or passive close, "
 	       "simultaneous, reset, refused, connect_failed, timeout, handshake_failed, "
 	       "open (still open at exit).");
-	for (int r = 0; r < TF_MROLES; r++) {
+	for (int r = 0; r < TF_ROLE_MAX; r++) {
 		int role = role_order[r];
 
 		for (int k = 0; k < TF_CK_MAX; k++) {
@@ -230,7 +229,7 @@ static void render_bytes(struct tf_text *t, const struct tf_metrics_values *v)
 	       "(bytes_acked), received (bytes_received); the kernel's counters, in which a "
 	       "client's SYN and an acknowledged FIN count one byte.");
 	for (int d = 0; d < 2; d++) {
-		for (int r = 0; r < TF_MROLES; r++) {
+		for (int r = 0; r < TF_ROLE_MAX; r++) {
 			int role = role_order[r];
 			struct lbl l[2] = { { "direction", dirs[d] }, { "role", tf_role_name(role) } };
 
@@ -258,18 +257,18 @@ static void render_retrans(struct tf_text *t, const struct tf_metrics_values *v)
 static void render_close_side(struct tf_text *t, const struct tf_metrics_values *v)
 {
 	static const char *const dirs[2] = { "sent", "received" };
-	const char *roles[TF_MROLES];
-	uint64_t tw[TF_MROLES];
+	const char *roles[TF_ROLE_MAX];
+	uint64_t tw[TF_ROLE_MAX];
 
 	one_label(t, "tcpflow_resets_total", "counter",
 		  "Connections that sent or received a TCP reset.", "direction", dirs, v->resets, 2);
-	for (int r = 0; r < TF_MROLES; r++) {
+	for (int r = 0; r < TF_ROLE_MAX; r++) {
 		roles[r] = tf_role_name(role_order[r]);
 		tw[r] = v->tw_handovers[role_order[r]];
 	}
 	one_label(t, "tcpflow_time_wait_handovers_total", "counter",
 		  "Connections handed over to a TIME-WAIT socket (FIN_WAIT2 or CLOSING -> CLOSE), "
-		  "by role.", "role", roles, tw, TF_MROLES);
+		  "by role.", "role", roles, tw, TF_ROLE_MAX);
 	scalar(t, "tcpflow_refused_connects_total", "counter",
 	       "connect() calls answered by a reset (ECONNREFUSED).", v->refused);
 }
@@ -471,7 +470,7 @@ void tf_metrics_each_hist(const struct tf_metrics_values *v, bool merge_ports,
 		      &v->lifetime[r]);
 		fn(ctx, &hv);
 	}
-	for (int r = 0; r < TF_MROLES; r++) {
+	for (int r = 0; r < TF_ROLE_MAX; r++) {
 		view1(&hv, rtt_name, rtt_help, "round-trip time", "role", tf_role_name(role_order[r]),
 		      &v->rtt[role_order[r]]);
 		fn(ctx, &hv);

@@ -7,7 +7,6 @@
 #include "fmt.h"
 #include "jw.h"
 #include "sink.h"
-#include "twtrack.h"
 
 struct json_priv {
 	struct tf_jw_clock clock;
@@ -43,7 +42,7 @@ static void json_endpoints(struct tf_jw *w, int family, const uint8_t *saddr, ui
 {
 	char a[TF_ADDR_LEN];
 
-	tf_jw_name(w, "family", family == AF_INET6 ? "ipv6" : "ipv4");
+	tf_jw_name(w, "family", tf_family_name(family));
 	tf_jw_name(w, "saddr", tf_fmt_addr(family, saddr, a, sizeof(a)));
 	tf_jw_key(w, "sport");
 	tf_jw_u64(w, sport);
@@ -246,7 +245,6 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 /* A TIME-WAIT that ended: {"type":"time_wait", ...}. */
 static void json_tw_end(struct tf_sink *sk, const struct tf_tw_end *e)
 {
-	static const char *const src[] = { "unknown", "kernel_stamp", "traced" };
 	struct tf_jw w;
 
 	tf_jw_init(&w);
@@ -260,8 +258,7 @@ static void json_tw_end(struct tf_sink *sk, const struct tf_tw_end *e)
 	tf_jw_name(&w, "end", tf_tw_end_name(e->reason));
 	tf_jw_us(&w, "precision_us", e->precision_ns);
 	tf_jw_name(&w, "substate", tf_state_name(e->substate));
-	tf_jw_name(&w, "handover", e->handover_src >= 0 && e->handover_src <= 2 ?
-				   src[e->handover_src] : "unknown");
+	tf_jw_name(&w, "handover", tf_tw_handover_name(e->handover_src));
 	tf_jw_lit(&w, "}\n");
 	emit(sk, &w);
 }

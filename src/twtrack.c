@@ -21,17 +21,6 @@ struct grp {
 	uint64_t min_exp, max_exp;	/* timers, CLOCK_MONOTONIC ns */
 };
 
-static const char *const end_names[TF_TWE_MAX] = {
-	[TF_TWE_EXPIRED] = "expired",	  [TF_TWE_REUSED] = "reused",
-	[TF_TWE_RESET] = "reset",	  [TF_TWE_NETNS_GONE] = "netns_gone",
-	[TF_TWE_UNKNOWN] = "unknown",	  [TF_TWE_NOT_SWEPT] = "not_swept",
-};
-
-const char *tf_tw_end_name(int reason)
-{
-	return reason >= 0 && reason < TF_TWE_MAX ? end_names[reason] : "unknown";
-}
-
 /* ---- groups (per sweep) ----------------------------------------------------- */
 
 static void grp_add(struct tf_ohash *g, uint32_t netns, uint8_t family, const uint8_t *addr,

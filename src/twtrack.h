@@ -136,6 +136,4 @@ uint64_t tf_twt_untracked(const struct tf_twt *t);
  */
 uint32_t tf_twt_pending(const struct tf_twt *t);
 
-const char *tf_tw_end_name(int reason);
-
 #endif /* TF_TWTRACK_H */

@@ -204,10 +204,10 @@ static void write_summary(FILE *o, const struct tf_rp_data *d)
 	fputs("</tr>\n<tr><td>TIME-WAIT hand-overs</td>", o);
 	num_cell(o, a->time_wait, false);
 	fputs("</tr>\n", o);
-	for (int k = 0; k < TF_RP_TW_ENDS; k++)
+	for (int k = 0; k < TF_TWE_MAX; k++)
 		if (a->tw_ends[k])
 			fprintf(o, "<tr><td class=\"mut\">&nbsp;&nbsp;TIME-WAIT ended: %s</td><td "
-				   "class=\"mut\">%" PRIu64 "</td></tr>\n", tf_rp_tw_end_name(k), a->tw_ends[k]);
+				   "class=\"mut\">%" PRIu64 "</td></tr>\n", tf_tw_end_name(k), a->tw_ends[k]);
 	fputs("<tr><td>half-closed, open at exit</td>", o);
 	num_cell(o, a->open_half_closed, true);
 	fputs("</tr>\n<tr><td>reported stuck while tracing</td>", o);

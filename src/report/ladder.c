@@ -518,7 +518,7 @@ static void lane_tail_note(FILE *o, const struct ladder *g, int lane)
 		if (c->time_wait_us != TF_RP_NONE)
 			fprintf(o, " %s", tf_rp_dur(c->time_wait_us, TF_DUR_PAGE, b, sizeof(b)));
 		if (c->tw_end)
-			fprintf(o, ", %s", tf_rp_tw_end_name(c->tw_end - 1));
+			fprintf(o, ", %s", tf_tw_end_name(c->tw_end - 1));
 		fputs(" (timewait socket)</text>\n", o);
 	} else if (last != TF_CLOSE) {
 		fprintf(o, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s %s",

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The report's model: its lifetime and names. See model.h. */
+/* The report's model: its lifetime. See model.h. */
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
@@ -26,12 +26,4 @@ void tf_rp_free(struct tf_rp_data *d)
 bool tf_rp_usable(const struct tf_rp_data *d)
 {
 	return d->agg.conns > 0 || d->stats.lines > 0;
-}
-
-const char *tf_rp_tw_end_name(int i)
-{
-	static const char *const n[TF_RP_TW_ENDS] = { "expired", "reused", "reset", "netns_gone",
-						      "unknown" };
-
-	return i >= 0 && i < TF_RP_TW_ENDS ? n[i] : "unknown";
 }

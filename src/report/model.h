@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "closeside.h"
 #include "conn.h"
 #include "fmt.h"
 #include "ohash.h"
@@ -21,7 +22,6 @@
 #define TF_RP_MAX_RETRANS 24		/* per connection; the tracer writes at most 12 */
 #define TF_RP_MAX_STUCK 100000	/* "stuck" records kept for matching */
 #define TF_RP_MAX_TW 1000000	/* "time_wait" records kept for matching */
-#define TF_RP_TW_ENDS 5		/* TIME-WAIT ends: expired, reused, reset, netns_gone, unknown */
 #define TF_RP_MAX_TYPES 16		/* distinct unknown record types named */
 #define TF_RP_MAX_GROUPS 65536		/* distinct cgroups kept; more are counted, shown unknown */
 #define TF_RP_GROUP_PATH 1024		/* bytes of a cgroup path kept (the JSON writer's limit) */
@@ -103,7 +103,7 @@ struct tf_rp_stats {
 /* What the whole file says, counted while reading (every record, kept or not). */
 struct tf_rp_agg {
 	uint64_t conns;
-	uint64_t by_role_close[3][TF_CK_MAX + 1];	/* [enum tf_role][enum tf_close_kind, TF_CK_MAX = unknown] */
+	uint64_t by_role_close[TF_ROLE_MAX][TF_CK_MAX + 1];	/* [enum tf_role][enum tf_close_kind, TF_CK_MAX = unknown] */
 	uint64_t by_end[TF_CE_MAX + 1];		/* [enum tf_close_end, TF_CE_MAX = unknown] */
 	uint64_t syn_retrans, synack_retrans, fin_retrans, fin_fw1, fin_la, fin_cl, retrans;
 	uint64_t conns_retrans;			/* connections with any retransmission */
@@ -116,7 +116,7 @@ struct tf_rp_agg {
 	uint64_t hs_hist[3][TF_DISPLAY_BUCKETS];
 	uint64_t close_hist[3][TF_DISPLAY_BUCKETS];	/* 0 active, 1 passive, 2 other */
 	uint64_t hs_n, close_n;
-	uint64_t tw_ends[TF_RP_TW_ENDS];	/* "time_wait" records by how they ended */
+	uint64_t tw_ends[TF_TWE_MAX];		/* "time_wait" records by how they ended */
 };
 
 /* A "stuck" record (a half-closed connection reported live): marks a conn. */
@@ -134,7 +134,7 @@ struct tf_rp_tw {
 	int64_t tw_us;		/* time_wait_us; TF_RP_NONE */
 	uint32_t netns;
 	uint16_t sport, dport;
-	uint8_t family, end;	/* end: index into tf_rp_tw_end_name */
+	uint8_t family, end;	/* end: enum tf_tw_end_reason */
 	uint8_t saddr[16], daddr[16];
 };
 
@@ -180,8 +180,6 @@ void tf_rp_init(struct tf_rp_data *d);
 void tf_rp_free(struct tf_rp_data *d);
 /* Something worth a report: at least one conn or stats record. */
 bool tf_rp_usable(const struct tf_rp_data *d);
-/* "expired", "reused", "reset", "netns_gone", "unknown" */
-const char *tf_rp_tw_end_name(int i);
 
 static inline const struct tf_rp_state *tf_rp_states(const struct tf_rp_data *d,
 						     const struct tf_rp_conn *c)

@@ -269,6 +269,16 @@ static bool parse_addr(const char *s, int family, uint8_t out[16])
 	return s && inet_pton(family, s, out) == 1;
 }
 
+/* A record's family by name (the writer's tf_family_name), else by its address. */
+static int family_of(const char *fam, const char *saddr)
+{
+	int af = tf_family_of(fam);
+
+	if (af)
+		return af;
+	return saddr && strchr(saddr, ':') ? AF_INET6 : AF_INET;
+}
+
 /*
  * A connection's list of timed entries ("states", "retransmits"): each object
  * with a valid t_us goes to push(), which appends it to the data's pool; the
@@ -319,7 +329,8 @@ static int push_retrans(struct tf_rp_data *d, json_t *e, int64_t t_us)
 	d->retrans[d->nretrans++] = (struct tf_rp_retrans){
 		.t_us = t_us,
 		.state = (uint8_t)state_of(get_str(e, "state")),
-		.kind = (uint8_t)lookup(get_str(e, "kind"), tf_retrans_kind_name, 4, TF_RETRANS_DATA),
+		.kind = (uint8_t)lookup(get_str(e, "kind"), tf_retrans_kind_name, TF_RETRANS_KIND_MAX,
+				      TF_RETRANS_DATA),
 	};
 	return 0;
 }
@@ -392,14 +403,8 @@ static int add_conn(struct tf_rp_data *d, json_t *o)
 	const char *fam = get_str(o, "family"), *sa = get_str(o, "saddr"), *da = get_str(o, "daddr");
 	size_t ns0 = d->nstates, nr0 = d->nretrans;
 	int64_t v;
-	int af;
+	int af = family_of(fam, sa);
 
-	if (fam && !strcmp(fam, "ipv6"))
-		af = AF_INET6;
-	else if (fam && !strcmp(fam, "ipv4"))
-		af = AF_INET;
-	else
-		af = sa && strchr(sa, ':') ? AF_INET6 : AF_INET;
 	c.family = (uint8_t)af;
 	if (!parse_addr(sa, af, c.saddr) || !parse_addr(da, af, c.daddr)) {
 		note_bad(d, "a conn record without valid saddr/daddr%s", "");
@@ -420,10 +425,10 @@ static int add_conn(struct tf_rp_data *d, json_t *o)
 	c.netns = get_u32(o, "netns");
 	c.pid = get_u32(o, "pid");
 	copy_utf8(c.comm, sizeof(c.comm), get_str(o, "comm"));
-	c.role = (uint8_t)lookup(get_str(o, "role"), tf_role_name, 3, TF_ROLE_UNKNOWN);
+	c.role = (uint8_t)lookup(get_str(o, "role"), tf_role_name, TF_ROLE_MAX, TF_ROLE_UNKNOWN);
 	c.close_kind = (uint8_t)lookup(get_str(o, "close"), tf_close_kind_name, TF_CK_MAX, TF_CK_MAX);
 	c.close_end = (uint8_t)lookup(get_str(o, "close_end"), tf_close_end_name, TF_CE_MAX, TF_CE_MAX);
-	c.reset = (uint8_t)lookup(get_str(o, "reset"), tf_reset_name, TF_RST_RECEIVED + 1, TF_RST_NONE);
+	c.reset = (uint8_t)lookup(get_str(o, "reset"), tf_reset_name, TF_RST_MAX, TF_RST_NONE);
 	c.handshake_us = get_us(o, "handshake_us");
 	c.close_us = get_us(o, "close_us");
 	c.fin_ack_us = get_us(o, "fin_ack_us");
@@ -490,7 +495,7 @@ static int add_stuck(struct tf_rp_data *d, json_t *o)
 	struct tf_rp_stuck st = { 0 };
 	const char *fam = get_str(o, "family"), *sa = get_str(o, "saddr"), *da = get_str(o, "daddr");
 	int64_t v;
-	int af = (fam && !strcmp(fam, "ipv6")) || (!fam && sa && strchr(sa, ':')) ? AF_INET6 : AF_INET;
+	int af = family_of(fam, sa);
 
 	d->stuck_records++;
 	if (d->nstuck >= TF_RP_MAX_STUCK || !parse_addr(sa, af, st.saddr) ||
@@ -515,10 +520,10 @@ static int add_tw(struct tf_rp_data *d, json_t *o)
 {
 	struct tf_rp_tw tw = { 0 };
 	const char *fam = get_str(o, "family"), *sa = get_str(o, "saddr"), *da = get_str(o, "daddr");
-	int af = (fam && !strcmp(fam, "ipv6")) || (!fam && sa && strchr(sa, ':')) ? AF_INET6 : AF_INET;
+	int af = family_of(fam, sa);
 	int64_t v;
 
-	tw.end = (uint8_t)lookup(get_str(o, "end"), tf_rp_tw_end_name, TF_RP_TW_ENDS, TF_RP_TW_ENDS - 1);
+	tw.end = (uint8_t)lookup(get_str(o, "end"), tf_tw_end_name, TF_TWE_MAX, TF_TWE_UNKNOWN);
 	d->agg.tw_ends[tw.end]++;
 	if (d->ntw >= TF_RP_MAX_TW || !parse_addr(sa, af, tw.saddr) || !parse_addr(da, af, tw.daddr) ||
 	    !get_int(o, "sport", 0, 65535, &v))

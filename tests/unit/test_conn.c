@@ -7,6 +7,7 @@
  * mirrors on_set_state()'s decisions.
  */
 #include <stdbool.h>
+#include <sys/socket.h>
 #include "tf_test.h"
 #include "fixtures.h"
 #include "tf_fold.h"
@@ -630,6 +631,17 @@ static void names_are_total(void)
 	CHECK(tf_hs_method_name(TF_HS_NONE) == NULL);
 }
 
+/* The report reads a family back by the name the writer gives it, nothing else. */
+static void family_names_round_trip(void)
+{
+	CHECK_STR(tf_family_name(AF_INET6), "ipv6");
+	CHECK_STR(tf_family_name(AF_INET), "ipv4");
+	CHECK_INT(tf_family_of(tf_family_name(AF_INET)), AF_INET);
+	CHECK_INT(tf_family_of(tf_family_name(AF_INET6)), AF_INET6);
+	CHECK_INT(tf_family_of("inet6"), 0);
+	CHECK_INT(tf_family_of(NULL), 0);
+}
+
 /* Garbage in the record (corrupt counts, times backwards) stays bounded. */
 static void hostile_record(void)
 {
@@ -654,4 +666,4 @@ TF_TEST_MAIN("test_conn",
 	     T(fin_retransmit_closing_and_data), T(skaddr_reuse), T(seen_mid_life),
 	     T(open_at_exit), T(timeout_close), T(states_truncated), T(missed_transitions),
 	     T(listener_changes_ignored), T(retrans_kinds), T(names_are_total),
-	     T(hostile_record))
+	     T(family_names_round_trip), T(hostile_record))

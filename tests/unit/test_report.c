@@ -184,12 +184,15 @@ static void time_wait_records(void)
 	add(&d, "{\"type\":\"time_wait\",\"family\":\"ipv4\",\"saddr\":\"127.0.0.1\",\"sport\":1,"
 		"\"daddr\":\"127.0.0.1\",\"dport\":5002,\"netns\":4026532177,\"end\":\"reused\"}");
 	add(&d, "{\"type\":\"time_wait\",\"end\":\"sideways\"}");
+	/* every end the writer names is read back by that name (one table) */
+	add(&d, "{\"type\":\"time_wait\",\"end\":\"not_swept\"}");
 	tf_rp_pair(&d);
 	CHECK_INT(d.tw_matched, 1);
-	CHECK_INT(d.agg.tw_ends[0], 1);
-	CHECK_INT(d.agg.tw_ends[1], 1);
-	CHECK_INT(d.agg.tw_ends[TF_RP_TW_ENDS - 1], 1);
-	CHECK_INT(d.types[0].count, 3);
+	CHECK_INT(d.agg.tw_ends[TF_TWE_EXPIRED], 1);
+	CHECK_INT(d.agg.tw_ends[TF_TWE_REUSED], 1);
+	CHECK_INT(d.agg.tw_ends[TF_TWE_NOT_SWEPT], 1);
+	CHECK_INT(d.agg.tw_ends[TF_TWE_UNKNOWN], 1);
+	CHECK_INT(d.types[0].count, 4);
 	svg = ladder(&d, 0);
 	CHECK(strstr(svg, "TIME_WAIT 60.512s, expired (timewait socket)"));
 	free(svg);
