@@ -81,6 +81,14 @@ void tf_jw_rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck)
 	tf_jw_raw(w, frac, sizeof(frac));
 }
 
+void tf_jw_time(struct tf_jw *w, const char *key, int64_t real_ns, struct tf_jw_clock *ck)
+{
+	tf_jw_key(w, key);
+	tf_jw_raw(w, "\"", 1);
+	tf_jw_rfc3339(w, real_ns, ck);
+	tf_jw_raw(w, "\"", 1);
+}
+
 int tf_jw_flush(struct tf_jw *w, FILE *out)
 {
 	if (w->overflow)

@@ -51,12 +51,46 @@ static inline void tf_jw_lit(struct tf_jw *w, const char *s)
 	tf_jw_raw(w, s, strlen(s));
 }
 
+/* "key": then a value, with a comma before it unless it is the object's first */
+static inline void tf_jw_member(struct tf_jw *w, bool first, const char *key)
+{
+	if (first)
+		tf_jw_raw(w, "\"", 1);
+	else
+		tf_jw_raw(w, ",\"", 2);
+	tf_jw_lit(w, key);
+	tf_jw_raw(w, "\":", 2);
+}
+
 /* ,"key": then a value */
 static inline void tf_jw_key(struct tf_jw *w, const char *key)
 {
-	tf_jw_raw(w, ",\"", 2);
-	tf_jw_lit(w, key);
-	tf_jw_raw(w, "\":", 2);
+	tf_jw_member(w, false, key);
+}
+
+/* "s" (s is not escaped: our own names) */
+static inline void tf_jw_quoted(struct tf_jw *w, const char *s)
+{
+	tf_jw_raw(w, "\"", 1);
+	tf_jw_lit(w, s);
+	tf_jw_raw(w, "\"", 1);
+}
+
+/* ,"key":N */
+static inline void tf_jw_count(struct tf_jw *w, const char *key, uint64_t v)
+{
+	tf_jw_key(w, key);
+	tf_jw_u64(w, v);
+}
+
+/* ,"key":true or false */
+static inline void tf_jw_bool(struct tf_jw *w, const char *key, bool v)
+{
+	tf_jw_key(w, key);
+	if (v)
+		tf_jw_raw(w, "true", 4);
+	else
+		tf_jw_raw(w, "false", 5);
 }
 
 /* ,"key":N with N = ns / 1000, or null when ns < 0 */
@@ -73,13 +107,10 @@ static inline void tf_jw_us(struct tf_jw *w, const char *key, int64_t ns)
 static inline void tf_jw_name(struct tf_jw *w, const char *key, const char *val)
 {
 	tf_jw_key(w, key);
-	if (!val) {
+	if (val)
+		tf_jw_quoted(w, val);
+	else
 		tf_jw_raw(w, "null", 4);
-		return;
-	}
-	tf_jw_raw(w, "\"", 1);
-	tf_jw_lit(w, val);
-	tf_jw_raw(w, "\"", 1);
 }
 
 /* The date and time of the last second formatted, reused within that second. */
@@ -90,6 +121,8 @@ struct tf_jw_clock {
 
 /* RFC 3339 UTC with microseconds, no quotes: 2026-11-28T22:40:01.123456Z */
 void tf_jw_rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck);
+/* ,"key":"2026-11-28T22:40:01.123456Z" */
+void tf_jw_time(struct tf_jw *w, const char *key, int64_t real_ns, struct tf_jw_clock *ck);
 
 /* Write the line; returns 0, or -1 when it overflowed (counted by the caller). */
 int tf_jw_flush(struct tf_jw *w, FILE *out);

@@ -1,8 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* --json: one object per connection per line; a "stats" object at the end. */
-#include <inttypes.h>
-#include <sys/socket.h>
-#include <stdlib.h>
 #include "cgroup.h"
 #include "fmt.h"
 #include "jw.h"
@@ -25,14 +22,12 @@ static void json_time(struct tf_jw *w, const char *key, struct tf_sink *sk, uint
 {
 	struct json_priv *p = sk->priv;
 
-	tf_jw_key(w, key);
-	if (!mono_ns) {
+	if (mono_ns) {
+		tf_jw_time(w, key, (int64_t)mono_ns + sk->mono_to_real_ns, &p->clock);
+	} else {
+		tf_jw_key(w, key);
 		tf_jw_lit(w, "null");
-		return;
 	}
-	tf_jw_lit(w, "\"");
-	tf_jw_rfc3339(w, (int64_t)mono_ns + sk->mono_to_real_ns, &p->clock);
-	tf_jw_lit(w, "\"");
 }
 
 /* "family", "saddr", "sport", "daddr", "dport", "netns", "pid", "comm" (opens with a comma). */
@@ -44,15 +39,11 @@ static void json_endpoints(struct tf_jw *w, int family, const uint8_t *saddr, ui
 
 	tf_jw_name(w, "family", tf_family_name(family));
 	tf_jw_name(w, "saddr", tf_fmt_addr(family, saddr, a, sizeof(a)));
-	tf_jw_key(w, "sport");
-	tf_jw_u64(w, sport);
+	tf_jw_count(w, "sport", sport);
 	tf_jw_name(w, "daddr", tf_fmt_addr(family, daddr, a, sizeof(a)));
-	tf_jw_key(w, "dport");
-	tf_jw_u64(w, dport);
-	tf_jw_key(w, "netns");
-	tf_jw_u64(w, netns);
-	tf_jw_key(w, "pid");
-	tf_jw_u64(w, pid);
+	tf_jw_count(w, "dport", dport);
+	tf_jw_count(w, "netns", netns);
+	tf_jw_count(w, "pid", pid);
 	tf_jw_key(w, "comm");
 	tf_jw_lit(w, "\"");
 	tf_jw_str(w, comm, TF_COMM_LEN);
@@ -106,12 +97,6 @@ static void json_flags(struct tf_jw *w, const struct tf_summary *s)
 		tf_jw_lit(w, "\"");
 	}
 	tf_jw_lit(w, "]");
-}
-
-static void json_count(struct tf_jw *w, const char *key, uint64_t v)
-{
-	tf_jw_key(w, key);
-	tf_jw_u64(w, v);
 }
 
 /*
@@ -171,12 +156,6 @@ static void json_traffic(struct tf_jw *w, const struct tf_conn *c)
 	}
 }
 
-static void json_bool(struct tf_jw *w, const char *key, bool v)
-{
-	tf_jw_key(w, key);
-	tf_jw_lit(w, v ? "true" : "false");
-}
-
 static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 {
 	const struct tf_conn *c = s->rec;
@@ -193,24 +172,24 @@ static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 	json_retrans(&w, s);
 	tf_jw_us(&w, "handshake_us", s->handshake_ns);
 	tf_jw_name(&w, "handshake_method", tf_hs_method_name(s->hs_method));
-	json_count(&w, "syn_retrans", c->syn_retrans);
-	json_count(&w, "synack_retrans", c->synack_retrans);
-	json_count(&w, "fin_retrans", c->fin_retrans);
-	json_count(&w, "fin_retrans_fin_wait1", c->fin_retrans_by_state[TF_FIN_IN_FIN_WAIT1]);
-	json_count(&w, "fin_retrans_last_ack", c->fin_retrans_by_state[TF_FIN_IN_LAST_ACK]);
-	json_count(&w, "fin_retrans_closing", c->fin_retrans_by_state[TF_FIN_IN_CLOSING]);
-	json_count(&w, "retrans", c->retrans);
-	json_count(&w, "retrans_failed", c->retrans_failed);
+	tf_jw_count(&w, "syn_retrans", c->syn_retrans);
+	tf_jw_count(&w, "synack_retrans", c->synack_retrans);
+	tf_jw_count(&w, "fin_retrans", c->fin_retrans);
+	tf_jw_count(&w, "fin_retrans_fin_wait1", c->fin_retrans_by_state[TF_FIN_IN_FIN_WAIT1]);
+	tf_jw_count(&w, "fin_retrans_last_ack", c->fin_retrans_by_state[TF_FIN_IN_LAST_ACK]);
+	tf_jw_count(&w, "fin_retrans_closing", c->fin_retrans_by_state[TF_FIN_IN_CLOSING]);
+	tf_jw_count(&w, "retrans", c->retrans);
+	tf_jw_count(&w, "retrans_failed", c->retrans_failed);
 	tf_jw_name(&w, "close", tf_close_kind_name(s->close_kind));
 	tf_jw_name(&w, "close_end", tf_close_end_name(s->close_end));
 	tf_jw_name(&w, "reset", tf_reset_name(s->reset));
 	tf_jw_us(&w, "close_us", s->close_ns);
 	tf_jw_us(&w, "fin_ack_us", s->fin_ack_ns);
-	json_bool(&w, "time_wait", s->time_wait);
+	tf_jw_bool(&w, "time_wait", s->time_wait);
 	tf_jw_us(&w, "time_wait_at_us", s->time_wait_at_ns);
 	tf_jw_us(&w, "lifetime_us", s->lifetime_ns);
 	json_traffic(&w, c);
-	json_bool(&w, "complete", s->complete);
+	tf_jw_bool(&w, "complete", s->complete);
 	json_flags(&w, s);
 	tf_jw_lit(&w, "}\n");
 	emit(sk, &w);
@@ -218,27 +197,44 @@ static void json_conn(struct tf_sink *sk, const struct tf_summary *s)
 
 static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 {
-	fprintf(sk->out, "{\"type\":\"stats\",\"conns\":%" PRIu64 ",\"events\":%" PRIu64
-		",\"open_at_exit\":%" PRIu64 ",\"started\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"lost_ringbuf\":%" PRIu64
-		",\"lost_ringbuf_events\":%" PRIu64 ",\"lost_table_full\":%" PRIu64
-		",\"evicted\":%" PRIu64 ",\"recursion_misses\":%" PRIu64
-		",\"lost_no_record\":%" PRIu64 ",\"lost_synack_table\":%" PRIu64
-		",\"lost_listener_table\":%" PRIu64
-		",\"missed_transitions\":%" PRIu64 ",\"retrans_recovered\":%" PRIu64
-		",\"replaced\":%" PRIu64
-		",\"retrans_failed\":%" PRIu64 ",\"synack_retrans_listeners\":%" PRIu64
-		",\"malformed\":%" PRIu64 ",\"features\":{",
-		st->conns, st->events, st->flushed_open, st->bpf[TF_STAT_CREATED], tf_run_lost(st),
-		st->bpf[TF_STAT_RB_LOST_CONN], st->bpf[TF_STAT_RB_LOST_STATE],
-		st->bpf[TF_STAT_TABLE_FULL], tf_run_evicted(st), st->recursion_misses,
-		st->bpf[TF_STAT_NO_RECORD], st->bpf[TF_STAT_SYNACK_UNPARKED],
-		st->bpf[TF_STAT_LISTENER_FULL],
-		st->gaps, st->bpf[TF_STAT_RETRANS_RECOVERED], st->bpf[TF_STAT_REPLACED],
-		st->bpf[TF_STAT_RETRANS_FAILED], st->bpf[TF_STAT_SYNACK_RETRANS], st->malformed);
-	for (int i = 0; i < TF_FEAT_MAX; i++)
-		fprintf(sk->out, "%s\"%s\":\"%s\"", i ? "," : "", tf_feature_name(i),
-			tf_feature_state_name(st->features.f[i].state));
-	fputs("}}\n", sk->out);
+	const struct {
+		const char *key;
+		uint64_t v;
+	} n[] = {
+		{ "conns", st->conns },
+		{ "events", st->events },
+		{ "open_at_exit", st->flushed_open },
+		{ "started", st->bpf[TF_STAT_CREATED] },
+		{ "lost", tf_run_lost(st) },
+		{ "lost_ringbuf", st->bpf[TF_STAT_RB_LOST_CONN] },
+		{ "lost_ringbuf_events", st->bpf[TF_STAT_RB_LOST_STATE] },
+		{ "lost_table_full", st->bpf[TF_STAT_TABLE_FULL] },
+		{ "evicted", tf_run_evicted(st) },
+		{ "recursion_misses", st->recursion_misses },
+		{ "lost_no_record", st->bpf[TF_STAT_NO_RECORD] },
+		{ "lost_synack_table", st->bpf[TF_STAT_SYNACK_UNPARKED] },
+		{ "lost_listener_table", st->bpf[TF_STAT_LISTENER_FULL] },
+		{ "missed_transitions", st->gaps },
+		{ "retrans_recovered", st->bpf[TF_STAT_RETRANS_RECOVERED] },
+		{ "replaced", st->bpf[TF_STAT_REPLACED] },
+		{ "retrans_failed", st->bpf[TF_STAT_RETRANS_FAILED] },
+		{ "synack_retrans_listeners", st->bpf[TF_STAT_SYNACK_RETRANS] },
+		{ "malformed", st->malformed },
+	};
+	struct tf_jw w;
+
+	tf_jw_init(&w);
+	tf_jw_lit(&w, "{\"type\":\"stats\"");
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+		tf_jw_count(&w, n[i].key, n[i].v);
+	tf_jw_key(&w, "features");
+	tf_jw_lit(&w, "{");
+	for (int i = 0; i < TF_FEAT_MAX; i++) {
+		tf_jw_member(&w, i == 0, tf_feature_name(i));
+		tf_jw_quoted(&w, tf_feature_state_name(st->features.f[i].state));
+	}
+	tf_jw_lit(&w, "}}\n");
+	emit(sk, &w);
 	fflush(sk->out);
 }
 
@@ -279,7 +275,7 @@ static void json_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 	json_endpoints(&w, c->family, c->saddr, c->sport, c->daddr, c->dport, c->netns, c->pid,
 		       c->comm);
 	tf_jw_name(&w, "role", tf_role_name(c->role));
-	json_bool(&w, "orphaned", st->orphaned);
+	tf_jw_bool(&w, "orphaned", st->orphaned);
 	tf_jw_name(&w, "age_from", st->idle_age ? "peer_idle" : "state_change");
 	tf_jw_lit(&w, "}\n");
 	emit(sk, &w);

@@ -213,13 +213,26 @@ def test_runtime_does_not_depend_on_the_toolchain():
     assert depends.replace(" ", "") == "${misc:Depends},${shlibs:Depends}"
 
 
+# The ways src/sink_*.c hands jw (src/jw.h) a key: "{\"key\":..." literals, a
+# writer's key argument (tf_jw_count(&w, "key", ...), tf_jw_member(w, first, "key"),
+# json_time(&w, "key", ...)), rows of a table of keys ({ "key", st->... }, keys[]).
+JSON_KEY_RES = (
+    re.compile(r'\\"([a-z][a-z0-9_]*)\\":'),
+    re.compile(r'(?:tf_jw_(?:key|count|name|us|bool|time|member)|json_\w+)\(\s*&?\w+(?:->\w+)?,'
+               r'\s*(?:[^,"()]+,\s*)?"([a-z][a-z0-9_]*)"'),
+    re.compile(r'\{\s*"([a-z][a-z0-9_]*)",\s*(?:st->|tf_run_)'),
+)
+
+
 def test_every_json_field_is_documented(man_text):
     """Every key the JSON outputs write (src/sink_*.c) is named in JSON RECORDS."""
     keys = set()
     for src in sorted((ROOT / "src").glob("sink_*.c")):
         text = src.read_text()
-        keys |= set(re.findall(r'\\"([a-z][a-z0-9_]*)\\":', text))        # "{\"key\":..."
-        keys |= set(re.findall(r'json_\w+\(\s*\w+(?:->\w+)?,\s*"([a-z][a-z0-9_]*)"', text))
+        for key_re in JSON_KEY_RES:
+            keys |= set(key_re.findall(text))
+        for table in re.findall(r'\bkeys\[\]\s*=\s*\{([^}]*)\}', text):
+            keys |= set(re.findall(r'"([a-z][a-z0-9_]*)"', table))
     assert len(keys) > 40, sorted(keys)
     doc = man_section(man_text, "JSON RECORDS")
     missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", doc))
