@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "fmt.h"
+#include "jw.h"
 #include "metrics.h"
 #include "sink.h"
 
@@ -17,11 +18,12 @@ struct hsink {
 	struct tf_metrics *m;
 	bool json;
 	uint64_t interval_ns, next_ns;
+	struct tf_jw_clock clock;
 };
 
 struct print_ctx {
 	struct tf_sink *sk;
-	const char *time;
+	int64_t real_ns;	/* the JSON lines' "time" */
 	bool final;
 	int printed;
 };
@@ -74,23 +76,41 @@ static void print_text(struct print_ctx *pc, const struct tf_hist_view *hv)
 	}
 }
 
+/* A line of at most ~1.5 KiB (two labels, 2 x 26 numbers): it fits the writer. */
 static void print_json(struct print_ctx *pc, const struct tf_hist_view *hv)
 {
-	FILE *o = pc->sk->out;
+	struct hsink *hs = pc->sk->priv;
 	char sum[TF_SECONDS_LEN];
+	struct tf_jw w;
 
-	fprintf(o, "{\"type\":\"hist\",\"time\":\"%s\",\"final\":%s,\"name\":\"%s\",\"labels\":{",
-		pc->time, pc->final ? "true" : "false", hv->name);
-	for (int i = 0; i < hv->nlabels; i++)
-		fprintf(o, "%s\"%s\":\"%s\"", i ? "," : "", hv->key[i], hv->val[i]);
-	fprintf(o, "},\"count\":%" PRIu64 ",\"sum_seconds\":%s,\"bounds_us\":[", hv->h.count,
-		tf_fmt_seconds(hv->h.sum_ns, sum, sizeof(sum)));
-	for (int i = 0; i < TF_BUCKETS; i++)
-		fprintf(o, "%s%" PRIu64, i ? "," : "", (uint64_t)tf_bucket_bound_ns((__u32)i) / 1000);
-	fputs("],\"counts\":[", o);
-	for (int i = 0; i <= TF_BUCKETS; i++)
-		fprintf(o, "%s%" PRIu64, i ? "," : "", hv->h.bucket[i]);
-	fputs("]}\n", o);
+	tf_jw_init(&w);
+	tf_jw_lit(&w, "{\"type\":\"hist\"");
+	tf_jw_time(&w, "time", pc->real_ns, &hs->clock);
+	tf_jw_bool(&w, "final", pc->final);
+	tf_jw_name(&w, "name", hv->name);
+	tf_jw_key(&w, "labels");
+	tf_jw_lit(&w, "{");
+	for (int i = 0; i < hv->nlabels; i++) {
+		tf_jw_member(&w, i == 0, hv->key[i]);
+		tf_jw_quoted(&w, hv->val[i]);
+	}
+	tf_jw_lit(&w, "}");
+	tf_jw_count(&w, "count", hv->h.count);
+	tf_jw_key(&w, "sum_seconds");
+	tf_jw_lit(&w, tf_fmt_seconds(hv->h.sum_ns, sum, sizeof(sum)));
+	tf_jw_key(&w, "bounds_us");
+	for (int i = 0; i < TF_BUCKETS; i++) {
+		tf_jw_lit(&w, i ? "," : "[");
+		tf_jw_u64(&w, tf_bucket_bound_ns((__u32)i) / 1000);
+	}
+	tf_jw_lit(&w, "]");
+	tf_jw_key(&w, "counts");
+	for (int i = 0; i <= TF_BUCKETS; i++) {
+		tf_jw_lit(&w, i ? "," : "[");
+		tf_jw_u64(&w, hv->h.bucket[i]);
+	}
+	tf_jw_lit(&w, "]}\n");
+	tf_jw_flush(&w, pc->sk->out);
 }
 
 static void print_one(void *ctx, const struct tf_hist_view *hv)
@@ -111,13 +131,11 @@ static void print_all(struct tf_sink *sk, uint64_t now_ns, bool final)
 {
 	struct hsink *hs = sk->priv;
 	int64_t real = (int64_t)now_ns + sk->mono_to_real_ns;
-	char t[TF_TIME_LEN];
-	struct print_ctx pc = { .sk = sk, .time = t, .final = final };
+	struct print_ctx pc = { .sk = sk, .real_ns = real, .final = final };
 
-	if (hs->json) {
-		tf_fmt_rfc3339(real, t, sizeof(t));
-	} else {
+	if (!hs->json) {
 		time_t secs = (time_t)(real / 1000000000);
+		char t[TF_TIME_LEN];
 		struct tm tm;
 
 		strftime(t, sizeof(t), "%H:%M:%S", localtime_r(&secs, &tm));
