@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "http.h"
 #include "metrics.h"
@@ -79,8 +80,12 @@ static int split_spec(const char *spec, char *host, size_t hostlen, const char *
 	return 0;
 }
 
-int tf_http_parse_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen,
-		       char *err, size_t errlen)
+/*
+ * "PORT", "ADDR:PORT" or "[IPV6]:PORT" -> socket address; PORT alone binds
+ * 127.0.0.1; port 0 picks a free port. 0, or -1 with one line in err.
+ */
+static int parse_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen,
+		      char *err, size_t errlen)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -268,7 +273,7 @@ int tf_http_start(struct tf_http **out, const char *spec, tf_http_render_fn fn, 
 	int fd = -1, err;
 
 	*out = NULL;
-	if (tf_http_parse_addr(spec, &ss, &sslen, msg, msglen))
+	if (parse_addr(spec, &ss, &sslen, msg, msglen))
 		return -EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (!h) {

@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #define TF_HTTP_DEFAULT_ADDR "127.0.0.1"
 #define TF_HTTP_MAX_CONNS 64		/* open connections at once */
@@ -25,13 +24,6 @@
 typedef char *(*tf_http_render_fn)(void *ctx, size_t *len);
 
 struct tf_http;
-
-/*
- * "PORT", "ADDR:PORT" or "[IPV6]:PORT" -> socket address; PORT alone binds
- * 127.0.0.1; port 0 picks a free port. 0, or -1 with one line in err.
- */
-int tf_http_parse_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen,
-		       char *err, size_t errlen);
 
 /*
  * Bind, listen, serve. 0, or -errno (-EADDRINUSE: port in use, -EINVAL: bad

@@ -61,7 +61,8 @@ void tf_jw_str(struct tf_jw *w, const char *s, size_t maxlen)
 	}
 }
 
-void tf_jw_rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck)
+/* no quotes: 2026-11-28T22:40:01.123456Z */
+static void rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck)
 {
 	int64_t sec = real_ns > 0 ? real_ns / 1000000000 : 0;
 	uint64_t us = real_ns > 0 ? (uint64_t)(real_ns % 1000000000) / 1000 : 0;
@@ -85,7 +86,7 @@ void tf_jw_time(struct tf_jw *w, const char *key, int64_t real_ns, struct tf_jw_
 {
 	tf_jw_key(w, key);
 	tf_jw_raw(w, "\"", 1);
-	tf_jw_rfc3339(w, real_ns, ck);
+	rfc3339(w, real_ns, ck);
 	tf_jw_raw(w, "\"", 1);
 }
 

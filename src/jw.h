@@ -119,9 +119,7 @@ struct tf_jw_clock {
 	char text[24];	/* YYYY-MM-DDTHH:MM:SS */
 };
 
-/* RFC 3339 UTC with microseconds, no quotes: 2026-11-28T22:40:01.123456Z */
-void tf_jw_rfc3339(struct tf_jw *w, int64_t real_ns, struct tf_jw_clock *ck);
-/* ,"key":"2026-11-28T22:40:01.123456Z" */
+/* ,"key":"2026-11-28T22:40:01.123456Z" (RFC 3339 UTC with microseconds) */
 void tf_jw_time(struct tf_jw *w, const char *key, int64_t real_ns, struct tf_jw_clock *ck);
 
 /* Write the line; returns 0, or -1 when it overflowed (counted by the caller). */

@@ -117,9 +117,6 @@ struct tf_text {
 	bool oom;
 };
 
-void tf_text_printf(struct tf_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a label value: backslash, double quote and newline escaped. */
-void tf_text_label_value(struct tf_text *t, const char *s);
 void tf_text_free(struct tf_text *t);
 
 /* Prometheus text format 0.0.4 of every metric. 0, or -ENOMEM. */

@@ -36,7 +36,8 @@ static bool text_grow(struct tf_text *t, size_t need)
 	return true;
 }
 
-void tf_text_printf(struct tf_text *t, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+text_printf(struct tf_text *t, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -60,7 +61,8 @@ static void text_putc(struct tf_text *t, char c)
 	t->buf[t->len] = 0;
 }
 
-void tf_text_label_value(struct tf_text *t, const char *s)
+/* s as a label value: backslash, double quote and newline escaped. */
+static void text_label_value(struct tf_text *t, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\' || *s == '"') {
@@ -90,40 +92,40 @@ struct lbl {
 /* HELP text: backslash and newline escaped (our texts have neither; keep it correct). */
 static void header(struct tf_text *t, const char *name, const char *type, const char *help)
 {
-	tf_text_printf(t, "# HELP %s ", name);
+	text_printf(t, "# HELP %s ", name);
 	for (const char *p = help; *p; p++) {
 		if (*p == '\\')
-			tf_text_printf(t, "\\\\");
+			text_printf(t, "\\\\");
 		else if (*p == '\n')
-			tf_text_printf(t, "\\n");
+			text_printf(t, "\\n");
 		else
 			text_putc(t, *p);
 	}
-	tf_text_printf(t, "\n# TYPE %s %s\n", name, type);
+	text_printf(t, "\n# TYPE %s %s\n", name, type);
 }
 
 /* name{k="v",...,le="le"} -- the value follows. */
 static void series(struct tf_text *t, const char *name, const char *suffix,
 		   const struct lbl *l, int n, const char *le)
 {
-	tf_text_printf(t, "%s%s", name, suffix);
+	text_printf(t, "%s%s", name, suffix);
 	if (!n && !le)
 		return;
 	text_putc(t, '{');
 	for (int i = 0; i < n; i++) {
-		tf_text_printf(t, "%s%s=\"", i ? "," : "", l[i].k);
-		tf_text_label_value(t, l[i].v);
+		text_printf(t, "%s%s=\"", i ? "," : "", l[i].k);
+		text_label_value(t, l[i].v);
 		text_putc(t, '"');
 	}
 	if (le)
-		tf_text_printf(t, "%sle=\"%s\"", n ? "," : "", le);
+		text_printf(t, "%sle=\"%s\"", n ? "," : "", le);
 	text_putc(t, '}');
 }
 
 static void sample(struct tf_text *t, const char *name, const struct lbl *l, int n, uint64_t val)
 {
 	series(t, name, "", l, n, NULL);
-	tf_text_printf(t, " %" PRIu64 "\n", val);
+	text_printf(t, " %" PRIu64 "\n", val);
 }
 
 static void scalar(struct tf_text *t, const char *name, const char *type, const char *help,
@@ -380,14 +382,14 @@ static void render_hist(void *ctx, const struct tf_hist_view *hv)
 	for (int i = 0; i < TF_BUCKETS; i++) {
 		series(t, hv->name, "_bucket", l, hv->nlabels,
 		       tf_fmt_seconds(tf_bucket_bound_ns((__u32)i), le, sizeof(le)));
-		tf_text_printf(t, " %" PRIu64 "\n", tf_hist_cumulative(&hv->h, i));
+		text_printf(t, " %" PRIu64 "\n", tf_hist_cumulative(&hv->h, i));
 	}
 	series(t, hv->name, "_bucket", l, hv->nlabels, "+Inf");
-	tf_text_printf(t, " %" PRIu64 "\n", hv->h.count);
+	text_printf(t, " %" PRIu64 "\n", hv->h.count);
 	series(t, hv->name, "_sum", l, hv->nlabels, NULL);
-	tf_text_printf(t, " %s\n", tf_fmt_seconds(hv->h.sum_ns, le, sizeof(le)));
+	text_printf(t, " %s\n", tf_fmt_seconds(hv->h.sum_ns, le, sizeof(le)));
 	series(t, hv->name, "_count", l, hv->nlabels, NULL);
-	tf_text_printf(t, " %" PRIu64 "\n", hv->h.count);
+	text_printf(t, " %" PRIu64 "\n", hv->h.count);
 }
 
 static const char hs_name[] = "tcpflow_handshake_duration_seconds";

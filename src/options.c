@@ -364,7 +364,7 @@ int tf_options_doc(int cmd, int i, struct tf_option_doc *out)
 	return 0;
 }
 
-void tf_options_defaults(struct tf_config *cfg)
+static void set_defaults(struct tf_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->interval_s = 5;
@@ -402,7 +402,8 @@ static void print_wrapped(FILE *out, const char *text)
 	}
 }
 
-void tf_options_help(int cmd, FILE *out)
+/* --help of command cmd (enum tf_command). */
+static void print_help(int cmd, FILE *out)
 {
 	const struct command *c = command_of(cmd);
 	const char *group = NULL;
@@ -529,7 +530,7 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 			return TF_EXIT_USAGE;
 		}
 		if (ch == OPT_HELP) {
-			tf_options_help((int)(c - commands), out);
+			print_help((int)(c - commands), out);
 			return TF_EXIT_OK;
 		}
 		if (ch == OPT_VERSION) {
@@ -556,7 +557,7 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 
 int tf_options_parse(int argc, char **argv, struct tf_config *cfg, FILE *out, FILE *err)
 {
-	tf_options_defaults(cfg);
+	set_defaults(cfg);
 	for (int i = 0; i < TF_CMD_MAX; i++)
 		if (commands[i].name && argc > 1 && !strcmp(argv[1], commands[i].name)) {
 			cfg->command = i;

@@ -86,10 +86,6 @@ struct tf_config {
  */
 int tf_options_parse(int argc, char **argv, struct tf_config *cfg, FILE *out, FILE *err);
 
-void tf_options_defaults(struct tf_config *cfg);
-/* --help of command cmd (enum tf_command). */
-void tf_options_help(int cmd, FILE *out);
-
 /* For generated docs: the word after tcpflow-trace (NULL for the tracer), the
  * one positional argument (NULL: none). */
 const char *tf_command_name(int cmd);

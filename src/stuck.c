@@ -21,7 +21,6 @@ struct tf_stuckt {
 	uint64_t threshold_ns;
 	uint32_t gen;
 	struct tf_ohash reported;	/* stuck_key -> stuck_val */
-	uint64_t count[TF_STATE_MAX];
 };
 
 struct tf_stuckt *tf_stuckt_new(uint64_t threshold_ns)
@@ -98,22 +97,13 @@ void tf_stuckt_end(struct tf_stuckt *t)
 {
 	uint32_t i = 0;
 
-	memset(t->count, 0, sizeof(t->count));
 	while (i < t->reported.nslots) {
-		const struct stuck_key *k = tf_ohash_key_at(&t->reported, i);
 		struct stuck_val *v = tf_ohash_at(&t->reported, i);
 
 		if (v && v->gen != t->gen) {
 			tf_ohash_del_at(&t->reported, i);	/* look at slot i again */
 			continue;
 		}
-		if (v && k->state < TF_STATE_MAX)
-			t->count[k->state]++;
 		i++;
 	}
-}
-
-uint64_t tf_stuckt_count(const struct tf_stuckt *t, int state)
-{
-	return state >= 0 && state < TF_STATE_MAX ? t->count[state] : 0;
 }

@@ -38,7 +38,4 @@ bool tf_stuckt_due(const struct tf_stuckt *t, const struct tf_conn *c, uint64_t 
 /* Forget connections that left their state (or closed) since they were reported. */
 void tf_stuckt_end(struct tf_stuckt *t);
 
-/* Reported and still stuck after the last scan, in TF_CLOSE_WAIT or TF_FIN_WAIT2. */
-uint64_t tf_stuckt_count(const struct tf_stuckt *t, int state);
-
 #endif /* TF_STUCK_H */

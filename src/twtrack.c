@@ -148,19 +148,9 @@ void tf_twt_free(struct tf_twt *t)
 	free(t);
 }
 
-void tf_twt_set_hz(struct tf_twt *t, uint32_t hz)
-{
-	t->p.hz = hz;
-}
-
 uint64_t tf_twt_tracked(const struct tf_twt *t)
 {
 	return (uint64_t)t->ents.n + t->far.n;
-}
-
-uint64_t tf_twt_untracked(const struct tf_twt *t)
-{
-	return t->untracked;
 }
 
 uint32_t tf_twt_pending(const struct tf_twt *t)

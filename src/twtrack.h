@@ -75,7 +75,6 @@ struct tf_twt_ops {
 
 struct tf_twt *tf_twt_new(const struct tf_twt_params *p, const struct tf_twt_ops *ops);
 void tf_twt_free(struct tf_twt *t);
-void tf_twt_set_hz(struct tf_twt *t, uint32_t hz);
 
 /*
  * A connection: finished (from the ring buffer, with its summary) or live
@@ -126,9 +125,8 @@ void tf_twt_netns_gone(struct tf_twt *t, uint32_t netns, uint64_t t_ns);
  */
 void tf_twt_end(struct tf_twt *t, bool evidence_ok, struct tf_tw_snapshot *snap);
 
-/* 4-tuples followed now, and TIME-WAIT sockets seen that did not fit. */
+/* 4-tuples followed now. */
 uint64_t tf_twt_tracked(const struct tf_twt *t);
-uint64_t tf_twt_untracked(const struct tf_twt *t);
 
 /*
  * TIME-WAITs that went early and wait for evidence: the live connection

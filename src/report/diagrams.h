@@ -35,7 +35,11 @@ struct tf_rp_selection {
 int tf_rp_select(const struct tf_rp_data *d, int top, int max, struct tf_rp_selection *s);
 void tf_rp_selection_free(struct tf_rp_selection *s);
 
-/* The diagram of conn i (with its peer when paired), as the page draws it. */
+/*
+ * The diagram of conn i (with its peer when paired), as the page draws it.
+ * Only the unit tests call it: one diagram alone, with the lanes the page
+ * gives it, is how they check the ladders against the .svg golden files.
+ */
 void tf_rp_ladder_of(FILE *o, const struct tf_rp_data *d, int i, int id);
 
 #endif /* TF_RP_DIAGRAMS_H */

@@ -95,17 +95,14 @@ static char *lines(const char *text, const char *first, int n)
 
 static void label_escaping(void)
 {
-	struct tf_metrics *m = tf_metrics_new(NULL, 0, "1.0 \"q\" back\\slash\nline2");
-	struct tf_text t = { 0 };
+	struct tf_metrics *m = tf_metrics_new(NULL, 0, "1.0 \"q\" back\\slash\nline2\ttab");
 	char *out = render(m);
 
+	/* a tab is no escape in the text format: it stays */
 	CHECK_STR(lines(out, "# HELP tcpflow_build_info", 3),
 		  "# HELP tcpflow_build_info Version of tcpflow-trace serving these metrics; the value is always 1.\n"
 		  "# TYPE tcpflow_build_info gauge\n"
-		  "tcpflow_build_info{version=\"1.0 \\\"q\\\" back\\\\slash\\nline2\"} 1\n");
-	tf_text_label_value(&t, "a\\\"\n\tz");
-	CHECK_STR(t.buf, "a\\\\\\\"\\n\tz");
-	tf_text_free(&t);
+		  "tcpflow_build_info{version=\"1.0 \\\"q\\\" back\\\\slash\\nline2\ttab\"} 1\n");
 	free(out);
 	tf_metrics_free(m);
 }
