@@ -24,7 +24,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * Program names differ in their first 15 characters (BPF_OBJ_NAME_LEN - 1,
  * what the kernel keeps): bpftool, the fault-injection shim and the loader's
  * notices tell them apart by those. Only on_set_state is required; every
- * other program is optional (src/loader.c probes it, src/features.c says
+ * other program is optional (src/loader.c probes it, src/kfeatures.c says
  * what is lost without it).
  */
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * A small JSON line writer into a fixed buffer, for the per-connection hot
- * path of --json: literal copies and hand-rolled integers instead of one
- * fprintf() format parse per field. One fwrite() per line.
+ * The JSON line writer, one for every JSON output: each line is built
+ * here, into a fixed buffer. Made for the per-connection hot path of
+ * --json: literal copies and hand-rolled integers instead of one fprintf()
+ * format parse per field, no allocation. One fwrite() per line.
  */
 #ifndef TF_JW_H
 #define TF_JW_H

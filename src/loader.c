@@ -664,7 +664,7 @@ void tf_loader_detach(struct tf_loader *l)
  * syscalls per connection, neither taking a bucket lock (the lookups run
  * under RCU like a BPF program's). Not BPF_MAP_LOOKUP_BATCH: with batch
  * lookups hammering this table, whole softirq bursts of our tracepoint
- * runs went missing with nothing counted (see bench/hammer.md, which also
+ * runs went missing with nothing counted (see bench/HAMMER.md, which also
  * measures this walk). get_next_key starts over from the first key when
  * the current one was deleted meanwhile: keys already seen are skipped, and
  * the walk is bounded.

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* --json: one object per connection per line; a "stats" object at the end. */
+/*
+ * --json: one object per line, for each connection, each TIME-WAIT that
+ * ended and each stuck half-closed connection; a "stats" object at the end.
+ */
 #include "cgroup.h"
 #include "fmt.h"
 #include "jw.h"
