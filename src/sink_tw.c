@@ -3,11 +3,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include "fmt.h"
+#include "jw.h"
 #include "sink.h"
-#include "twtrack.h"
 
 #define RECENT_STUCK 5
 
@@ -27,6 +26,7 @@ struct tw_view {
 	bool have_start;
 	int nstuck;
 	struct stuck_line stuck[RECENT_STUCK];	/* newest first */
+	struct tf_jw_clock clock;
 };
 
 /* ---- text ------------------------------------------------------------------------ */
@@ -112,50 +112,79 @@ static void text_table(struct tf_sink *sk, const struct tf_tw_snapshot *s)
 	fflush(o);
 }
 
-/* ---- JSON ------------------------------------------------------------------------ */
+/* ---- JSON: a line of at most ~5.5 KiB (2 x TF_TW_TOP groups), it fits jw -------- */
 
-static void json_groups(FILE *o, const char *key, const struct tf_tw_group *g, int n, bool remote)
+/* ,"key":N with N = ns / 1000, signed (an age not known is negative) */
+static void json_us(struct tf_jw *w, const char *key, int64_t ns)
+{
+	tf_jw_key(w, key);
+	tf_jw_i64(w, ns / 1000);
+}
+
+static void json_groups(struct tf_jw *w, const char *key, const struct tf_tw_group *g, int n,
+			bool remote)
 {
 	char a[TF_ADDR_LEN];
 
-	fprintf(o, ",\"%s\":[", key);
+	tf_jw_key(w, key);
+	tf_jw_lit(w, "[");
 	for (int i = 0; i < n; i++) {
-		fprintf(o, "%s{", i ? "," : "");
-		if (g[i].netns)
-			fprintf(o, "\"netns\":%u,", g[i].netns);
-		if (remote)
-			fprintf(o, "\"family\":\"%s\",\"addr\":\"%s\",",
-				g[i].family == AF_INET6 ? "ipv6" : "ipv4",
-				tf_fmt_addr(g[i].family, g[i].addr, a, sizeof(a)));
-		fprintf(o, "\"port\":%u,\"count\":%" PRIu64 ",\"oldest_age_us\":%" PRId64
-			   ",\"newest_age_us\":%" PRId64 ",\"min_remaining_us\":%" PRId64
-			   ",\"max_remaining_us\":%" PRId64 "}",
-			g[i].port, g[i].count, g[i].oldest_age_ns / 1000, g[i].newest_age_ns / 1000,
-			g[i].min_remaining_ns / 1000, g[i].max_remaining_ns / 1000);
+		bool first = true;
+
+		tf_jw_lit(w, i ? ",{" : "{");
+		if (g[i].netns) {
+			tf_jw_member(w, first, "netns");
+			tf_jw_u64(w, g[i].netns);
+			first = false;
+		}
+		if (remote) {
+			tf_jw_member(w, first, "family");
+			tf_jw_quoted(w, tf_family_name(g[i].family));
+			tf_jw_name(w, "addr", tf_fmt_addr(g[i].family, g[i].addr, a, sizeof(a)));
+			first = false;
+		}
+		tf_jw_member(w, first, "port");
+		tf_jw_u64(w, g[i].port);
+		tf_jw_count(w, "count", g[i].count);
+		json_us(w, "oldest_age_us", g[i].oldest_age_ns);
+		json_us(w, "newest_age_us", g[i].newest_age_ns);
+		json_us(w, "min_remaining_us", g[i].min_remaining_ns);
+		json_us(w, "max_remaining_us", g[i].max_remaining_ns);
+		tf_jw_lit(w, "}");
 	}
-	fputc(']', o);
+	tf_jw_lit(w, "]");
 }
 
 static void json_table(struct tf_sink *sk, const struct tf_tw_snapshot *s)
 {
-	FILE *o = sk->out;
-	char t[TF_TIME_LEN];
+	struct tw_view *v = sk->priv;
+	struct tf_jw w;
 
-	fprintf(o, "{\"type\":\"tw_top\",\"time\":\"%s\",\"total\":%" PRIu64
-		   ",\"fin_wait2_substate\":%" PRIu64 ",\"overflow\":%" PRIu64 ",\"ended\":{",
-		tf_fmt_rfc3339((int64_t)s->now_ns + sk->mono_to_real_ns, t, sizeof(t)), s->total,
-		s->fin_wait2_substate, s->overflow);
-	for (int i = 0; i < TF_TWE_MAX; i++)
-		fprintf(o, "%s\"%s\":%" PRIu64, i ? "," : "", tf_tw_end_name(i), s->ended[i]);
-	fprintf(o, "},\"close_wait\":%" PRIu64 ",\"fin_wait2\":%" PRIu64
-		   ",\"fin_wait2_orphaned\":%" PRIu64 ",\"untracked\":%" PRIu64
-		   ",\"interval_us\":%" PRId64 ",\"sweep_cost_us\":%" PRId64 ",\"looked_up\":%" PRIu64,
-		s->close_wait, s->fin_wait2, s->fin_wait2_orphaned, s->untracked,
-		s->interval_ns / 1000, s->sweep_cost_ns / 1000, s->looked_up);
-	json_groups(o, "by_lport", s->by_lport, s->n_by_lport, false);
-	json_groups(o, "by_remote", s->by_remote, s->n_by_remote, true);
-	fputs("}\n", o);
-	fflush(o);
+	tf_jw_init(&w);
+	tf_jw_lit(&w, "{\"type\":\"tw_top\"");
+	tf_jw_time(&w, "time", (int64_t)s->now_ns + sk->mono_to_real_ns, &v->clock);
+	tf_jw_count(&w, "total", s->total);
+	tf_jw_count(&w, "fin_wait2_substate", s->fin_wait2_substate);
+	tf_jw_count(&w, "overflow", s->overflow);
+	tf_jw_key(&w, "ended");
+	tf_jw_lit(&w, "{");
+	for (int i = 0; i < TF_TWE_MAX; i++) {
+		tf_jw_member(&w, i == 0, tf_tw_end_name(i));
+		tf_jw_u64(&w, s->ended[i]);
+	}
+	tf_jw_lit(&w, "}");
+	tf_jw_count(&w, "close_wait", s->close_wait);
+	tf_jw_count(&w, "fin_wait2", s->fin_wait2);
+	tf_jw_count(&w, "fin_wait2_orphaned", s->fin_wait2_orphaned);
+	tf_jw_count(&w, "untracked", s->untracked);
+	json_us(&w, "interval_us", s->interval_ns);
+	json_us(&w, "sweep_cost_us", s->sweep_cost_ns);
+	tf_jw_count(&w, "looked_up", s->looked_up);
+	json_groups(&w, "by_lport", s->by_lport, s->n_by_lport, false);
+	json_groups(&w, "by_remote", s->by_remote, s->n_by_remote, true);
+	tf_jw_lit(&w, "}\n");
+	tf_jw_flush(&w, sk->out);
+	fflush(sk->out);
 }
 
 /* ---- ops --------------------------------------------------------------------------- */

@@ -16,6 +16,7 @@
  * The JSON file is also the report's input in test_report (writer -> reader).
  */
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 #include "tf_test.h"
 #include "fixtures.h"
@@ -496,6 +497,44 @@ static void tw_json(void)
 	tw(true);
 }
 
+/* The longest tw_top line there can be still fits the JSON writer: never dropped. */
+static void tw_json_longest_fits(void)
+{
+	struct tf_tw_snapshot s = { .now_ns = BASE, .n_by_lport = TF_TW_TOP,
+				    .n_by_remote = TF_TW_TOP, .interval_ns = INT64_MIN,
+				    .sweep_cost_ns = INT64_MIN };
+	struct tf_tw_group g = { .netns = UINT32_MAX, .family = AF_INET6, .port = 65535,
+				 .count = UINT64_MAX,
+				 .oldest_age_ns = INT64_MIN, .newest_age_ns = INT64_MIN,
+				 .min_remaining_ns = INT64_MIN, .max_remaining_ns = INT64_MIN };
+	struct fx_out o;
+	struct tf_sink *sk = tf_sink_tw_new(fx_open(&o), OFFSET, 5, true);
+	char *out;
+
+	memset(g.addr, 0xff, sizeof(g.addr));
+	s.total = s.fin_wait2_substate = s.overflow = s.close_wait = s.fin_wait2 = UINT64_MAX;
+	s.fin_wait2_orphaned = s.untracked = UINT64_MAX;
+	for (int i = 0; i < TF_TWE_MAX; i++)
+		s.ended[i] = UINT64_MAX;
+	for (int i = 0; i < TF_TW_TOP; i++)
+		s.by_lport[i] = s.by_remote[i] = g;
+	CHECK(sk != NULL);
+	if (!sk)
+		return;
+	sk->ops->tw_sweep(sk, &s);
+	tf_sink_free(sk);
+	out = fx_text(&o);
+	CHECK(strlen(out) > 4096);
+	CHECK(strstr(out, "\"by_lport\":[{\"netns\":4294967295,\"port\":65535,"
+			  "\"count\":18446744073709551615,\"oldest_age_us\":-9223372036854775,") != NULL);
+	CHECK(strstr(out, ",{\"netns\":4294967295,\"family\":\"ipv6\","
+			  "\"addr\":\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\",\"port\":65535,"
+			  "\"count\":18446744073709551615,\"oldest_age_us\":-9223372036854775,"
+			  "\"newest_age_us\":-9223372036854775,\"min_remaining_us\":-9223372036854775,"
+			  "\"max_remaining_us\":-9223372036854775}]}\n") != NULL);
+	free(out);
+}
+
 static void metrics_text(void)
 {
 	static const uint16_t ports[] = { 5000, 443 };
@@ -551,4 +590,5 @@ __attribute__((constructor)) static void utc(void)
 }
 
 TF_TEST_MAIN("test_sinks", T(run_is_varied), T(line), T(timeline), T(timeline_paired), T(events),
-	     T(json), T(hist_text), T(hist_json), T(tw_text), T(tw_json), T(metrics_text))
+	     T(json), T(hist_text), T(hist_json), T(tw_text), T(tw_json), T(tw_json_longest_fits),
+	     T(metrics_text))
