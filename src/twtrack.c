@@ -160,8 +160,8 @@ uint32_t tf_twt_pending(const struct tf_twt *t)
 
 /* ---- ends --------------------------------------------------------------------- */
 
-void twt_report(struct tf_twt *t, const struct tf_twt_key *k, const struct tw_ent *e, int reason,
-		uint64_t end_ns, int64_t precision_ns)
+static void twt_report(struct tf_twt *t, const struct tf_twt_key *k, const struct tw_ent *e,
+		       int reason, uint64_t end_ns, int64_t precision_ns)
 {
 	struct tf_tw_end x = {
 		.family = k->family, .netns = k->netns, .pid = e->pid,
@@ -211,7 +211,7 @@ static uint64_t began_by(const struct tf_twt *t, const struct tw_ent *e)
 /* ---- connections ---------------------------------------------------------------- */
 
 /* A walk covers the home namespace; the others' entries are looked up (twfar.c). */
-bool twt_foreign(const struct tf_twt *t, const struct tf_twt_key *k)
+static bool twt_foreign(const struct tf_twt *t, const struct tf_twt_key *k)
 {
 	return t->p.home_netns && k->netns != t->p.home_netns;
 }

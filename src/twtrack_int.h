@@ -55,11 +55,8 @@ struct tf_twt {
 };
 
 /* twtrack.c */
-bool twt_foreign(const struct tf_twt *t, const struct tf_twt_key *k);
 uint64_t twt_expected_end(const struct tw_ent *e);
 void twt_see(struct tf_twt *t, struct tw_ent *e, const struct tf_sweep_rec *r, uint64_t seen_ns);
-void twt_report(struct tf_twt *t, const struct tf_twt_key *k, const struct tw_ent *e, int reason,
-		uint64_t end_ns, int64_t precision_ns);
 /* Missed at `at`: true when reported (expired), else gone early (waits a sweep). */
 bool twt_missed(struct tf_twt *t, const struct tf_twt_key *k, struct tw_ent *e, uint64_t at);
 /* Gone early in an earlier sweep: the verdict, reported. */
