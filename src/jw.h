@@ -14,7 +14,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TF_JW_CAP 8192
+/*
+ * One line at most. The longest line we write is a connection record with a
+ * cgroup path of PATH_MAX (4096) bytes, every byte escaped as \u00XX (6):
+ * 24 KiB, plus under 4 KiB for the rest. Lives on the stack, never zeroed.
+ */
+#define TF_JW_CAP 32768
 
 struct tf_jw {
 	size_t len;

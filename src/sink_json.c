@@ -3,6 +3,8 @@
  * --json: one object per line, for each connection, each TIME-WAIT that
  * ended and each stuck half-closed connection; a "stats" object at the end.
  */
+#include <inttypes.h>
+#include <limits.h>
 #include "cgroup.h"
 #include "fmt.h"
 #include "jw.h"
@@ -10,7 +12,7 @@
 
 struct json_priv {
 	struct tf_jw_clock clock;
-	uint64_t overflow;	/* lines too long to write (cannot happen with our records) */
+	uint64_t overflow;	/* lines too long to write (cannot happen: see jw.h), said at exit */
 };
 
 static void emit(struct tf_sink *sk, struct tf_jw *w)
@@ -103,8 +105,8 @@ static void json_flags(struct tf_jw *w, const struct tf_summary *s)
 }
 
 /*
- * ,"key":"s" (escaped), or null. At most 1024 bytes of s: a line must fit
- * the writer's buffer (cgroup paths are a few hundred bytes at most).
+ * ,"key":"s" (escaped), or null. At most PATH_MAX bytes of s (a cgroup
+ * path is no longer): the line still fits the writer's buffer (jw.h).
  */
 static void json_str(struct tf_jw *w, const char *key, const char *s)
 {
@@ -114,7 +116,7 @@ static void json_str(struct tf_jw *w, const char *key, const char *s)
 		return;
 	}
 	tf_jw_lit(w, "\"");
-	tf_jw_str(w, s, 1024);
+	tf_jw_str(w, s, PATH_MAX);
 	tf_jw_lit(w, "\"");
 }
 
@@ -239,6 +241,10 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 	tf_jw_lit(&w, "}}\n");
 	emit(sk, &w);
 	fflush(sk->out);
+	if (((struct json_priv *)sk->priv)->overflow)
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " JSON lines were too long to write and "
+			"were dropped (a bug: please report it)\n",
+			((struct json_priv *)sk->priv)->overflow);
 }
 
 /* A TIME-WAIT that ended: {"type":"time_wait", ...}. */
