@@ -19,6 +19,39 @@ int tf_core_add_sink(struct tf_core *core, struct tf_sink *sk)
 	return 0;
 }
 
+int tf_core_set_stage(struct tf_core *core, const struct tf_stage *stage)
+{
+	if (core->stage.conn)
+		return -1;
+	core->stage = *stage;
+	return 0;
+}
+
+/* Call ops->fn(sink, arg) on every sink that has it. */
+#define FOR_SINKS(core, fn, ...)                                              \
+	do {                                                                  \
+		for (int i_ = 0; i_ < (core)->nsinks; i_++)                   \
+			if ((core)->sinks[i_]->ops->fn)                        \
+				(core)->sinks[i_]->ops->fn((core)->sinks[i_], __VA_ARGS__); \
+	} while (0)
+
+/* What the stage derived from the connection just sent, in the order it came. */
+static void send_derived(struct tf_core *core)
+{
+	for (int i = 0; i < core->nderived; i++) {
+		struct tf_derived *d = &core->derived[i];
+
+		if (d->kind == TF_DERIVED_TW_END) {
+			FOR_SINKS(core, tw_end, &d->end);
+		} else {
+			d->stuck.rec = &d->rec;
+			FOR_SINKS(core, stuck, &d->stuck);
+		}
+	}
+	core->nderived = 0;
+}
+
+/* The stage, then the sinks, then what the stage derived: one record after another. */
 static void to_sinks(struct tf_core *core, const struct tf_conn *c)
 {
 	struct tf_summary s;
@@ -31,9 +64,28 @@ static void to_sinks(struct tf_core *core, const struct tf_conn *c)
 		core->stats.gaps++;
 	if (c->flags & TF_F_OPEN)
 		core->stats.flushed_open++;
-	for (int i = 0; i < core->nsinks; i++)
-		if (core->sinks[i]->ops->conn)
-			core->sinks[i]->ops->conn(core->sinks[i], &s);
+	core->dispatching = true;
+	if (core->stage.conn)
+		core->stage.conn(core->stage.ctx, &s);
+	FOR_SINKS(core, conn, &s);
+	send_derived(core);
+	core->dispatching = false;
+}
+
+/*
+ * Room in the queue while a connection is dispatched; false: send at once.
+ * Past TF_DERIVED_MAX (one connection ends at most one TIME-WAIT) a record
+ * would go out ahead of its connection rather than be lost.
+ */
+static struct tf_derived *derive(struct tf_core *core, int kind)
+{
+	struct tf_derived *d;
+
+	if (!core->dispatching || core->nderived == TF_DERIVED_MAX)
+		return NULL;
+	d = &core->derived[core->nderived++];
+	d->kind = kind;
+	return d;
 }
 
 /* Ended X -> CLOSE from a state where tcp_disconnect()/an abort sends a reset after CLOSE. */
@@ -144,14 +196,6 @@ void tf_core_tick(struct tf_core *core, uint64_t now_ns)
 			core->sinks[i]->ops->tick(core->sinks[i], now_ns, &core->stats);
 }
 
-/* Call ops->fn(sink, arg) on every sink that has it. */
-#define FOR_SINKS(core, fn, ...)                                              \
-	do {                                                                  \
-		for (int i_ = 0; i_ < (core)->nsinks; i_++)                   \
-			if ((core)->sinks[i_]->ops->fn)                        \
-				(core)->sinks[i_]->ops->fn((core)->sinks[i_], __VA_ARGS__); \
-	} while (0)
-
 void tf_core_tw_sweep(struct tf_core *core, const struct tf_tw_snapshot *snap)
 {
 	FOR_SINKS(core, tw_sweep, snap);
@@ -159,12 +203,24 @@ void tf_core_tw_sweep(struct tf_core *core, const struct tf_tw_snapshot *snap)
 
 void tf_core_tw_end(struct tf_core *core, const struct tf_tw_end *end)
 {
-	FOR_SINKS(core, tw_end, end);
+	struct tf_derived *d = derive(core, TF_DERIVED_TW_END);
+
+	if (d)
+		d->end = *end;
+	else
+		FOR_SINKS(core, tw_end, end);
 }
 
 void tf_core_stuck(struct tf_core *core, const struct tf_stuck *st)
 {
-	FOR_SINKS(core, stuck, st);
+	struct tf_derived *d = derive(core, TF_DERIVED_STUCK);
+
+	if (!d) {
+		FOR_SINKS(core, stuck, st);
+		return;
+	}
+	d->stuck = *st;
+	d->rec = *st->rec;
 }
 
 void tf_core_finish(struct tf_core *core)

@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Ring-buffer bytes -> checked records -> summaries -> every sink.
- * No BPF, no I/O of its own: unit tests and fuzzers drive it directly.
+ * Ring-buffer bytes -> checked records -> summaries -> the stage -> every
+ * sink. No BPF, no I/O of its own: unit tests and fuzzers drive it directly.
+ *
+ * Records flow one way. The stage (one, optional: the close side,
+ * timewait.h) sees each finished connection before any sink; what it
+ * derives from it (a TIME-WAIT that ended) waits in the core's queue and
+ * reaches the sinks right after that connection. Derived records made
+ * between records (a sweep's ends, stuck connections and census) go out at
+ * once. Nothing calls back into the loop over the sinks, and the order of
+ * the lines is the order of the records, whatever the order of the sinks.
  */
 #ifndef TF_CORE_H
 #define TF_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "closeside.h"
+#include "conn.h"
 #include "stats.h"
 #include "tcpflow.h"
 
@@ -16,6 +26,7 @@ struct tf_sink;	/* sink.h */
 
 #define TF_MAX_SINKS 8
 #define TF_PENDING_MAX 64
+#define TF_DERIVED_MAX 8	/* derived from one connection: a reuse ends one TIME-WAIT */
 
 /*
  * A connection that ended X -> CLOSE without a reset from a state where an
@@ -30,21 +41,47 @@ struct tf_pending {
 /* Names a cgroup id for the sinks (cgroup.h); NULL when it cannot. */
 typedef const struct tf_cgroup_name *(*tf_cgroup_name_fn)(void *ctx, uint64_t id);
 
+/*
+ * The stage: sees each finished connection (complete, flushed open, or
+ * after its late reset) before the sinks, with its summary. It shows
+ * nothing; it may derive records from it (tf_core_tw_end, tf_core_stuck).
+ */
+struct tf_stage {
+	void (*conn)(void *ctx, const struct tf_summary *s);
+	void *ctx;
+};
+
+/* A record derived while the core dispatched one: sent after it. */
+enum tf_derived_kind { TF_DERIVED_TW_END = 1, TF_DERIVED_STUCK };
+
+struct tf_derived {
+	int kind;			/* enum tf_derived_kind */
+	struct tf_tw_end end;
+	struct tf_stuck stuck;		/* stuck.rec points to rec once sent */
+	struct tf_conn rec;
+};
+
 struct tf_core {
 	struct tf_sink *sinks[TF_MAX_SINKS];
 	tf_cgroup_name_fn cgroup_name;	/* optional */
 	void *cgroup_ctx;
 	int nsinks;
+	struct tf_stage stage;		/* optional */
 	struct tf_run_stats stats;
 	uint64_t malformed;	/* records of unknown type or wrong size */
 	uint64_t late_resets;	/* resets attached to a connection after its CLOSE */
 	int npending;
 	struct tf_pending pending[TF_PENDING_MAX];
+	bool dispatching;	/* a connection is on its way to the sinks */
+	int nderived;
+	struct tf_derived derived[TF_DERIVED_MAX];
 };
 
 void tf_core_init(struct tf_core *core);
 /* Takes ownership of sk (freed by tf_core_free). -1 when full. */
 int tf_core_add_sink(struct tf_core *core, struct tf_sink *sk);
+/* The stage (copied; its ctx must outlive the core's use). -1 if one is set already. */
+int tf_core_set_stage(struct tf_core *core, const struct tf_stage *stage);
 /* One ring-buffer record of any type. Returns 0, or -1 if malformed (counted). */
 int tf_core_record(struct tf_core *core, const void *data, size_t len);
 /*
@@ -53,7 +90,12 @@ int tf_core_record(struct tf_core *core, const void *data, size_t len);
  */
 void tf_core_flush_pending(struct tf_core *core, uint64_t now_ns, uint64_t min_age_ns);
 void tf_core_tick(struct tf_core *core, uint64_t now_ns);
-/* Close-side reports, handed to every sink that takes them. */
+/*
+ * Close-side reports, handed to every sink that takes them. An end or a
+ * stuck connection reported while a connection is being dispatched (by the
+ * stage) is queued and follows it; otherwise each goes out at once. A
+ * census (tw_sweep) comes from a sweep, between records.
+ */
 void tf_core_tw_sweep(struct tf_core *core, const struct tf_tw_snapshot *snap);
 void tf_core_tw_end(struct tf_core *core, const struct tf_tw_end *end);
 void tf_core_stuck(struct tf_core *core, const struct tf_stuck *st);

@@ -5,12 +5,13 @@
  * output never touches the core. Sinks know no BPF.
  *
  * The include rule: only sinks include this header -- sink*.c, the core's
- * dispatch (core.c), main.c, which builds them, and the time-wait tracker's
- * feed of finished connections (timewait.c). What the sinks are handed lives
- * below them, in headers that logic and the loader include: conn.h
- * (summaries), stats.h (run stats), closeside.h (TIME-WAIT snapshots and
- * ends, stuck connections), kfeatures.h. A type a sink shares with a module
- * below it goes there, never here. Check: grep -rl '"sink.h"' src
+ * dispatch (core.c) and main.c, which builds them. Logic that needs
+ * finished connections is the core's stage (core.h), not a sink. What the
+ * sinks are handed lives below them, in headers that logic and the loader
+ * include: conn.h (summaries), stats.h (run stats), closeside.h (TIME-WAIT
+ * snapshots and ends, stuck connections), kfeatures.h. A type a sink
+ * shares with a module below it goes there, never here.
+ * Check: grep -rl '"sink.h"' src
  */
 #ifndef TF_SINK_H
 #define TF_SINK_H

@@ -13,7 +13,6 @@
 #include "fmt.h"
 #include "nsiter.h"
 #include "ohash.h"
-#include "sink.h"		/* the feed of finished connections is a sink */
 #include "sockdiag.h"
 #include "stuck.h"
 #include "timewait.h"
@@ -532,28 +531,14 @@ const char *tf_tw_problem(struct tf_tw *tw)
 	return tw->problem;
 }
 
-/* ---- finished connections, through the core ------------------------------------- */
+/* ---- finished connections: the core's stage ------------------------------------ */
 
-static void feed_conn(struct tf_sink *sk, const struct tf_summary *s)
+/* Before the sinks see it: a hand-over starts a TIME-WAIT, a start may end one (reuse). */
+static void stage_conn(void *ctx, const struct tf_summary *s)
 {
-	tf_twt_conn(sk->priv, s->rec, s);
-}
+	struct tf_tw *tw = ctx;
 
-/* An observer, not an output: it shows nothing and frees nothing. */
-static const struct tf_sink_ops feed_ops = { .name = "time-wait tracker", .conn = feed_conn };
-
-static int attach_feed(struct tf_tw *tw)
-{
-	struct tf_sink *sk = tf_sink_alloc(&feed_ops, NULL, 0, 0);
-
-	if (!sk)
-		return -ENOMEM;
-	sk->priv = tw->twt;
-	if (tf_core_add_sink(tw->core, sk)) {
-		tf_sink_free(sk);
-		return -ENOSPC;
-	}
-	return 0;
+	tf_twt_conn(tw->twt, s->rec, s);
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
@@ -777,8 +762,12 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 		goto cleanup;
 	}
 	rc = TF_EXIT_RUNTIME;
-	if (make_trackers(tw, cfg) || attach_feed(tw)) {
-		snprintf(err, errlen, "TIME-WAIT tracker: out of memory (or too many outputs)");
+	if (make_trackers(tw, cfg)) {
+		snprintf(err, errlen, "TIME-WAIT tracker: out of memory");
+		goto cleanup;
+	}
+	if (tf_core_set_stage(core, &(struct tf_stage){ .conn = stage_conn, .ctx = tw })) {
+		snprintf(err, errlen, "TIME-WAIT tracker: the core has a stage already");
 		goto cleanup;
 	}
 	*out = tw;

@@ -4,8 +4,10 @@
  * a walk over the kernel's TCP sockets (iter/tcp, bpf/timewait.bpf.c) gives
  * the TIME-WAIT population and the half-closed sockets; a walk over the
  * tracer's live connection table finds stuck CLOSE_WAIT / FIN_WAIT2 and
- * connections that reuse a TIME-WAIT 4-tuple. Results go to the sinks
- * through the core (tw_sweep, tw_end, stuck). Owns its own BPF skeleton.
+ * connections that reuse a TIME-WAIT 4-tuple. It is the core's stage
+ * (core.h), seeing each finished connection before the sinks; what it
+ * derives (tw_end, stuck, tw_sweep) it reports to the core, which sends it
+ * on after the current record. Owns its own BPF skeleton.
  */
 #ifndef TF_TW_MODULE_H
 #define TF_TW_MODULE_H
@@ -20,11 +22,11 @@ struct tf_tw;
 
 /*
  * Load the iterator, measure HZ if the kernel config does not say, and
- * register with the core to see finished connections. The walks cover one
+ * become the core's stage (tf_core_set_stage). The walks cover one
  * network namespace: ours, or --netns; TIME-WAITs handed over in other
  * namespaces are followed by lookups inside them (twforeign.h). Both need
  * the namespace helper, forked now: call it before dropping privileges.
- * cfg, l and core must outlive the tracker.
+ * cfg, l and core must outlive the tracker; free the core first.
  * Returns TF_EXIT_OK, or an enum tf_exit status with one line in err.
  */
 int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader *l,
