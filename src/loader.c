@@ -12,6 +12,7 @@
 #include "exitcodes.h"
 #include "fmt.h"
 #include "loader.h"
+#include "loader_iters.h"
 #include "ohash.h"
 #include "privs.h"
 #include "tcpflow.skel.h"
@@ -31,6 +32,7 @@ struct tf_loader {
 	struct tf_features *feats;
 	bool detached;
 	struct bpf_link *links[NPROGS];
+	struct tf_iters *iters;		/* timewait.bpf.c: tf_loader_start_iters */
 	/* tf_loader_scan_live: a read buffer, and the keys a key-by-key walk has seen */
 	struct tf_conn *scan_vals;
 	struct tf_ohash seen;
@@ -39,7 +41,7 @@ struct tf_loader {
 	uint64_t count_next_ns;
 	uint64_t counts[TF_STATE_MAX];
 	int count_total;
-	/* tf_loader_hold: records waiting for the end of a walk, each after its length */
+	/* tf_loader_iter_read: records waiting for the end of a walk, each after its length */
 	bool holding;
 	unsigned char *held;
 	size_t held_len, held_cap, held_max;
@@ -101,25 +103,30 @@ static int on_sample(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-void tf_loader_hold(struct tf_loader *l)
+/* Move what waits in the ring buffer into memory (see tf_loader_iter_read). */
+static void hold(struct tf_loader *l)
 {
 	l->holding = true;
 	ring_buffer__consume(l->rb);
 	l->holding = false;
 }
 
-void tf_loader_release(struct tf_loader *l)
+/* Deliver what hold() kept, in order. Returns how many records. */
+static int release(struct tf_loader *l)
 {
 	size_t off = 0;
+	int n = 0;
 
 	while (off < l->held_len) {
-		uint32_t n;
+		uint32_t len;
 
-		memcpy(&n, l->held + off, sizeof(n));
-		l->fn(l->ctx, l->held + off + sizeof(n), n);
-		off += sizeof(n) + n;
+		memcpy(&len, l->held + off, sizeof(len));
+		l->fn(l->ctx, l->held + off + sizeof(len), len);
+		off += sizeof(len) + len;
+		n++;
 	}
 	l->held_len = 0;
+	return n;
 }
 
 /* Errors of bpf() that mean "not allowed", not "not supported". */
@@ -630,12 +637,43 @@ int tf_loader_refresh_listeners(struct tf_loader *l)
 
 int tf_loader_poll(struct tf_loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms);
+	int held = release(l), n = ring_buffer__poll(l->rb, timeout_ms);
 
 	if (n < 0)
-		return n == -EINTR ? 0 : n;
+		return n == -EINTR ? held : n;
 	/* Wake-ups are batched in the kernel: also take what did not wake us. */
-	return ring_buffer__consume(l->rb);
+	n = ring_buffer__consume(l->rb);
+	return n < 0 ? n : held + n;
+}
+
+int tf_loader_start_iters(struct tf_loader *l, const struct tf_config *cfg, char *err,
+			  size_t errlen)
+{
+	return tf_iters_start(&l->iters, cfg, l->feats, err, errlen);
+}
+
+int tf_loader_iter_link(const struct tf_loader *l, enum tf_iter it)
+{
+	return tf_iters_link(l->iters, it);
+}
+
+int tf_loader_iter_open(const struct tf_loader *l, enum tf_iter it)
+{
+	int link = tf_iters_link(l->iters, it), fd;
+
+	if (link < 0)
+		return -EBADF;	/* not attached: refused, or never started */
+	fd = bpf_iter_create(link);
+	return fd < 0 ? -errno : fd;
+}
+
+ssize_t tf_loader_iter_read(struct tf_loader *l, int fd, void *buf, size_t len)
+{
+	ssize_t n = read(fd, buf, len);
+
+	if (n > 0)
+		hold(l);
+	return n;
 }
 
 static void destroy_links(struct tf_loader *l)
@@ -652,6 +690,7 @@ void tf_loader_detach(struct tf_loader *l)
 		return;
 	destroy_links(l);
 	l->detached = true;
+	release(l);
 	if (l->rb)
 		ring_buffer__consume(l->rb);
 }
@@ -814,6 +853,7 @@ void tf_loader_free(struct tf_loader *l)
 	ring_buffer__free(l->rb);
 	destroy_links(l);
 	bpf_link__destroy(l->scan_link);
+	tf_iters_free(l->iters);
 	tcpflow_bpf__destroy(l->skel);
 	tf_ohash_free(&l->seen);
 	free(l->scan_vals);

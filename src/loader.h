@@ -1,27 +1,28 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Open, configure, load and attach the BPF programs; drain the ring buffer;
- * read the kernel's counters. Nothing else touches libbpf objects, and the
- * loader knows no output format.
+ * Open, configure, probe, load and attach every BPF object (tcpflow.bpf.c,
+ * listeners.bpf.c, timewait.bpf.c); drain the ring buffer into the record
+ * callback (the core); open and read the iterators; read the kernel's
+ * counters. Nothing else touches libbpf objects, and the loader knows no
+ * output format. What a refused program costs goes into the one feature
+ * table (kfeatures.h).
+ *
+ * The flow: the loader hands records to the core (tf_record_fn); the
+ * close side (timewait.h) asks the loader for iterator walks and the live
+ * table and reports to the core; nothing reports back to the loader.
  */
 #ifndef TF_LOADER_H
 #define TF_LOADER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "kfeatures.h"
 #include "options.h"
 #include "stats.h"
 #include "tcpflow.h"
 
 struct tf_loader;
-
-/* The --port filter as the BPF programs take it: bit p of bits[] for port p. */
-static inline void tf_port_bits_fill(__u64 bits[TF_PORT_WORDS], const struct tf_config *cfg)
-{
-	for (int i = 0; i < cfg->nports; i++)
-		bits[cfg->ports[i] >> 6] |= 1ULL << (cfg->ports[i] & 63);
-}
 
 /* Called for every ring-buffer record (and for open connections at flush). */
 typedef void (*tf_record_fn)(void *ctx, const void *data, size_t len);
@@ -37,18 +38,44 @@ typedef void (*tf_record_fn)(void *ctx, const void *data, size_t len);
 int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct tf_features *feats,
 		    tf_record_fn fn, void *ctx, char *err, size_t errlen);
 
-/* Wait up to timeout_ms for records, then drain. Returns records or -errno. */
+/*
+ * Deliver what was held during iterator walks, wait up to timeout_ms for
+ * records, then drain. Returns records or -errno.
+ */
 int tf_loader_poll(struct tf_loader *l, int timeout_ms);
 
+/* The iterators of timewait.bpf.c, the close side's socket walks. */
+enum tf_iter {
+	TF_ITER_SWEEP = 0,	/* iter/tcp sweep: TIME-WAIT and half-closed sockets (tcp_iter) */
+	TF_ITER_NETNS_TASKS,	/* iter/task netns_of_tasks: namespaces in use (netns_tasks) */
+	TF_ITER_HALF_OWNERS,	/* iter/task_file half_owners (half_owners) */
+	TF_ITER_MAX,
+};
+
 /*
- * While a long walk runs (the TIME-WAIT sweep) records must not reach the
- * sinks, yet the ring buffer must not fill: tf_loader_hold() moves what is
- * waiting into memory, tf_loader_release() delivers it, in order, after the
- * walk. Past a bound (a stalled walk) records are delivered at once rather
- * than lost.
+ * Open, configure (--netns, --family, --port), probe, load and attach the
+ * iterators, after tf_loader_start. A refused one switches its feature off
+ * (one notice); without sweep there are no walks at all: then an enum
+ * tf_exit status and one line in err (what to do). TF_EXIT_OK otherwise.
  */
-void tf_loader_hold(struct tf_loader *l);
-void tf_loader_release(struct tf_loader *l);
+int tf_loader_start_iters(struct tf_loader *l, const struct tf_config *cfg, char *err,
+			  size_t errlen);
+
+/* The iterator's link fd (to open it in another namespace, nsiter.h); -1 if not attached. */
+int tf_loader_iter_link(const struct tf_loader *l, enum tf_iter it);
+
+/* A new walk of the iterator, in our network namespace: an fd to read and close, or -errno. */
+int tf_loader_iter_open(const struct tf_loader *l, enum tf_iter it);
+
+/*
+ * read() one batch of a walk (any iterator fd, also one opened elsewhere).
+ * A long walk (131k TIME-WAIT sockets take ~250 ms) must neither let the
+ * ring buffer fill nor let records reach the core, whose stage is the
+ * walker: what waits is moved into memory and delivered, in order, by the
+ * next tf_loader_poll (or tf_loader_detach). Past a bound (a stalled walk)
+ * records are delivered at once rather than lost.
+ */
+ssize_t tf_loader_iter_read(struct tf_loader *l, int fd, void *buf, size_t len);
 
 /*
  * A listener's owner is the process that called listen(); a server that
@@ -58,7 +85,7 @@ void tf_loader_release(struct tf_loader *l);
  */
 int tf_loader_refresh_listeners(struct tf_loader *l);
 
-/* Stop the tracepoints, drain what is left in the ring buffer. */
+/* Stop the tracepoints, deliver what was held, drain what is left in the ring buffer. */
 void tf_loader_detach(struct tf_loader *l);
 
 /* Hand every connection still in the kernel table to fn, marked TF_F_OPEN. */

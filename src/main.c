@@ -128,7 +128,8 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, i
 
 /*
  * The TIME-WAIT tracker (cheap: one socket walk per --tw-interval) for --tw,
- * --json and --metrics, and the --tw view. Returns 0 or an exit status.
+ * --json and --metrics, and the --tw view: the loader loads its iterators,
+ * the tracker becomes the core's stage. Returns 0 or an exit status.
  */
 static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
 			  struct tf_loader *l, struct tf_tw **tw, int64_t off)
@@ -139,7 +140,9 @@ static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
 
 	if (!cfg->tw && !cfg->json && !cfg->metrics)
 		return 0;
-	rc = tf_tw_new(tw, cfg, l, core, msg, sizeof(msg));
+	rc = tf_loader_start_iters(l, cfg, msg, sizeof(msg));
+	if (!rc)
+		rc = tf_tw_new(tw, cfg, l, core, msg, sizeof(msg));
 	if (rc && cfg->tw) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		return rc;
@@ -277,7 +280,6 @@ static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
 {
 	struct tf_features *fs = &core->stats.features;
 	struct tf_loader *l = NULL;
-	struct tf_tw *tw = NULL;
 	struct utsname u;
 	char msg[512], twmsg[512];
 	int rc, off = 0, fallback = 0;
@@ -293,7 +295,7 @@ static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
 		printf("tracing does not work here; optional features not probed\n");
 		return rc;
 	}
-	tf_tw_new(&tw, cfg, l, core, twmsg, sizeof(twmsg));	/* probes tcp_iter & co */
+	tf_loader_start_iters(l, cfg, twmsg, sizeof(twmsg));	/* probes tcp_iter & co */
 	printf("%-20s available  sock:inet_sock_set_state and the ring buffer: tracing works\n",
 	       "core");
 	tf_features_check_lines(fs, stdout);
@@ -303,7 +305,6 @@ static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
 	}
 	printf("tracing works: %d of %d optional features available, %d with a fallback, %d off\n",
 	       TF_FEAT_MAX - off - fallback, TF_FEAT_MAX, fallback, off);
-	tf_tw_free(tw);
 	tf_loader_free(l);
 	return TF_EXIT_OK;
 }

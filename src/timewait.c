@@ -6,9 +6,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/utsname.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include "exitcodes.h"
 #include "fmt.h"
 #include "nsiter.h"
@@ -19,7 +16,6 @@
 #include "twforeign.h"
 #include "twtrack.h"
 #include "tf_timewait.h"
-#include "timewait.skel.h"
 
 #define SWEEP_BATCH 256		/* records per read() */
 #define HALF_CAP (1u << 20)	/* half-closed sockets remembered per sweep */
@@ -49,8 +45,6 @@ struct since_val {
 };
 
 struct tf_tw {
-	struct timewait_bpf *skel;
-	struct bpf_link *tcp_link, *task_link, *owner_link;
 	struct tf_nsiter *ns;		/* opens fds in other namespaces; NULL: none */
 	struct tf_twf *twf;		/* TIME-WAITs in other namespaces */
 	struct tf_loader *loader;
@@ -80,42 +74,28 @@ struct tf_tw {
 	struct tf_sweep_rec buf[SWEEP_BATCH];
 };
 
-/* ---- the iterators ------------------------------------------------------------- */
-
-static void configure(struct timewait_bpf *skel, const struct tf_config *cfg)
-{
-	struct timewait_bpf__rodata *ro = skel->rodata;
-
-	ro->filter_netns = cfg->netns;
-	ro->filter_family = (__u8)cfg->family;
-	ro->n_port_filters = (__u32)cfg->nports;
-	tf_port_bits_fill(ro->port_bits, cfg);
-}
+/* ---- the walks (iterators opened and read through the loader) ---------------- */
 
 typedef void (*walk_fn)(struct tf_tw *tw, const struct tf_sweep_rec *r);
 
 /*
- * Read one walk: fn(tw, rec) for each record. hold: keep the ring buffer
- * drained meanwhile (a walk of 131k TIME-WAIT sockets takes ~250 ms, long
- * enough to fill it under churn); the caller releases.
+ * Read one walk: fn(tw, rec) for each record. The loader keeps the ring
+ * buffer drained meanwhile and its records away from the core until the
+ * next poll: the core's stage is this tracker, in the middle of a sweep.
  */
-static int read_walk(struct tf_tw *tw, int fd, walk_fn fn, bool hold)
+static int read_walk(struct tf_tw *tw, int fd, walk_fn fn)
 {
 	ssize_t n;
 
-	while ((n = read(fd, tw->buf, sizeof(tw->buf))) > 0) {
-		if (hold)
-			tf_loader_hold(tw->loader);
+	while ((n = tf_loader_iter_read(tw->loader, fd, tw->buf, sizeof(tw->buf))) > 0)
 		for (size_t i = 0; i < (size_t)n / sizeof(tw->buf[0]); i++)
 			fn(tw, &tw->buf[i]);
-	}
 	return n < 0 ? -errno : 0;
 }
 
 struct home_walk {
 	struct tf_tw *tw;
 	walk_fn fn;
-	bool hold;
 	int err;
 };
 
@@ -125,14 +105,14 @@ static void on_home_fd(void *ctx, const struct tf_ns_req *req, int fd, uint64_t 
 
 	(void)req;
 	w->tw->snap.overflow = overflow;
-	w->err = fd < 0 ? fd : read_walk(w->tw, fd, w->fn, w->hold);
+	w->err = fd < 0 ? fd : read_walk(w->tw, fd, w->fn);
 }
 
 /* The home namespace is another one: the helper opens the iterator in it. */
-static int walk_elsewhere(struct tf_tw *tw, walk_fn fn, bool hold)
+static int walk_elsewhere(struct tf_tw *tw, walk_fn fn)
 {
 	struct tf_ns_req req = { .netns = tw->home_netns, .what = TF_NS_ITER };
-	struct home_walk w = { .tw = tw, .fn = fn, .hold = hold };
+	struct home_walk w = { .tw = tw, .fn = fn };
 
 	if (tw->twf)	/* not yet while HZ is measured: the helper searches */
 		tf_twf_path(tw->twf, tw->home_netns, tw->home_stale, req.path, sizeof(req.path));
@@ -150,18 +130,18 @@ static int walk_elsewhere(struct tf_tw *tw, walk_fn fn, bool hold)
  * each record. -ENOENT: the namespace is gone, and so are its sockets
  * (tw->ns_gone; a walk with no record).
  */
-static int walk(struct tf_tw *tw, walk_fn fn, bool hold)
+static int walk(struct tf_tw *tw, walk_fn fn)
 {
 	int fd, err;
 
 	if (tw->home_netns != tw->own_netns) {
-		err = walk_elsewhere(tw, fn, hold);
+		err = walk_elsewhere(tw, fn);
 	} else {
-		fd = bpf_iter_create(bpf_link__fd(tw->tcp_link));
+		fd = tf_loader_iter_open(tw->loader, TF_ITER_SWEEP);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		tw->snap.overflow = tf_tcpext_counter("/proc/self/net/netstat", "TCPTimeWaitOverflow");
-		err = read_walk(tw, fd, fn, hold);
+		err = read_walk(tw, fd, fn);
 		close(fd);
 	}
 	tw->ns_gone = err == -ENOENT;
@@ -185,13 +165,13 @@ static uint32_t measure_hz(struct tf_tw *tw)
 	double hz, best = 1e18;
 	uint32_t pick = 0;
 
-	if (walk(tw, keep_end, false) || tw->last_end.kind != TF_SWR_END)
+	if (walk(tw, keep_end) || tw->last_end.kind != TF_SWR_END)
 		return 0;
 	a = tw->last_end;
 	if (a.kind == TF_SWR_END && a.entry_ms)
 		return a.entry_ms;
 	usleep(100000);
-	if (walk(tw, keep_end, false))
+	if (walk(tw, keep_end))
 		return 0;
 	b = tw->last_end;
 	if (b.ts_ns <= a.ts_ns)
@@ -310,12 +290,10 @@ static void load_owners(struct tf_tw *tw)
 	ssize_t n;
 
 	tf_ohash_clear(&tw->owners);
-	if (!tw->owner_link)
-		return;
-	fd = bpf_iter_create(bpf_link__fd(tw->owner_link));
+	fd = tf_loader_iter_open(tw->loader, TF_ITER_HALF_OWNERS);	/* -EBADF: refused */
 	if (fd < 0)
 		return;
-	while ((n = read(fd, recs, sizeof(recs))) > 0)
+	while ((n = tf_loader_iter_read(tw->loader, fd, recs, sizeof(recs))) > 0)
 		for (size_t i = 0; i < (size_t)n / sizeof(recs[0]); i++) {
 			struct tf_owner_rec *o = tf_ohash_put(&tw->owners, &recs[i].skaddr, NULL);
 
@@ -484,7 +462,7 @@ static bool sweep_now(struct tf_tw *tw, uint64_t t0)
 	tf_ohash_clear(&tw->half);
 	tf_twf_begin(tw->twf);
 	tf_twt_begin(tw->twt, t0);
-	err = walk(tw, on_sweep_rec, true);
+	err = walk(tw, on_sweep_rec);
 	t1 = tf_now_mono_ns();
 	if (!err || err == -ENOENT)
 		tf_twt_walked(tw->twt, t1);
@@ -513,8 +491,6 @@ int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns)
 	/* no census from a walk that failed: the ends it could judge went out already */
 	if (sweep_now(tw, tf_now_mono_ns()))
 		tf_core_tw_sweep(tw->core, &tw->snap);
-	/* what arrived during the sweep, as if read at the next poll */
-	tf_loader_release(tw->loader);
 	return 1;
 }
 
@@ -542,132 +518,6 @@ static void stage_conn(void *ctx, const struct tf_summary *s)
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
-
-/*
- * libbpf 1.1 (Debian 12) fails the whole object with -EINVAL when a
- * __kconfig extern cannot be read from /boot/config-RELEASE or
- * /proc/config.gz, __weak or not: containers and Debian kernels (no
- * CONFIG_IKCONFIG_PROC) often have neither. Give CONFIG_HZ=0 then: the
- * sweeps measure HZ instead.
- */
-static const char *kconfig_fallback(void)
-{
-	struct utsname u;
-	char path[sizeof(u.release) + 16];
-
-	if (uname(&u))
-		return "CONFIG_HZ=0\n";
-	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
-	if (!access(path, R_OK) || !access("/proc/config.gz", R_OK))
-		return NULL;
-	return "CONFIG_HZ=0\n";
-}
-
-/* The iterators of timewait.bpf.c; sweep is the tracker itself. */
-static const struct tw_prog {
-	const char *name;
-	int feat;
-	const char *what;
-} tw_progs[] = {
-	{ "sweep", TF_FEAT_TCP_ITER, "iter/tcp program sweep" },
-	{ "netns_of_tasks", TF_FEAT_NETNS_TASKS, "iter/task program netns_of_tasks" },
-	/* bpf_sock_from_file: Linux 5.11 */
-	{ "half_owners", TF_FEAT_HALF_OWNERS, "iter/task_file program half_owners" },
-};
-
-#define NTW_PROGS ((int)(sizeof(tw_progs) / sizeof(tw_progs[0])))
-
-/*
- * A fresh copy of the object with the programs whose features are enabled,
- * or only `only` (a probe). 0 or -errno; tw->skel NULL if it did not open.
- */
-static int open_load(struct tf_tw *tw, const struct tf_config *cfg, const char *only)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = cfg->btf_path,
-		    .kconfig = kconfig_fallback());
-	const struct tf_features *fs = &tw->core->stats.features;
-
-	timewait_bpf__destroy(tw->skel);
-	tw->skel = timewait_bpf__open_opts(&oo);
-	if (!tw->skel)
-		return -errno;
-	configure(tw->skel, cfg);
-	for (int i = 0; i < NTW_PROGS; i++)
-		bpf_program__set_autoload(bpf_object__find_program_by_name(tw->skel->obj,
-									   tw_progs[i].name),
-					  only ? !strcmp(only, tw_progs[i].name) :
-						 fs->f[tw_progs[i].feat].state == TF_FS_ENABLED);
-	return timewait_bpf__load(tw->skel);
-}
-
-static void tw_refused(struct tf_tw *tw, int i, int err)
-{
-	tf_feature_set(&tw->core->stats.features, tw_progs[i].feat, TF_FS_OFF, TF_FW_REFUSED,
-		       err, tw_progs[i].what);
-}
-
-/*
- * Load all three iterators; when the kernel refuses, load each alone to
- * find which, switch those features off and load the others. Without sweep
- * there is no tracker (tcp_iter off). 0 or -errno.
- */
-static int load_progs(struct tf_tw *tw, const struct tf_config *cfg)
-{
-	int e = open_load(tw, cfg, NULL);
-
-	if (!e || !tw->skel)
-		return e;
-	for (int i = 0; i < NTW_PROGS; i++) {
-		int pe = open_load(tw, cfg, tw_progs[i].name);
-
-		if (pe && tw->skel)
-			tw_refused(tw, i, pe);
-	}
-	if (tw->core->stats.features.f[TF_FEAT_TCP_ITER].state != TF_FS_ENABLED)
-		return -tw->core->stats.features.f[TF_FEAT_TCP_ITER].err;
-	return open_load(tw, cfg, NULL);
-}
-
-/* Attach iterator i if its feature is on; a refusal switches the feature off. */
-static struct bpf_link *attach_one(struct tf_tw *tw, int i)
-{
-	struct bpf_link *link;
-
-	if (tw->core->stats.features.f[tw_progs[i].feat].state != TF_FS_ENABLED)
-		return NULL;
-	link = bpf_program__attach_iter(bpf_object__find_program_by_name(tw->skel->obj,
-									 tw_progs[i].name), NULL);
-	if (!link)
-		tw_refused(tw, i, -errno);
-	return link;
-}
-
-static int load(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t errlen)
-{
-	int e = load_progs(tw, cfg);
-
-	if (!tw->skel) {
-		snprintf(err, errlen, "TIME-WAIT tracker: opening its BPF object failed: %s",
-			 strerror(-e));
-		return TF_EXIT_RUNTIME;
-	}
-	if (!e) {
-		tw->tcp_link = attach_one(tw, 0);
-		tw->task_link = attach_one(tw, 1);
-		tw->owner_link = attach_one(tw, 2);
-		if (!tw->tcp_link)
-			e = -tw->core->stats.features.f[TF_FEAT_TCP_ITER].err;
-	}
-	if (e) {
-		if (tw->core->stats.features.f[TF_FEAT_TCP_ITER].state == TF_FS_ENABLED)
-			tw_refused(tw, 0, e);
-		snprintf(err, errlen, "the kernel refused the TCP socket iterator (iter/tcp "
-			 "program sweep, Linux >= 5.9): %s / %s; --tw needs it (--verbose shows why)",
-			 strerror(-e), strerrorname_np(-e) ? strerrorname_np(-e) : "?");
-		return TF_EXIT_KERNEL;
-	}
-	return TF_EXIT_OK;
-}
 
 /* Why TIME-WAITs elsewhere will not be followed: one line in tw->notice. */
 static void not_followed(struct tf_tw *tw, const char *why)
@@ -699,7 +549,7 @@ static int start_helper(struct tf_tw *tw, const struct tf_config *cfg, char *err
 		not_followed(tw, why);
 		return TF_EXIT_OK;
 	}
-	e = tf_nsiter_new(&tw->ns, bpf_link__fd(tw->tcp_link), why, sizeof(why));
+	e = tf_nsiter_new(&tw->ns, tf_loader_iter_link(tw->loader, TF_ITER_SWEEP), why, sizeof(why));
 	if (e && cfg->netns) {
 		snprintf(err, errlen, "--netns %u: %s", cfg->netns, why);
 		return TF_EXIT_PERM;
@@ -718,7 +568,7 @@ static int make_trackers(struct tf_tw *tw, const struct tf_config *cfg)
 	tw->twt = tf_twt_new(&p, &ops);
 	tw->stuck = tf_stuckt_new((uint64_t)(cfg->stuck_s * 1e9));
 	if (tw->twt)
-		tw->twf = tf_twf_new(tw->ns, tw->task_link ? bpf_link__fd(tw->task_link) : -1,
+		tw->twf = tf_twf_new(tw->ns, tf_loader_iter_link(tw->loader, TF_ITER_NETNS_TASKS),
 				     tw->twt, tw->hz);
 	if (!tw->twt || !tw->stuck || !tw->twf ||
 	    tf_ohash_init(&tw->half, sizeof(uint64_t), sizeof(struct half_info), HALF_CAP) ||
@@ -739,6 +589,10 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 		snprintf(err, errlen, "TIME-WAIT tracker: out of memory");
 		return TF_EXIT_RUNTIME;
 	}
+	if (tf_loader_iter_link(l, TF_ITER_SWEEP) < 0) {
+		snprintf(err, errlen, "TIME-WAIT tracker: the socket iterator is not loaded");
+		goto cleanup;
+	}
 	tw->loader = l;
 	tw->core = core;
 	tw->cfg = cfg;
@@ -749,9 +603,7 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 	tw->scan_period_ns = (uint64_t)(cfg->stuck_s * 1e8);	/* --stuck / 10 */
 	if (tw->scan_period_ns < tw->interval_ns)
 		tw->scan_period_ns = tw->interval_ns;
-	rc = load(tw, cfg, err, errlen);
-	if (!rc)
-		rc = start_helper(tw, cfg, err, errlen);
+	rc = start_helper(tw, cfg, err, errlen);
 	if (rc)
 		goto cleanup;
 	tw->hz = measure_hz(tw);
@@ -781,12 +633,8 @@ void tf_tw_free(struct tf_tw *tw)
 {
 	if (!tw)
 		return;
-	bpf_link__destroy(tw->tcp_link);
-	bpf_link__destroy(tw->task_link);
-	bpf_link__destroy(tw->owner_link);
 	tf_twf_free(tw->twf);
 	tf_nsiter_free(tw->ns);
-	timewait_bpf__destroy(tw->skel);
 	tf_twt_free(tw->twt);
 	tf_stuckt_free(tw->stuck);
 	tf_ohash_free(&tw->half);

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The close side that needs more than the tracepoints: every --tw-interval
- * a walk over the kernel's TCP sockets (iter/tcp, bpf/timewait.bpf.c) gives
- * the TIME-WAIT population and the half-closed sockets; a walk over the
- * tracer's live connection table finds stuck CLOSE_WAIT / FIN_WAIT2 and
- * connections that reuse a TIME-WAIT 4-tuple. It is the core's stage
- * (core.h), seeing each finished connection before the sinks; what it
- * derives (tw_end, stuck, tw_sweep) it reports to the core, which sends it
- * on after the current record. Owns its own BPF skeleton.
+ * a walk over the kernel's TCP sockets gives the TIME-WAIT population and
+ * the half-closed sockets; a walk over the tracer's live connection table
+ * finds stuck CLOSE_WAIT / FIN_WAIT2 and connections that reuse a
+ * TIME-WAIT 4-tuple.
+ *
+ * The flow, one way: the loader owns the BPF objects and opens the walks
+ * (tf_loader_iter_open, tf_loader_iter_read, tf_loader_scan_live); this
+ * tracker is the core's stage (core.h), seeing each finished connection
+ * before the sinks; what it derives (tw_end, stuck, tw_sweep) it reports to
+ * the core, which sends it on to the sinks after the current record. It
+ * touches no libbpf object and no sink.
  */
 #ifndef TF_TW_MODULE_H
 #define TF_TW_MODULE_H
@@ -21,8 +25,8 @@
 struct tf_tw;
 
 /*
- * Load the iterator, measure HZ if the kernel config does not say, and
- * become the core's stage (tf_core_set_stage). The walks cover one
+ * After tf_loader_start_iters: measure HZ if the kernel config does not
+ * say, and become the core's stage (tf_core_set_stage). The walks cover one
  * network namespace: ours, or --netns; TIME-WAITs handed over in other
  * namespaces are followed by lookups inside them (twforeign.h). Both need
  * the namespace helper, forked now: call it before dropping privileges.
