@@ -27,6 +27,29 @@ int tf_core_set_stage(struct tf_core *core, const struct tf_stage *stage)
 	return 0;
 }
 
+void tf_core_set_cgroup_name(struct tf_core *core, tf_cgroup_name_fn fn, void *ctx)
+{
+	core->cgroup_name = fn;
+	core->cgroup_ctx = ctx;
+}
+
+void tf_core_set_kernel_stats(struct tf_core *core, const struct tf_run_stats *k)
+{
+	struct tf_run_stats *st = &core->stats;
+
+	memcpy(st->bpf, k->bpf, sizeof(st->bpf));
+	st->events = k->events;
+	st->recursion_misses = k->recursion_misses;
+	memcpy(st->live, k->live, sizeof(st->live));
+	st->live_total = k->live_total;
+	st->features = k->features;
+}
+
+const struct tf_run_stats *tf_core_stats(const struct tf_core *core)
+{
+	return &core->stats;
+}
+
 /* Call ops->fn(sink, arg) on every sink that has it. */
 #define FOR_SINKS(core, fn, ...)                                              \
 	do {                                                                  \
@@ -185,7 +208,7 @@ int tf_core_record(struct tf_core *core, const void *data, size_t len)
 		return 0;
 	}
 bad:
-	core->malformed++;
+	core->stats.malformed++;
 	return -1;
 }
 

@@ -68,7 +68,6 @@ struct tf_core {
 	int nsinks;
 	struct tf_stage stage;		/* optional */
 	struct tf_run_stats stats;
-	uint64_t malformed;	/* records of unknown type or wrong size */
 	uint64_t late_resets;	/* resets attached to a connection after its CLOSE */
 	int npending;
 	struct tf_pending pending[TF_PENDING_MAX];
@@ -82,6 +81,16 @@ void tf_core_init(struct tf_core *core);
 int tf_core_add_sink(struct tf_core *core, struct tf_sink *sk);
 /* The stage (copied; its ctx must outlive the core's use). -1 if one is set already. */
 int tf_core_set_stage(struct tf_core *core, const struct tf_stage *stage);
+void tf_core_set_cgroup_name(struct tf_core *core, tf_cgroup_name_fn fn, void *ctx);
+/*
+ * The kernel side's part of the run stats (stats.h): its counters (bpf,
+ * events, recursion_misses), the live table (live, live_total) and the
+ * features this run has, as the loader read them. The sinks see them at
+ * the next tick or at finish.
+ */
+void tf_core_set_kernel_stats(struct tf_core *core, const struct tf_run_stats *k);
+/* The run so far: the core's counts and the kernel's as last set. */
+const struct tf_run_stats *tf_core_stats(const struct tf_core *core);
 /* One ring-buffer record of any type. Returns 0, or -1 if malformed (counted). */
 int tf_core_record(struct tf_core *core, const void *data, size_t len);
 /*

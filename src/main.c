@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * tcpflow-trace: wire options -> loader -> core -> sinks, run the loop,
- * stop cleanly. Data flows one way: kernel -> ring buffer -> core -> sinks.
+ * stop cleanly. Data flows one way: kernel -> ring buffer (loader) -> core
+ * -> its stage (the close side, timewait.h) -> sinks. main reads the
+ * kernel's counters from the loader and hands them to the core; it never
+ * writes the core's fields.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -111,7 +114,7 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, i
 	}
 	if (!cfg->metrics)
 		return 0;
-	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, &core->stats, msg,
+	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, tf_core_stats(core), msg,
 				 sizeof(msg));
 	if (!sk) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
@@ -132,7 +135,8 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, i
  * the tracker becomes the core's stage. Returns 0 or an exit status.
  */
 static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
-			  struct tf_loader *l, struct tf_tw **tw, int64_t off)
+			  struct tf_loader *l, const struct tf_features *fs, struct tf_tw **tw,
+			  int64_t off)
 {
 	struct tf_sink *sk;
 	char msg[512];
@@ -148,7 +152,7 @@ static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
 		return rc;
 	}
 	if (rc) {	/* a refused iterator has its feature notice; anything else a note */
-		if (core->stats.features.f[TF_FEAT_TCP_ITER].state == TF_FS_ENABLED)
+		if (fs->f[TF_FEAT_TCP_ITER].state == TF_FS_ENABLED)
 			fprintf(stderr, "tcpflow-trace: note: %s\n", msg);
 		return 0;
 	}
@@ -193,8 +197,21 @@ static bool output_gone(void)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
-static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_config *cfg,
-		    struct tf_tw *tw)
+/*
+ * The kernel's counters into kst (its features are already there), then
+ * into the core. metrics: also the live table, by state.
+ */
+static void kernel_stats(struct tf_loader *l, struct tf_core *core, struct tf_run_stats *kst,
+			 bool metrics)
+{
+	tf_loader_read_stats(l, kst);
+	if (metrics)
+		kst->live_total = (uint64_t)tf_loader_count_live(l, kst->live);
+	tf_core_set_kernel_stats(core, kst);
+}
+
+static int run_loop(struct tf_loader *l, struct tf_core *core, struct tf_run_stats *kst,
+		    const struct tf_config *cfg, struct tf_tw *tw)
 {
 	uint64_t start = tf_now_mono_ns(), next_tick = start + TICK_NS;
 	uint64_t end = cfg->duration_s > 0 ? start + (uint64_t)(cfg->duration_s * 1e9) : 0;
@@ -216,10 +233,7 @@ static int run_loop(struct tf_loader *l, struct tf_core *core, const struct tf_c
 			return TF_EXIT_OK;
 		if (now >= next_tick) {
 			tf_loader_refresh_listeners(l);
-			tf_loader_read_stats(l, &core->stats);
-			if (cfg->metrics)
-				core->stats.live_total = (uint64_t)tf_loader_count_live(l, core->stats.live);
-			core->stats.malformed = core->malformed;
+			kernel_stats(l, core, kst, cfg->metrics);
 			tf_core_tick(core, now);
 			next_tick = now + TICK_NS;
 			if (output_gone())
@@ -278,7 +292,7 @@ static void print_summary(const struct tf_run_stats *st)
  */
 static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
 {
-	struct tf_features *fs = &core->stats.features;
+	struct tf_features feats = { 0 }, *fs = &feats;
 	struct tf_loader *l = NULL;
 	struct utsname u;
 	char msg[512], twmsg[512];
@@ -314,6 +328,7 @@ int main(int argc, char **argv)
 	struct tf_loader *loader = NULL;
 	struct tf_cgroups *cgroups = NULL;
 	struct tf_tw *tw = NULL;
+	struct tf_run_stats kst = { 0 };	/* the kernel's side: features, counters */
 	struct tf_config cfg;
 	struct tf_core core;
 	char msg[512], filt[256];
@@ -338,21 +353,21 @@ int main(int argc, char **argv)
 		goto cleanup;
 	/* before dropping privileges: the cgroup2 mount is found once */
 	cgroups = tf_cgroups_new();
-	core.cgroup_name = name_cgroup;
-	core.cgroup_ctx = cgroups;
+	tf_core_set_cgroup_name(&core, name_cgroup, cgroups);
 	if (cfg.check) {
 		rc = check_kernel(&cfg, &core);
 		goto cleanup;
 	}
-	rc = tf_loader_start(&loader, &cfg, &core.stats.features, on_record, &core, msg, sizeof(msg));
+	rc = tf_loader_start(&loader, &cfg, &kst.features, on_record, &core, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		goto cleanup;
 	}
 	/* Enters --netns for its socket walks: needs the privileges we drop next. */
-	rc = add_close_side(&core, &cfg, loader, &tw, tf_mono_to_real_ns());
+	rc = add_close_side(&core, &cfg, loader, &kst.features, &tw, tf_mono_to_real_ns());
 	if (rc)
 		goto cleanup;
+	tf_core_set_kernel_stats(&core, &kst);	/* the features, before any sink */
 	/* Before any thread starts (the metrics server): capabilities are per thread. */
 	rc = tf_drop_privileges(cfg.user, msg, sizeof(msg));
 	if (rc) {
@@ -366,21 +381,21 @@ int main(int argc, char **argv)
 	rc = add_metric_sinks(&core, &cfg, tf_mono_to_real_ns());
 	if (rc)
 		goto cleanup;
-	tf_features_notify(&core.stats.features, stderr);
+	tf_features_notify(&kst.features, stderr);
 	describe_filters(&cfg, filt, sizeof(filt));
 	fprintf(stderr, "tcpflow-trace: tracing TCP connections%s (Ctrl-C to stop)\n", filt);
 
-	rc = run_loop(loader, &core, &cfg, tw);
+	rc = run_loop(loader, &core, &kst, &cfg, tw);
 
 	tf_loader_detach(loader);
 	tf_loader_flush_open(loader);
-	tf_loader_read_stats(loader, &core.stats);
-	core.stats.live_total = core.stats.flushed_open;	/* the table, as flushed */
-	core.stats.malformed = core.malformed;
+	tf_loader_read_stats(loader, &kst);
+	kst.live_total = tf_core_stats(&core)->flushed_open;	/* the table, as flushed */
+	tf_core_set_kernel_stats(&core, &kst);
 	tf_core_finish(&core);
 	if (!output_gone())
 		fflush(stdout);
-	print_summary(&core.stats);
+	print_summary(tf_core_stats(&core));
 cleanup:
 	tf_loader_free(loader);
 	tf_core_free(&core);

@@ -2,8 +2,10 @@
 /*
  * The counters of a run: the kernel's (summed by the loader), the core's and
  * the optional features this run has. Every output shows them (exit summary,
- * metrics, --json stats); the loader and the core fill them. Below the
- * output interface (sink.h), so the loader need not include it.
+ * metrics, --json stats). The loader fills the kernel's part and the
+ * features, main hands them to the core (tf_core_set_kernel_stats), the
+ * core counts the rest. Below the output interface (sink.h), so the loader
+ * need not include it.
  */
 #ifndef TF_STATS_H
 #define TF_STATS_H

@@ -472,7 +472,7 @@ static bool sweep_now(struct tf_tw *tw, uint64_t t0)
 	t1 = tf_now_mono_ns();
 	scan_live(tw, t1);
 	/* lost events or skipped timewait sockets: early ends become "unknown" */
-	lost = tf_run_lost(&tw->core->stats) + tw->snap.overflow;
+	lost = tf_run_lost(tf_core_stats(tw->core)) + tw->snap.overflow;
 	tf_twt_end(tw->twt, lost == tw->lost_before, &tw->snap);
 	tw->lost_before = lost;
 	/* a huge population stretches the period: sweeps take at most 1/MAX_SHARE of a CPU */

@@ -3,7 +3,8 @@
  * The core's dispatch order: its stage (the close side) sees each finished
  * connection before any sink; what the stage derives from it reaches the
  * sinks after that connection, whatever the order of the sinks; what is
- * reported between records goes out at once.
+ * reported between records goes out at once. And the kernel's part of the
+ * run stats comes in through one call.
  */
 #include "tf_test.h"
 #include "fixtures.h"
@@ -180,5 +181,36 @@ static void between_records_at_once(void)
 	tf_core_free(&core);
 }
 
+/* The kernel's part replaces the kernel's part only: the core's own counts stay. */
+static void kernel_stats_keep_the_core_counts(void)
+{
+	struct tf_run_stats k = { .events = 57, .recursion_misses = 1, .live_total = 2,
+				  .conns = 999, .malformed = 999, .gaps = 999 };
+	struct tf_core core;
+	struct tf_conn c = client(40004, BASE, BASE + 1 * S);
+	const struct tf_run_stats *st;
+	char junk[3] = { 0 };
+
+	k.bpf[TF_STAT_TABLE_FULL] = 3;
+	k.live[TF_CLOSE_WAIT] = 2;
+	tf_feature_set(&k.features, TF_FEAT_TCP_ITER, TF_FS_OFF, TF_FW_REFUSED, 1, "sweep");
+	tf_core_init(&core);
+	tf_core_record(&core, &c, sizeof(c));
+	tf_core_record(&core, junk, sizeof(junk));
+	tf_core_set_kernel_stats(&core, &k);
+	st = tf_core_stats(&core);
+	CHECK_INT(st->events, 57);
+	CHECK_INT(st->recursion_misses, 1);
+	CHECK_INT(st->bpf[TF_STAT_TABLE_FULL], 3);
+	CHECK_INT(st->live[TF_CLOSE_WAIT], 2);
+	CHECK_INT(st->live_total, 2);
+	CHECK_INT(st->features.f[TF_FEAT_TCP_ITER].state, TF_FS_OFF);
+	CHECK_INT(st->conns, 1);
+	CHECK_INT(st->malformed, 1);
+	CHECK_INT(st->gaps, 0);
+	tf_core_free(&core);
+}
+
 TF_TEST_MAIN("test_core", T(derived_end_follows_its_connection),
-	     T(derived_stuck_keeps_its_record), T(between_records_at_once))
+	     T(derived_stuck_keeps_its_record), T(between_records_at_once),
+	     T(kernel_stats_keep_the_core_counts))

@@ -130,7 +130,7 @@ static void malformed_records_counted(void)
 	CHECK_INT(tf_core_record(&core, NULL, 0), -1);
 	junk[0] = 99;
 	CHECK_INT(tf_core_record(&core, junk, sizeof(struct tf_conn) > 64 ? 64 : 8), -1);
-	CHECK_INT(core.malformed, 4);
+	CHECK_INT(tf_core_stats(&core)->malformed, 4);
 	CHECK_INT(core.stats.conns, 0);
 	tf_core_free(&core);
 }

@@ -120,7 +120,7 @@ static char *through(struct tf_sink *(*make_sink)(FILE *, int64_t), const struct
 
 	tf_core_init(&core);
 	if (names)
-		core.cgroup_name = fake_names;
+		tf_core_set_cgroup_name(&core, fake_names, NULL);
 	tf_core_add_sink(&core, make_sink(f, 0));
 	tf_core_record(&core, c, sizeof(*c));
 	tf_core_finish(&core);
