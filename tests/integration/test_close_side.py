@@ -119,9 +119,11 @@ def test_tw_census_matches_the_kernel(ns):
         tool_expiry = wall(top["time"]) + g["min_remaining_us"] / 1e6
         kernel_expiry = t_k + kernel[g["port"]]
         assert abs(tool_expiry - kernel_expiry) < 0.05, (g, kernel[g["port"]], t_k)
-        # age since the traced hand-over + time left = the 60 s the kernel armed
-        # (jiffies: 4 ms at HZ=250)
-        assert abs((g["oldest_age_us"] + g["min_remaining_us"]) / 1e6 - TW_LEN_S) < 0.01, g
+        # age since the traced hand-over + time left = the 60 s the kernel armed,
+        # within two jiffy roundings (arming and reading: 8 ms at HZ=250) and
+        # the time between the sweep's clock and its jiffies read on a busy
+        # host (seen: 60.0110 s, twice in full runs)
+        assert abs((g["oldest_age_us"] + g["min_remaining_us"]) / 1e6 - TW_LEN_S) < 0.02, g
     res = tr.stop()
     check_run(res)
     not_tw = [c for c in res.conns if c["role"] == "client" and not c["time_wait"]]
