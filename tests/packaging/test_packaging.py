@@ -38,6 +38,19 @@ APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 MAX_EXPOSURE = 2.0  # systemd-analyze security: 1.4 when written; fail if hardening regresses
 
 
+
+# The unit's two capabilities (CAP_BPF, CAP_PERFMON) are enough for everything but
+# following TIME-WAITs into other network namespaces, which needs CAP_SYS_ADMIN and
+# CAP_SYS_PTRACE: least privilege on purpose (README, Install), said in one note.
+NOT_FOLLOWED = "tcpflow-trace: note: TIME-WAITs in other network namespaces are not followed"
+
+
+def degraded(line):
+    """A start-up line saying the tool runs with less than it should here."""
+    if NOT_FOLLOWED in line:
+        return False
+    return "note:" in line or re.search(r"feature \w+ off:", line) is not None
+
 def installed_version():
     p = run(["dpkg-query", "-W", "-f=${Status} ${Version}", PKG], check=False)
     return p.stdout.split()[-1] if p.returncode == 0 and "installed" in p.stdout.split()[:3] else None
@@ -258,7 +271,7 @@ def test_unit_capabilities_are_enough_and_minimal(installed):
     assert f'tcpflow_build_info{{version="{installed["version"]}"}} 1' in body, body[:2000]
     # a degraded start: a note, or a feature off (e.g. listener owners: a capability short);
     # a feature with a fallback loses nothing (this kernel refuses the map iterator)
-    assert "note:" not in err and not re.search(r"feature \w+ off:", err), err
+    assert not [l for l in err.splitlines() if degraded(l)], err
     # every family served is documented
     doc = man_section(render_man(MAN), "METRICS")
     families = re.findall(r"^# HELP (\S+)", body, re.M)
@@ -361,8 +374,7 @@ def test_unit_runs_under_systemd(installed, tmp_path):
     journal = [f for f in facts if f.startswith("journal ")]
     assert (f"journal tcpflow-trace: serving Prometheus metrics at http://127.0.0.1:{port}/metrics"
             in journal), journal
-    assert not [j for j in journal if "note:" in j or "failed" in j.lower() or
-                re.search(r"feature \w+ off:", j)], journal
+    assert not [j for j in journal if degraded(j) or "failed" in j.lower()], journal
 
 
 def test_purge_removes_everything(installed):
