@@ -48,6 +48,14 @@ const volatile __u32 cgroup_filter_level[TF_MAX_CGROUPS] = {};
 /* Set once a server child had to wait for its tuple (see filtered_out). */
 bool pending_server_seen = false;
 
+/*
+ * SYN-ACK retransmissions ever parked in `synacks` minus those a child took:
+ * never below the entries in the map (counted before the insert; entries the
+ * LRU evicts or no child claims stay counted). While it is 0, a new server
+ * child skips building the 44-byte key and its lookup (server_child_start).
+ */
+__u64 synacks_parked = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);	/* resized by user space (--ringbuf-size) */
@@ -411,6 +419,8 @@ static __always_inline void server_child_start(const struct sock *sk, struct tf_
 	struct tf_tuple t = { .netns = c->netns, .sport = c->sport, .dport = c->dport };
 	struct tf_synack *s;
 
+	if (!synacks_parked)
+		return;
 	if (c->family == AF_INET) {
 		/* IPv4 in IPv6 form, as the request-socket key has it */
 		t.saddr[10] = t.saddr[11] = 0xff;
@@ -425,7 +435,8 @@ static __always_inline void server_child_start(const struct sock *sk, struct tf_
 	if (!s)
 		return;
 	tf_fold_synack(c, s);
-	bpf_map_delete_elem(&synacks, &t);
+	if (!bpf_map_delete_elem(&synacks, &t))
+		__sync_fetch_and_sub(&synacks_parked, 1);
 }
 
 /*
@@ -767,6 +778,7 @@ int BPF_PROG(on_retrans_synack, const struct sock *sk, const struct request_sock
 	if (!s) {
 		/* snt_synack: first SYN-ACK, tcp_clock_us() (CLOCK_MONOTONIC) */
 		fresh.first_ns = BPF_CORE_READ(treq, snt_synack) * 1000;
+		__sync_fetch_and_add(&synacks_parked, 1);	/* before: see synacks_parked */
 		bpf_map_update_elem(&synacks, &t, &fresh, BPF_NOEXIST);
 		s = bpf_map_lookup_elem(&synacks, &t);
 		if (!s) {
