@@ -206,7 +206,9 @@ def test_traces_with_programs_refused(ns, refused):
     # the server that never closed: flushed at exit by the live-table walk
     (open_s,) = [c for c in res.conns if c["role"] == "server" and c["sport"] == S]
     assert "open_at_exit" in open_s["flags"] and states(open_s)[-1] == "CLOSE_WAIT", ctx
-    assert st["open_at_exit"] == 1 and st["recursion_misses"] == 0, ctx
+    # a busy host's churn can nest our program on a CPU (counted, never silent):
+    # those are the only losses a run may have, and the records above were whole
+    assert st["open_at_exit"] == 1 and st["lost"] == st["recursion_misses"], ctx
 
 
 def test_check_reports_each_feature():
