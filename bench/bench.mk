@@ -7,8 +7,8 @@
 #   sudo make bench BENCH_ARGS='--only json,empty --rounds 9'
 #   sudo make bench-tw              TIME-WAITs in 100 namespaces, ~3 min; its section of RESULTS.md
 #
-# Needs root, bpftool, bpftrace (Debian's, the comparison baseline) and the
-# tracer; loopback traffic only.
+# Needs root, bpftool, bpftrace and libbpf-tools (Debian's: the peers compared
+# with) and the tracer; loopback traffic only.
 
 BENCH_DIR     := $(BUILD)/bench
 BENCH_LOADGEN := $(BENCH_DIR)/tcpflow-loadgen
@@ -31,9 +31,9 @@ bench: bench-deps $(BIN) bench-tools
 	$(PYTHON) bench/run_bench.py --tracer $(BIN) --loadgen $(BENCH_LOADGEN) \
 		--empty $(BENCH_EMPTY) --bpftool $(BPFTOOL) $(BENCH_OUT) $(BENCH_ARGS)
 
-# Debian's bpftrace is the comparison baseline.
+# The peers compared with: Debian's bpftrace, and bcc's CO-RE tools (tcpstates, tcplife).
 bench-deps: deps
-	$(call apt_install,bpftrace)
+	$(call apt_install,bpftrace libbpf-tools)
 
 $(BENCH_LOADGEN): bench/loadgen.c | $(BENCH_DIR)
 	$(call msg,CC,$@)

@@ -4,7 +4,8 @@
 
 Interleaves, over several rounds, a loopback connect/accept/close churn
 (bench/loadgen.c) with no tracer, each tcpflow-trace mode, an empty tp_btf
-program and two Debian bpftrace scripts, and prints a Markdown table:
+program, two Debian bpftrace scripts and bcc's libbpf-tools (tcpstates,
+tcplife), and prints a Markdown table:
 connections/s (median, min-max), ratio to the untraced churn of the same
 round, BPF ns per program run and runs per connection (bpf_stats,
 `bpftool prog show -j`), tracer CPU per connection (utime+stime from
@@ -235,15 +236,18 @@ class Config:
     """One row: how to start the tracer (None: no tracer) and where its output goes."""
 
     def __init__(self, key, label, argv=None, stdout="null", ready_text="tracing TCP", env=None,
-                 kind="tcpflow", metrics=False):
+                 kind="tcpflow", metrics=False, lines_per_run=None):
         self.key = key
         self.label = label
         self.argv = argv
         self.stdout = stdout          # "null" or "file" (stats line read back)
         self.ready_text = ready_text
         self.env = env or {}
-        self.kind = kind              # tcpflow, bpftrace, empty, none
+        self.kind = kind              # tcpflow, bpftrace, peer, empty, none
         self.metrics = metrics
+        # lines a printing tool writes per run of its hook programs: its output against
+        # the kernel's run count is a check on lost events that does not trust the tool
+        self.lines_per_run = lines_per_run
 
 
 class Tracer:
@@ -305,6 +309,17 @@ class Tracer:
         self.err.close()
         return self.proc.returncode
 
+    def stdout_lines(self):
+        """Lines in the output file (it may hold hundreds of MB: counted in chunks)."""
+        n = 0
+        try:
+            with open(self.out_path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    n += chunk.count(b"\n")
+        except OSError:
+            return None
+        return n
+
     def cleanup(self):
         for p in (self.out_path, self.err_path):
             try:
@@ -350,8 +365,10 @@ def parse_tracer_stats(text):
     return st
 
 
-def parse_bpftrace_lost(text):
-    return sum(int(n) for n in re.findall(r"Lost (\d+) events", text))
+def parse_lost_events(text):
+    """Events a tool says it lost: bpftrace prints "Lost N events" (stdout), bcc's
+    libbpf-tools their perf buffer's lost callback, "lost N events on CPU #C" (stderr)."""
+    return sum(int(n) for n in re.findall(r"\blost (\d+) events", text, re.I))
 
 
 # ---------------------------------------------------------------- the bench
@@ -395,7 +412,7 @@ class Bench:
         if old != "1":
             self._sysctl("kernel/bpf_stats_enabled", "1")
             self.restore.append(lambda: self._sysctl("kernel/bpf_stats_enabled", old))
-        if a.with_bpftrace:
+        if any(c.kind in ("bpftrace", "peer") for c in configs):
             self._mount_tracefs()
 
     def _sysctl(self, name, value):
@@ -408,11 +425,12 @@ class Bench:
         r = subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
                            capture_output=True, text=True)
         if r.returncode != 0:
-            die("bpftrace's classic tracepoints need tracefs, and mounting it failed:\n"
+            die("bpftrace's and libbpf-tools' classic tracepoints need tracefs, and mounting "
+                "it failed:\n"
                 f"  mount -t tracefs nodev /sys/kernel/tracing: {r.stderr.strip()}\n"
-                "  mount it yourself, or run without the bpftrace rows (--no-bpftrace)")
-        log("run_bench: mounted tracefs on /sys/kernel/tracing for bpftrace "
-            "(unmounted again at the end)")
+                "  mount it yourself, or run without those rows (--no-bpftrace --no-peers)")
+        log("run_bench: mounted tracefs on /sys/kernel/tracing for bpftrace and the "
+            "libbpf-tools (unmounted again at the end)")
         self.restore.append(lambda: subprocess.run(["umount", "/sys/kernel/tracing"]))
 
     def teardown(self):
@@ -656,8 +674,16 @@ class Bench:
             s["tracer_rc"] = rc
             s["sigints"] = tr.sigints
             text = tr.stdout_tail() + "\n" + tr.stderr_text()
-            if cfg.kind == "bpftrace":
-                s["lost"] = parse_bpftrace_lost(text)
+            if cfg.lines_per_run:
+                # every run since the programs were loaded (bpf_stats was on before)
+                runs = sum(progs1.get(i, {}).get("run_cnt", 0)
+                           for i in tr.prog_ids - tr.iter_ids)
+                lines = tr.stdout_lines()
+                # less the header each of them prints (bpftrace: "Attaching N probes...")
+                s["out_lines"] = None if lines is None else max(0, lines - 1)
+                s["out_lines_expected"] = runs * cfg.lines_per_run
+            if cfg.kind in ("bpftrace", "peer"):
+                s["lost"] = parse_lost_events(text)
                 s["recursion_misses"] = tot_miss
             elif cfg.kind == "tcpflow":
                 st = parse_tracer_stats(text)
@@ -852,6 +878,9 @@ def row_cells(ss):
     sc = [s.get("scrape") for s in ss if s.get("scrape")]
     if sc:
         notes.append("scrape ok" if all(x["ok"] for x in sc) else "scrape FAILED")
+    printed = printed_note(ss)
+    if printed:
+        notes.append(printed)
     return [
         fnum(med(rates)),
         f"{fnum(lo)}–{fnum(hi)}" if lo is not None else "–",
@@ -868,6 +897,18 @@ def row_cells(ss):
         fnum(miss),
         ", ".join(notes),
     ]
+
+
+def printed_note(ss):
+    """Lines a printing tool wrote against the lines its programs' runs call for."""
+    got = fsum([s.get("out_lines") for s in ss])
+    want = fsum([s.get("out_lines_expected") for s in ss])
+    if got is None or not want:
+        return ""
+    short = want - got
+    if abs(short) <= 2 * len(ss) + want * 1e-4:
+        return "output: every line its runs call for"
+    return f"output: {short:.0f} lines short of its runs ({short / want:.2%})"
 
 
 MAIN_HEADER = ["row", "conn/s median", "conn/s min–max", "ratio vs none (min–max)",
@@ -1007,6 +1048,12 @@ def proc_meminfo_gib():
     return 0
 
 
+def deb_version(package):
+    r = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}", package],
+                       capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else f"{package} ?"
+
+
 def tool_version(argv):
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
@@ -1026,6 +1073,10 @@ def main():
     ap.add_argument("--loadgen", default=os.path.join(root, "build", "bench", "tcpflow-loadgen"))
     ap.add_argument("--empty", default=os.path.join(root, "build", "bench", "tcpflow-bench-empty"))
     ap.add_argument("--bpftrace", default="bpftrace")
+    ap.add_argument("--tcpstates", default="/usr/sbin/tcpstates",
+                    help="bcc's libbpf-tools tcpstates (Debian: libbpf-tools)")
+    ap.add_argument("--tcplife", default="/usr/sbin/tcplife",
+                    help="bcc's libbpf-tools tcplife (Debian: libbpf-tools)")
     ap.add_argument("--bpftool", default="bpftool")
     ap.add_argument("--quick", action="store_true",
                     help="2 rounds of 2 s, scaling to 100k, no close modes (~2 min)")
@@ -1042,10 +1093,12 @@ def main():
     ap.add_argument("--no-tracer", action="store_true",
                     help="skip the tcpflow-trace rows (develop the bench without the binary)")
     ap.add_argument("--no-bpftrace", dest="with_bpftrace", action="store_false")
+    ap.add_argument("--no-peers", dest="with_peers", action="store_false",
+                    help="skip the libbpf-tools rows (tcpstates, tcplife)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--no-close-modes", action="store_true")
     ap.add_argument("--only", help="comma-separated row keys: none,json,metrics,port1,events,"
-                                   "empty,bt-print,bt-agg")
+                                   "empty,bt-print,bt-agg,tcpstates,tcplife")
     ap.add_argument("--retries", type=int, default=2,
                     help="re-runs of a sample disturbed by other work on the machine")
     ap.add_argument("--max-foreign", type=float, default=0.05,
@@ -1087,6 +1140,11 @@ def main():
     if a.with_bpftrace and not shutil.which(a.bpftrace):
         die("bpftrace not found: apt-get install bpftrace (Debian's 0.17 is the baseline), "
             "or pass --no-bpftrace")
+    if a.with_peers:
+        for tool in (a.tcpstates, a.tcplife):
+            if not shutil.which(tool):
+                die(f"{tool} not found: apt-get install libbpf-tools (bcc's CO-RE tools), "
+                    f"or pass --no-peers")
     if not a.metrics_port:
         with socket.socket() as sk:
             sk.bind(("127.0.0.1", 0))
@@ -1112,10 +1170,21 @@ def main():
         configs += [
             Config("bt-print", "bpftrace: print each change",
                    [a.bpftrace, os.path.join(here, "bt", "states-print.bt")],
-                   stdout="file", env=bt_env, kind="bpftrace", ready_text="Attaching"),
+                   stdout="file", env=bt_env, kind="bpftrace", ready_text="Attaching",
+                   lines_per_run=1),
             Config("bt-agg", "bpftrace: aggregate in maps",
                    [a.bpftrace, os.path.join(here, "bt", "states-aggregate.bt")],
                    stdout="file", env=bt_env, kind="bpftrace", ready_text="Attaching"),
+        ]
+    if a.with_peers:
+        # bcc's CO-RE tools as a user runs them (no flags: IPv4 and IPv6, every port).
+        # Their header goes to a block-buffered file: ready once their programs run.
+        configs += [
+            Config("tcpstates", "libbpf-tools tcpstates: print each change", [a.tcpstates],
+                   stdout="file", kind="peer", ready_text=None, lines_per_run=1),
+            # one line per socket at -> CLOSE: 2 of the 10 state changes of a connection
+            Config("tcplife", "libbpf-tools tcplife: a line per socket", [a.tcplife],
+                   stdout="file", kind="peer", ready_text=None, lines_per_run=0.2),
         ]
     if a.only:
         keep = set(a.only.split(",")) | {"none"}
@@ -1162,6 +1231,7 @@ def main():
     lines.append(f"- machine: {machine_info()}")
     lines.append(f"- tools: {getattr(a, 'tracer_version', '?') if not a.no_tracer else 'tcpflow-trace: not run'}; "
                  f"{tool_version([a.bpftrace, '--version']) if a.with_bpftrace else 'bpftrace: not run'}; "
+                 f"{deb_version('libbpf-tools') if a.with_peers else 'libbpf-tools: not run'}; "
                  f"{tool_version([a.bpftool, 'version'])}")
     lines.append(f"- load: bench/loadgen.c, {a.workers} workers, connect/accept/close on "
                  f"{'a fresh network namespace' if a.netns else 'the host loopback'}, "
@@ -1192,8 +1262,13 @@ def main():
                      f"the churn keeps the table full")
     lines.append("- output: tcpflow-trace writes to /dev/null; lost events from its exit "
                  "summary on stderr, recursion misses from `bpftool` (recursion_misses of its "
-                 "programs); the bpftrace rows write to a file on tmpfs, read back for "
-                 "\"Lost N events\" and deleted; `--metrics` is scraped once after the churn")
+                 "programs); the bpftrace and libbpf-tools rows write to a file on tmpfs, read "
+                 "back for their own lost-event reports (bpftrace: \"Lost N events\"; "
+                 "tcpstates, tcplife: \"lost N events on CPU #C\" on stderr, from their perf "
+                 "buffer's lost callback), their lines counted against the runs of their "
+                 "programs (the notes: one line per run, tcplife one per socket, i.e. 2 of a "
+                 "connection's 10 runs) and deleted; `--metrics` is scraped once after the "
+                 "churn")
     lines.append("")
     lines.append("## Churn, client-first close")
     lines.append("")
