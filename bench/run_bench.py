@@ -3,9 +3,10 @@
 """tcpflow-trace benchmark driver (issue 5). Run as root: `make bench`.
 
 Interleaves, over several rounds, a loopback connect/accept/close churn
-(bench/loadgen.c) with no tracer, each tcpflow-trace mode, an empty tp_btf
-program, two Debian bpftrace scripts and bcc's libbpf-tools (tcpstates,
-tcplife), and prints a Markdown table:
+(bench/loadgen.c) with no tracer, each tcpflow-trace mode (and, with
+--baseline-tracer, another build of it), an empty tp_btf program, two Debian
+bpftrace scripts and bcc's libbpf-tools (tcpstates, tcplife), and prints a
+Markdown table:
 connections/s (median, min-max), ratio to the untraced churn of the same
 round, BPF ns per program run and runs per connection (bpf_stats,
 `bpftool prog show -j`), tracer CPU per connection (utime+stime from
@@ -396,17 +397,9 @@ class Bench:
         if not shutil.which(a.bpftool):
             die(f"{a.bpftool} not found: apt-get install bpftool")
         if not a.no_tracer:
-            copy = os.path.join(self.workdir, "tcpflow-trace")
-            shutil.copy2(a.tracer, copy)
-            a.tracer_version = tool_version([copy, "--version"])
-            with open(copy, "rb") as f:
-                image = f.read()
-            if b"__asan_init" in image or b"__ubsan_handle" in image:
-                a.tracer_version += " (SANITIZER BUILD: figures not representative)"
-                log("run_bench: warning: the tracer is a sanitizer build")
-            for c in self.configs:
-                if c.argv and c.argv[0] == a.tracer:
-                    c.argv = [copy] + c.argv[1:]
+            a.tracer_version = self._snapshot(a.tracer, "tcpflow-trace")
+        if a.baseline_tracer:
+            a.baseline_version = self._snapshot(a.baseline_tracer, "tcpflow-trace-baseline")
         with open("/proc/sys/kernel/bpf_stats_enabled") as f:
             old = f.read().strip()
         if old != "1":
@@ -414,6 +407,22 @@ class Bench:
             self.restore.append(lambda: self._sysctl("kernel/bpf_stats_enabled", old))
         if any(c.kind in ("bpftrace", "peer") for c in configs):
             self._mount_tracefs()
+
+    def _snapshot(self, path, name):
+        """Run a copy of a tracer binary, so a rebuild during the run does not change
+        what is measured; returns its version."""
+        copy = os.path.join(self.workdir, name)
+        shutil.copy2(path, copy)
+        version = tool_version([copy, "--version"])
+        with open(copy, "rb") as f:
+            image = f.read()
+        if b"__asan_init" in image or b"__ubsan_handle" in image:
+            version += " (SANITIZER BUILD: figures not representative)"
+            log(f"run_bench: warning: {path} is a sanitizer build")
+        for c in self.configs:
+            if c.argv and c.argv[0] == path:
+                c.argv = [copy] + c.argv[1:]
+        return version
 
     def _sysctl(self, name, value):
         with open(f"/proc/sys/{name}", "w") as f:
@@ -951,6 +960,30 @@ def per_prog_table(res, configs):
                     rows)
 
 
+def before_after(res, configs):
+    """Each baseline row beside the same mode of this build: ratio, BPF, user space."""
+    label = {c.key: c.label for c in configs}
+    rows = []
+    for key in ("json", "metrics"):
+        now, base = res.get(key), res.get("base-" + key)
+        if not now or not base:
+            continue
+        for name, field, fmt in (("ratio vs none", "ratio", "{:.3f}"),
+                                 ("BPF ns/run (hooks)", "bpf_ns_per_run", "{:.0f}"),
+                                 ("BPF ns/conn (all progs)", "bpf_ns_per_conn", "{:.0f}"),
+                                 ("tracer CPU µs/conn", "tracer_cpu_us_per_conn", "{:.2f}")):
+            b = med([s.get(field) for s in base])
+            n = med([s.get(field) for s in now])
+            d = f"{n - b:+{fmt[2:-1]}}" if b is not None and n is not None else "–"
+            rows.append([label[key], name, fnum(b, fmt), fnum(n, fmt), d])
+        b = max([s.get("vmhwm_kib") or 0 for s in base]) / 1024
+        n = max([s.get("vmhwm_kib") or 0 for s in now]) / 1024
+        rows.append([label[key], "VmHWM MiB", f"{b:.1f}", f"{n:.1f}", f"{n - b:+.1f}"])
+    if not rows:
+        return ""
+    return md_table(["row", "figure", "baseline", "this build", "difference"], rows)
+
+
 def verdicts(res, scale, hold):
     """Issue 5's targets, checked against the medians of this run."""
     out = []
@@ -1077,6 +1110,11 @@ def main():
                     help="bcc's libbpf-tools tcpstates (Debian: libbpf-tools)")
     ap.add_argument("--tcplife", default="/usr/sbin/tcplife",
                     help="bcc's libbpf-tools tcplife (Debian: libbpf-tools)")
+    ap.add_argument("--baseline-tracer", metavar="PATH",
+                    help="another tcpflow-trace build: its --json and --metrics rows "
+                         "(base-json, base-metrics) interleaved with ours")
+    ap.add_argument("--baseline-label", metavar="REV",
+                    help="what the baseline is called in the rows (default: its --version)")
     ap.add_argument("--bpftool", default="bpftool")
     ap.add_argument("--quick", action="store_true",
                     help="2 rounds of 2 s, scaling to 100k, no close modes (~2 min)")
@@ -1098,7 +1136,8 @@ def main():
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--no-close-modes", action="store_true")
     ap.add_argument("--only", help="comma-separated row keys: none,json,metrics,port1,events,"
-                                   "empty,bt-print,bt-agg,tcpstates,tcplife")
+                                   "empty,bt-print,bt-agg,tcpstates,tcplife,base-json,"
+                                   "base-metrics")
     ap.add_argument("--retries", type=int, default=2,
                     help="re-runs of a sample disturbed by other work on the machine")
     ap.add_argument("--max-foreign", type=float, default=0.05,
@@ -1145,6 +1184,9 @@ def main():
             if not shutil.which(tool):
                 die(f"{tool} not found: apt-get install libbpf-tools (bcc's CO-RE tools), "
                     f"or pass --no-peers")
+    if a.baseline_tracer and not os.access(a.baseline_tracer, os.X_OK):
+        die(f"no baseline tracer at {a.baseline_tracer}: `make bench BENCH_BASELINE=REV` "
+            f"builds one", 2)
     if not a.metrics_port:
         with socket.socket() as sk:
             sk.bind(("127.0.0.1", 0))
@@ -1160,6 +1202,15 @@ def main():
                    f"127.0.0.1:{a.metrics_port}"], metrics=True),
             Config("port1", "tcpflow-trace --port 1", [tr, "--port", "1"]),
             Config("events", "tcpflow-trace --events", [tr, "--events"]),
+        ]
+    if a.baseline_tracer:
+        bt, name = a.baseline_tracer, a.baseline_label or tool_version([a.baseline_tracer,
+                                                                        "--version"])
+        name = name.replace("tcpflow-trace ", "").strip()
+        configs += [
+            Config("base-json", f"tcpflow-trace@{name} --json", [bt, "--json"]),
+            Config("base-metrics", f"tcpflow-trace@{name} --metrics", [bt, "--metrics",
+                   f"127.0.0.1:{a.metrics_port}"], metrics=True),
         ]
     if os.access(a.empty, os.X_OK):
         configs.append(Config("empty", "empty tp_btf programs", [a.empty], kind="empty",
@@ -1192,6 +1243,8 @@ def main():
         if unknown:
             die(f"--only: unknown or unavailable rows: {', '.join(sorted(unknown))}", 2)
         configs = [c for c in configs if c.key in keep]
+        if a.baseline_tracer and not any(c.key.startswith("base-") for c in configs):
+            die("--baseline-tracer: --only keeps none of its rows (base-json, base-metrics)", 2)
     jcfg = next((c for c in configs if c.key == "json"), None)
 
     b = Bench(a)
@@ -1232,7 +1285,9 @@ def main():
     lines.append(f"- tools: {getattr(a, 'tracer_version', '?') if not a.no_tracer else 'tcpflow-trace: not run'}; "
                  f"{tool_version([a.bpftrace, '--version']) if a.with_bpftrace else 'bpftrace: not run'}; "
                  f"{deb_version('libbpf-tools') if a.with_peers else 'libbpf-tools: not run'}; "
-                 f"{tool_version([a.bpftool, 'version'])}")
+                 f"{tool_version([a.bpftool, 'version'])}"
+                 + (f"; baseline {a.baseline_tracer}: {getattr(a, 'baseline_version', '?')}"
+                    if a.baseline_tracer else ""))
     lines.append(f"- load: bench/loadgen.c, {a.workers} workers, connect/accept/close on "
                  f"{'a fresh network namespace' if a.netns else 'the host loopback'}, "
                  f"client-first close, sources rotated over 127.0.0.0/8; "
@@ -1275,6 +1330,17 @@ def main():
     lines.append(md_table(MAIN_HEADER, [[c.label] + row_cells(res.get(c.key, []))
                                         for c in configs]))
     lines.append("")
+    ba = before_after(res, configs)
+    if ba:
+        lines.append(f"## Before/after: tcpflow-trace@{a.baseline_label or 'baseline'} "
+                     f"in the same run")
+        lines.append("")
+        lines.append(f"The baseline ({getattr(a, 'baseline_version', '?')}) and this build "
+                     f"({getattr(a, 'tracer_version', '?')}) took turns in the same rounds "
+                     f"as every other row; medians over rounds.")
+        lines.append("")
+        lines.append(ba)
+        lines.append("")
     v = verdicts(res, scale, hold)
     if v:
         lines.append("## Targets (issue 5)")
