@@ -20,6 +20,7 @@ not enforced), 1 runtime failure, 2 usage error.
 """
 
 import argparse
+import ctypes
 import datetime
 import json
 import os
@@ -223,6 +224,26 @@ def proc_utime_stime(pid):
     return int(fields[11]), int(fields[12])
 
 
+# bpf(2): its number, and BPF_ENABLE_STATS (Linux 5.8, "bpf: Sharing bpf runtime stats
+# with BPF_ENABLE_STATS") with BPF_STATS_RUN_TIME, from include/uapi/linux/bpf.h
+NR_BPF = {"x86_64": 321, "aarch64": 280}
+BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
+
+
+def bpf_enable_stats():
+    """A descriptor that keeps run-time statistics on for as long as it is open, or None.
+    Unlike the sysctl, it is counted: another bench turning kernel.bpf_stats_enabled back
+    to 0 when it ends does not stop our counts."""
+    nr = NR_BPF.get(platform.machine())
+    if nr is None:
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.c_uint32(BPF_STATS_RUN_TIME)
+    fd = libc.syscall(ctypes.c_long(nr), ctypes.c_int(BPF_ENABLE_STATS), ctypes.byref(attr),
+                      ctypes.c_uint(ctypes.sizeof(attr)))
+    return fd if fd >= 0 else None
+
+
 def bpf_progs(bpftool):
     """{id: prog} from `bpftool prog show -j` (run_time_ns/run_cnt need bpf_stats)."""
     r = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, text=True)
@@ -400,11 +421,17 @@ class Bench:
             a.tracer_version = self._snapshot(a.tracer, "tcpflow-trace")
         if a.baseline_tracer:
             a.baseline_version = self._snapshot(a.baseline_tracer, "tcpflow-trace-baseline")
-        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
-            old = f.read().strip()
-        if old != "1":
-            self._sysctl("kernel/bpf_stats_enabled", "1")
-            self.restore.append(lambda: self._sysctl("kernel/bpf_stats_enabled", old))
+        stats_fd = bpf_enable_stats()
+        if stats_fd is not None:
+            self.restore.append(lambda: os.close(stats_fd))
+        else:
+            log("run_bench: BPF_ENABLE_STATS refused: kernel.bpf_stats_enabled instead "
+                "(another bench that turns it off when it ends stops our counts)")
+            with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+                old = f.read().strip()
+            if old != "1":
+                self._sysctl("kernel/bpf_stats_enabled", "1")
+                self.restore.append(lambda: self._sysctl("kernel/bpf_stats_enabled", old))
         if any(c.kind in ("bpftrace", "peer") for c in configs):
             self._mount_tracefs()
 
@@ -679,18 +706,19 @@ class Bench:
             s["rss_end_kib"] = proc_status_kib(tr.pid, "VmRSS")
             if cfg.metrics:
                 s["scrape"] = self.scrape()
+            # every run since its programs were loaded (stats were on before): what it
+            # printed at exit answers for these, others' traffic after the churn included
+            runs_total = self.runs_of(bpf_progs(a.bpftool), tr.prog_ids - tr.iter_ids) \
+                if cfg.lines_per_run else 0
             rc = tr.stop()
             s["tracer_rc"] = rc
             s["sigints"] = tr.sigints
             text = tr.stdout_tail() + "\n" + tr.stderr_text()
             if cfg.lines_per_run:
-                # every run since the programs were loaded (bpf_stats was on before)
-                runs = sum(progs1.get(i, {}).get("run_cnt", 0)
-                           for i in tr.prog_ids - tr.iter_ids)
                 lines = tr.stdout_lines()
                 # less the header each of them prints (bpftrace: "Attaching N probes...")
                 s["out_lines"] = None if lines is None else max(0, lines - 1)
-                s["out_lines_expected"] = runs * cfg.lines_per_run
+                s["out_lines_expected"] = runs_total * cfg.lines_per_run
             if cfg.kind in ("bpftrace", "peer"):
                 s["lost"] = parse_lost_events(text)
                 s["recursion_misses"] = tot_miss
@@ -1302,7 +1330,7 @@ def main():
     lines.append("- ratio: a sample's conn/s / the untraced conn/s at the same moment "
                  "(interpolated in time between the untraced samples before and after it: "
                  "the machine drifts by several percent over minutes); median of rounds, "
-                 "min–max. BPF figures with kernel.bpf_stats_enabled=1 "
+                 "min–max. BPF figures with run-time statistics on (BPF_ENABLE_STATS) "
                  "(on for every row) from `bpftool prog show -j` over the whole churn: "
                  "ns/run and runs/conn of the hook programs (tracepoints); ns/conn of all "
                  "programs, BPF iterators included (`bpftool link show`: type iter). "
