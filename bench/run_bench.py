@@ -988,6 +988,22 @@ def per_prog_table(res, configs):
                     rows)
 
 
+def peers_lost(res, configs):
+    """For each bpftrace and libbpf-tools row: whether it lost events, and how many."""
+    out = []
+    for c in configs:
+        ss = [s for s in res.get(c.key, []) if s.get("rate") is not None]
+        if c.kind not in ("bpftrace", "peer") or not ss:
+            continue
+        lost = fsum([s.get("lost") for s in ss]) or 0
+        hit = sum(1 for s in ss if s.get("lost"))
+        said = (f"lost {lost} events in {hit} of {len(ss)} samples" if lost else
+                f"no lost events in {len(ss)} samples")
+        check = printed_note(ss)
+        out.append(f"{c.label}: {said}" + (f"; {check}" if check else ""))
+    return out
+
+
 def before_after(res, configs):
     """Each baseline row beside the same mode of this build: ratio, BPF, user space."""
     label = {c.key: c.label for c in configs}
@@ -1358,6 +1374,13 @@ def main():
     lines.append(md_table(MAIN_HEADER, [[c.label] + row_cells(res.get(c.key, []))
                                         for c in configs]))
     lines.append("")
+    pl = peers_lost(res, configs)
+    if pl:
+        lines.append("Lost events of the other tools (their own reports; their output's lines "
+                     "against their programs' runs as the check):")
+        lines.append("")
+        lines += [f"- {x}" for x in pl]
+        lines.append("")
     ba = before_after(res, configs)
     if ba:
         lines.append(f"## Before/after: tcpflow-trace@{a.baseline_label or 'baseline'} "
