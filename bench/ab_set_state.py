@@ -16,7 +16,6 @@ does not switch them off under us). The machine is shared: compare medians of
 the same invocation, never figures of different runs.
 """
 import argparse
-import ctypes
 import json
 import signal
 import os
@@ -28,22 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_bench import bpf_prog_ids_of, bpf_progs  # noqa: E402
-
-BPF_ENABLE_STATS = 32
-BPF_STATS_RUN_TIME = 0
-SYS_BPF = {"x86_64": 321, "aarch64": 280}
-
-
-def enable_stats():
-    """A descriptor that keeps bpf_stats on while it is open."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    attr = (ctypes.c_uint32 * 16)()
-    attr[0] = BPF_STATS_RUN_TIME
-    fd = libc.syscall(SYS_BPF[os.uname().machine], BPF_ENABLE_STATS, attr, ctypes.sizeof(attr))
-    if fd < 0:
-        sys.exit(f"ab_set_state: BPF_ENABLE_STATS failed: {os.strerror(ctypes.get_errno())}")
-    return fd
+from run_bench import bpf_enable_stats, bpf_prog_ids_of, bpf_progs  # noqa: E402
 
 
 def free_port():
@@ -161,7 +145,9 @@ def main():
         for m in a.modes.split(","):
             rows.append((f"{name} --{m}", name, m, argv.split()))
     rows.append(("empty", "empty", "", [a.empty]))
-    stats_fd = enable_stats()
+    stats_fd = bpf_enable_stats()
+    if stats_fd is None:
+        sys.exit("ab_set_state: BPF_ENABLE_STATS failed (Linux >= 5.8, root): no run-time statistics")
     workdir = tempfile.mkdtemp(prefix="ab_set_state.")
     res = {r[0]: [] for r in rows}
     for rnd in range(a.rounds):
