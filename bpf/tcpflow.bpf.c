@@ -299,10 +299,10 @@ static __always_inline bool pid_wanted(__u32 pid)
 	return !n_pid_filters || bpf_map_lookup_elem(&pid_filter, &pid);
 }
 
-static __always_inline void set_current_owner(struct tf_conn *c)
+static __always_inline void current_task(__u32 *pid, char comm[TF_COMM_LEN])
 {
-	c->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(c->comm, sizeof(c->comm));
+	*pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(comm, TF_COMM_LEN);
 }
 
 /* See tf_owner_at_close(): the task in close()/shutdown() holds the socket. */
@@ -310,21 +310,37 @@ static __always_inline void owner_at_close(struct tf_conn *c, int newstate)
 {
 	if (!tf_owner_at_close(c, newstate))
 		return;
-	set_current_owner(c);
+	current_task(&c->pid, c->comm);
 	c->flags = (c->flags & ~TF_F_PID_LISTENER) | TF_F_PID_CLOSE;
 }
 
-static __always_inline bool set_listener_owner(struct tf_conn *c)
+/*
+ * The owner a new record starts with, into *o; returns its TF_F_PID_* flag.
+ * connect() runs in the caller's context. Accepted children change state in
+ * softirq, where the current task is whoever was interrupted: they belong to
+ * the owner of the listening socket (*listener: it was found) until
+ * close()/shutdown() (-> FIN_WAIT1, -> LAST_ACK) names the process that held
+ * them, which also names mid-life connections.
+ */
+static __always_inline __u16 new_owner(__u32 netns, __u16 sport, int role, int newstate,
+				       struct tf_owner *o, bool *listener)
 {
-	struct tf_listen_key key = { .netns = c->netns, .port = c->sport };
-	struct tf_owner *o = bpf_map_lookup_elem(&listeners, &key);
+	struct tf_listen_key key = { .netns = netns, .port = sport };
+	struct tf_owner *l;
+	__u16 flags = 0;
 
-	if (!o)
-		return false;
-	c->pid = o->pid;
-	__builtin_memcpy(c->comm, o->comm, sizeof(c->comm));
-	c->flags |= TF_F_PID_LISTENER;
-	return true;
+	if (role == TF_ROLE_CLIENT) {
+		current_task(&o->pid, o->comm);
+	} else if ((l = bpf_map_lookup_elem(&listeners, &key))) {
+		*o = *l;
+		flags = TF_F_PID_LISTENER;
+		*listener = true;
+	}
+	if (tf_owner_at_close_of(flags, o->pid, newstate)) {
+		current_task(&o->pid, o->comm);
+		flags = TF_F_PID_CLOSE;
+	}
+	return flags;
 }
 
 /* Send a finished connection to user space and forget it. */
@@ -345,10 +361,13 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 						__u16 family, int oldstate, int newstate)
 {
 	int role = tf_start_role(oldstate, newstate);
+	struct tf_owner owner = {};
+	bool listener = false;
 	struct tf_conn *c;
 	__u16 sport, dport;
 	__u8 saddr[16] = {}, daddr[16] = {};
 	__u16 flags = 0;
+	__u32 netns = sk_netns(sk);
 
 	read_endpoints(sk, family, saddr, daddr, &sport, &dport);
 	if (!port_wanted(sport, dport)) {
@@ -365,6 +384,10 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 			pending_server_seen = true;
 		flags |= TF_F_FILTER_PENDING;
 	}
+	flags |= new_owner(netns, sport, role, newstate, &owner, &listener);
+	/* --pid: before the record exists, which could evict another from a full table */
+	if (!pid_wanted(owner.pid))
+		return NULL;
 
 	if (bpf_map_update_elem(&conns, &key, &zero_conn, BPF_NOEXIST)) {
 		stat_inc(TF_STAT_TABLE_FULL);
@@ -385,31 +408,16 @@ static __always_inline struct tf_conn *conn_new(const struct sock *sk, __u64 key
 	tf_fold_begin(c, oldstate, newstate);
 	c->family = family;
 	c->skaddr = key;
-	c->netns = sk_netns(sk);
+	c->netns = netns;
 	__builtin_memcpy(c->saddr, saddr, 16);
 	__builtin_memcpy(c->daddr, daddr, 16);
 	c->sport = sport;
 	c->dport = dport;
 	c->cgroup_id = cgroup_id(sk_cgroup(sk));
-
-	/*
-	 * Owner: connect() runs in the caller's context. Accepted children
-	 * change state in softirq, where the current task is whoever was
-	 * interrupted: they belong to the owner of the listening socket until
-	 * close()/shutdown() (-> FIN_WAIT1, -> LAST_ACK) names the process
-	 * that held them, which also names mid-life connections.
-	 */
-	if (role == TF_ROLE_CLIENT) {
-		set_current_owner(c);
-	} else if (set_listener_owner(c)) {
-		if (!role)
-			c->role = TF_ROLE_SERVER;
-	}
-	owner_at_close(c, newstate);
-	if (!pid_wanted(c->pid)) {
-		bpf_map_delete_elem(&conns, &key);
-		return NULL;
-	}
+	c->pid = owner.pid;
+	__builtin_memcpy(c->comm, owner.comm, sizeof(c->comm));
+	if (listener && !role)
+		c->role = TF_ROLE_SERVER;
 	stat_inc(TF_STAT_CREATED);
 	return c;
 }
@@ -551,9 +559,9 @@ static __always_inline void on_listener_change(const struct sock *sk, int newsta
 
 	if (newstate == TF_LISTEN) {
 		/* listen() runs in the owner's context */
-		struct tf_owner o = { .pid = bpf_get_current_pid_tgid() >> 32 };
+		struct tf_owner o = {};
 
-		bpf_get_current_comm(o.comm, sizeof(o.comm));
+		current_task(&o.pid, o.comm);
 		/* full: its children's owner stays unknown */
 		if (bpf_map_update_elem(&listeners, &key, &o, BPF_ANY))
 			stat_inc(TF_STAT_LISTENER_FULL);

@@ -223,13 +223,19 @@ TF_INLINE void tf_fold_traffic(struct tf_conn *c, __u64 bytes_acked, __u64 bytes
  * the process that called listen(), maybe a parent that daemonized and is
  * gone -- is renamed after it; a connection with no owner gets one.
  * docs/KERNEL.md, fact 10.
- * Returns whether the caller should take the current task.
+ * Returns whether the caller should take the current task (the _of form: for
+ * an owner not in a record yet).
  */
-TF_INLINE int tf_owner_at_close(const struct tf_conn *c, int newstate)
+TF_INLINE int tf_owner_at_close_of(__u16 flags, __u32 pid, int newstate)
 {
 	if (newstate != TF_FIN_WAIT1 && newstate != TF_LAST_ACK)
 		return 0;
-	return (c->flags & TF_F_PID_LISTENER) || !c->pid;
+	return (flags & TF_F_PID_LISTENER) || !pid;
+}
+
+TF_INLINE int tf_owner_at_close(const struct tf_conn *c, int newstate)
+{
+	return tf_owner_at_close_of(c->flags, c->pid, newstate);
 }
 
 #endif /* TF_FOLD_H */
