@@ -8,10 +8,11 @@ bench/ab_set_state.py (RESULTS.md, "Where on_set_state's time goes").
         --variant noclock=OUTDIR/tcpflow-trace-noclock ...
 
 Each variant copies this worktree, replaces text in bpf/tcpflow.bpf.c and
-runs make. The texts are the source's at the commit that added this file: a
-variant whose text no longer matches stops with its name (update it, never
-let it build something else). The variants are not correct tracers: they
-exist to be timed.
+runs make. The texts are the source's as of 678ea3d; RESULTS.md's runs used
+the same edits of 71beb5f (noowner then removed the owner's code of
+conn_new's old form). A variant whose text no longer matches stops with its
+name (update it, never let it build something else). The variants are not
+correct tracers: they exist to be timed.
 """
 import os
 import shutil
@@ -52,9 +53,7 @@ VARIANTS = {
     "hash": [("__uint(type, BPF_MAP_TYPE_LRU_HASH);\n\t__uint(max_entries, 65536);",
               "__uint(type, BPF_MAP_TYPE_HASH);\n\t__uint(max_entries, 65536);")],
     # the owner: current task, listener's owner, the task in close()
-    "noowner": [("\tif (role == TF_ROLE_CLIENT) {\n\t\tset_current_owner(c);\n"
-                 "\t} else if (set_listener_owner(c)) {\n\t\tif (!role)\n"
-                 "\t\t\tc->role = TF_ROLE_SERVER;\n\t}\n\towner_at_close(c, newstate);", ""),
+    "noowner": [("\tflags |= new_owner(netns, sport, role, newstate, &owner, &listener);\n", ""),
                 ("\t\towner_at_close(c, newstate);\n\t}\n\n\tstat_inc(TF_STAT_EVENTS);",
                  "\t}\n\n\tstat_inc(TF_STAT_EVENTS);")],
     # a server child's look for parked SYN-ACK retransmissions
