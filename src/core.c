@@ -111,20 +111,6 @@ static struct tf_derived *derive(struct tf_core *core, int kind)
 	return d;
 }
 
-/* Ended X -> CLOSE from a state where tcp_disconnect()/an abort sends a reset after CLOSE. */
-static bool may_get_late_reset(const struct tf_conn *c)
-{
-	int n = c->nstates, prev;
-
-	if (n < 1 || n > TF_MAX_STATES || c->state[n - 1] != TF_CLOSE ||
-	    (c->flags & (TF_F_OPEN | TF_F_RST_SENT | TF_F_RST_RECV)))
-		return false;
-	prev = n > 1 ? c->state[n - 2] : c->first_old;
-	/* not FIN_WAIT2: that is the everyday TIME-WAIT hand-over, never held back */
-	return prev == TF_ESTABLISHED || prev == TF_CLOSE_WAIT || prev == TF_FIN_WAIT1 ||
-	       prev == TF_SYN_RECV;
-}
-
 static void pending_send(struct tf_core *core, int i)
 {
 	struct tf_conn c = core->pending[i].rec;
@@ -135,7 +121,7 @@ static void pending_send(struct tf_core *core, int i)
 
 static void on_conn(struct tf_core *core, const struct tf_conn *c)
 {
-	if (!may_get_late_reset(c)) {
+	if (!tf_may_get_late_reset(c)) {
 		to_sinks(core, c);
 		return;
 	}
