@@ -135,11 +135,12 @@ void tf_summarize(const struct tf_conn *c, struct tf_summary *s)
 	s->fin_ack_ns = v.fin_ack_ns;
 	s->time_wait_at_ns = v.time_wait_at_ns;
 	s->lifetime_ns = v.lifetime_ns;
+	s->verdict = v;
 	np = tf_verdict_points(&v);
 	for (int i = 0; i < np && i <= TF_MAX_STATES; i++) {
 		struct tf_state_point *p = &s->states[s->nstates++];
 		int state, derived;
-		uint64_t t;
+		__u64 t;
 
 		tf_verdict_point(c, &v, i, &state, &t, &derived);
 		*p = (struct tf_state_point){

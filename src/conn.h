@@ -47,6 +47,7 @@ struct tf_summary {
 	struct tf_state_point states[TF_MAX_STATES + 1];
 	int nretrans;
 	struct tf_retrans_point retrans[TF_MAX_RETRANS];
+	struct tf_verdict verdict;	/* the decisions above, as the kernel's fold takes them */
 };
 
 /* Fill *s from *c. Never fails: odd records give odd but bounded summaries. */

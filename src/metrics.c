@@ -21,21 +21,16 @@ struct tf_metrics {
 	struct tf_ohash stuck;
 };
 
-static const int mstates[TF_MSTATES] = {
-	TF_SYN_SENT, TF_SYN_RECV, TF_ESTABLISHED, TF_FIN_WAIT1,
-	TF_FIN_WAIT2, TF_CLOSE_WAIT, TF_LAST_ACK, TF_CLOSING,
-};
+_Static_assert(TF_METRICS_PORTS == TF_KM_PORTS && TF_METRICS_LEARN_PORTS == TF_KM_LEARN &&
+	       TF_MSTATES == TF_KM_MSTATES && TF_MCLOSE_SIDES == TF_KM_SIDES,
+	       "the registry has the kernel aggregates' shape");
 
+/* The state of state_time[i] (tf_km_mstate's inverse). */
 int tf_metrics_state(int i)
 {
-	return i >= 0 && i < TF_MSTATES ? mstates[i] : -1;
-}
-
-static int mstate_index(int state)
-{
-	for (int i = 0; i < TF_MSTATES; i++)
-		if (mstates[i] == state)
-			return i;
+	for (int st = 0; st < TF_STATE_MAX; st++)
+		if (tf_km_mstate(st) == i)
+			return st;
 	return -1;
 }
 
@@ -120,69 +115,44 @@ static int port_slot(struct tf_metrics_values *v, const struct tf_summary *s)
 
 /* ---- connections ---- */
 
-static int role_index(int role)
+/* What the connection adds (tf_km_delta), as the kernel's fold adds it (tf_km_apply_*). */
+static void count_conn(struct tf_metrics_values *v, const struct tf_summary *s, int slot)
 {
-	return role == TF_ROLE_CLIENT || role == TF_ROLE_SERVER ? role : TF_ROLE_UNKNOWN;
-}
+	const struct tf_verdict *vd = &s->verdict;
+	int np = tf_verdict_points(vd);
+	struct tf_km_delta d;
+	int role;
 
-static void count_state_times(struct tf_metrics_values *v, const struct tf_summary *s)
-{
-	for (int i = 0; i + 1 < s->nstates; i++) {
-		int k = mstate_index(s->states[i].state);
+	tf_km_delta(s->rec, vd, &d);
+	role = d.role;
+	v->conns[role][slot]++;
+	if (d.handshake_ns >= 0)
+		tf_hist_add(&v->handshake[role - 1][slot], d.handshake_ns);
+	if (d.close_ns >= 0)
+		tf_hist_add(&v->close[d.close_side], d.close_ns);
+	if (d.lifetime_ns >= 0)
+		tf_hist_add(&v->lifetime[role - 1], d.lifetime_ns);
+	if (d.rtt_ns >= 0)
+		tf_hist_add(&v->rtt[role], d.rtt_ns);
+	v->bytes[0][role] += d.bytes[0];
+	v->bytes[1][role] += d.bytes[1];
+	v->closes[role][d.close_kind]++;
+	v->syn_retrans += d.syn_retrans;
+	v->synack_retrans += d.synack_retrans;
+	v->retrans += d.retrans;
+	for (int i = 0; i < 4; i++)
+		v->fin_retrans[i] += d.fin_retrans[i];
+	v->resets[0] += d.rst_sent;
+	v->resets[1] += d.rst_recv;
+	v->tw_handovers[role] += d.tw_handover;
+	v->refused += d.refused;
+	for (int i = 0; i + 1 < np; i++) {
+		__s64 ns;
+		int k = tf_km_state_time(s->rec, vd, i, &ns);
 
 		if (k >= 0)
-			tf_hist_add(&v->state_time[k], s->states[i + 1].t_ns - s->states[i].t_ns);
+			tf_hist_add(&v->state_time[k], ns);
 	}
-}
-
-static void count_durations(struct tf_metrics_values *v, const struct tf_summary *s, int slot)
-{
-	int side = -1;
-
-	if (s->handshake_ns >= 0 && (s->role == TF_ROLE_CLIENT || s->role == TF_ROLE_SERVER))
-		tf_hist_add(&v->handshake[s->role - 1][slot], s->handshake_ns);
-	if (s->close_kind == TF_CK_ACTIVE)
-		side = 0;
-	else if (s->close_kind == TF_CK_PASSIVE)
-		side = 1;
-	else if (s->close_kind == TF_CK_SIMULTANEOUS)
-		side = 2;
-	if (side >= 0 && s->close_ns >= 0)
-		tf_hist_add(&v->close[side], s->close_ns);
-	if (s->complete && (s->role == TF_ROLE_CLIENT || s->role == TF_ROLE_SERVER))
-		tf_hist_add(&v->lifetime[s->role - 1], s->lifetime_ns);
-	count_state_times(v, s);
-}
-
-/* What it carried, when read at CLOSE. A connection without an RTT sample has none. */
-static void count_traffic(struct tf_metrics_values *v, const struct tf_conn *c, int role)
-{
-	if (!(c->flags & TF_F_TRAFFIC))
-		return;
-	v->bytes[0][role] += c->bytes_acked;
-	v->bytes[1][role] += c->bytes_received;
-	if (c->rtt_us)
-		tf_hist_add(&v->rtt[role], (int64_t)c->rtt_us * 1000);
-}
-
-static void count_events(struct tf_metrics_values *v, const struct tf_summary *s, int role)
-{
-	const struct tf_conn *c = s->rec;
-
-	v->closes[role][s->close_kind >= 0 && s->close_kind < TF_CK_MAX ? s->close_kind : TF_CK_OPEN]++;
-	v->syn_retrans += c->syn_retrans;
-	v->synack_retrans += c->synack_retrans;
-	v->retrans += c->retrans;
-	for (int i = 0; i < 4; i++)
-		v->fin_retrans[i] += c->fin_retrans_by_state[i];
-	if (c->flags & TF_F_RST_SENT)
-		v->resets[0]++;
-	if (c->flags & TF_F_RST_RECV)
-		v->resets[1]++;
-	if (s->time_wait)
-		v->tw_handovers[role]++;
-	if (s->close_kind == TF_CK_REFUSED)
-		v->refused++;
 }
 
 /* ---- stuck half-closed connections ---- */
@@ -232,12 +202,8 @@ void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st)
 void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s)
 {
 	struct tf_metrics_values *v = &m->v;
-	int role = role_index(s->role), slot = port_slot(v, s);
 
-	v->conns[role][slot]++;
-	count_durations(v, s, slot);
-	count_events(v, s, role);
-	count_traffic(v, s->rec, role);
+	count_conn(v, s, port_slot(v, s));
 	stuck_finished(m, s->rec);
 }
 
@@ -265,7 +231,7 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->missed_transitions, st->gaps);
 	raise_to(&v->retrans_recovered, st->bpf[TF_STAT_RETRANS_RECOVERED]);
 	for (int i = 0; i < TF_MSTATES; i++)
-		v->live[i] = st->live[mstates[i]];
+		v->live[i] = st->live[tf_metrics_state(i)];
 	for (int i = 0; i < TF_FEAT_MAX; i++)
 		v->feature_enabled[i] = st->features.f[i].state == TF_FS_ENABLED;
 }

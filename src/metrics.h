@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "hist.h"
 #include "stats.h"
+#include "tf_kmetrics.h"
 
 #define TF_METRICS_PORTS 64		/* port label values from --port (TF_MAX_FILTERS) */
 #define TF_METRICS_LEARN_PORTS 16	/* listening ports learned when --port is not given */

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The metrics of one finished connection, decided once, and the kernel's
+ * per-CPU aggregates they are folded into when no view needs records
+ * (--metrics and/or --hist alone: docs/METRICS.md, "Where the numbers are
+ * counted").
+ *
+ * tf_km_delta() says what a connection adds to which metric (from its
+ * verdict, tf_summary.h); src/metrics.c adds it to the registry, the BPF
+ * fold (bpf/kmetrics.h) to the aggregates below with tf_km_apply_*(). The
+ * unit tests run both on the same records and compare every value.
+ *
+ * Compiled by clang -target bpf and by the host compiler, like tf_fold.h.
+ */
+#ifndef TF_KMETRICS_H
+#define TF_KMETRICS_H
+
+#include "tcpflow.h"
+#include "tf_buckets.h"
+#include "tf_summary.h"
+
+#define TF_KM_PORTS 64			/* port label values from --port (src/metrics.h) */
+#define TF_KM_LEARN 16			/* listening ports learned without --port */
+#define TF_KM_SLOTS (TF_KM_PORTS + 1)	/* the ports, then "other" */
+#define TF_KM_OTHER TF_KM_PORTS
+#define TF_KM_MSTATES 8			/* states with a time-in-state histogram */
+#define TF_KM_SIDES 3			/* close sides: active, passive, simultaneous */
+
+/* A duration histogram on tf_buckets.h's buckets (struct tf_hist's layout). */
+struct tf_khist {
+	__u64 bucket[TF_BUCKETS + 1];
+	__u64 count;
+	__u64 sum_ns;
+};
+
+/* Handshake durations of one role, by port slot. */
+struct tf_km_hs {
+	struct tf_khist h[TF_KM_SLOTS];
+};
+
+/* Everything else a connection adds. */
+struct tf_km_main {
+	struct tf_khist close[TF_KM_SIDES];
+	struct tf_khist lifetime[2];			/* client, server */
+	struct tf_khist state_time[TF_KM_MSTATES];
+	struct tf_khist rtt[TF_ROLE_MAX];
+	__u64 conns[TF_ROLE_MAX][TF_KM_SLOTS];
+	__u64 closes[TF_ROLE_MAX][TF_CK_MAX];
+	__u64 bytes[2][TF_ROLE_MAX];			/* [sent (acked), received][role] */
+	__u64 syn_retrans, synack_retrans, retrans;
+	__u64 fin_retrans[4];				/* enum tf_fin_slot */
+	__u64 resets[2];				/* sent, received */
+	__u64 tw_handovers[TF_ROLE_MAX];
+	__u64 refused;
+	__u64 gaps;					/* records with a gap (missed transitions) */
+	__u64 folded;					/* connections folded */
+};
+
+/*
+ * Entries of the per-CPU array `kmetrics`: per-CPU values are limited to
+ * 32 KiB (PCPU_MIN_UNIT_SIZE, kernel/bpf/arraymap.c), and both handshake
+ * tables with the rest would not fit one.
+ */
+enum tf_km_entry_id {
+	TF_KM_HS_CLIENT = 0,
+	TF_KM_HS_SERVER,
+	TF_KM_MAIN,
+	TF_KM_ENTRIES,
+};
+
+union tf_km_entry {
+	struct tf_km_hs hs;
+	struct tf_km_main main;
+};
+
+/* What one connection adds. */
+struct tf_km_delta {
+	__s64 handshake_ns;	/* -1: none; else into handshake[role - 1][port slot] */
+	__s64 close_ns;		/* -1: none; else into close[close_side] */
+	__s64 lifetime_ns;	/* -1: none; else into lifetime[role - 1] */
+	__s64 rtt_ns;		/* -1: none; else into rtt[role] */
+	__u64 bytes[2];		/* sent (acked), received */
+	__u32 syn_retrans, synack_retrans, retrans;
+	__u8 fin_retrans[4];
+	__u8 role;		/* enum tf_role, TF_ROLE_UNKNOWN for anything else */
+	__u8 close_kind;	/* closes[role][close_kind] */
+	__u8 close_side;	/* valid with close_ns >= 0 */
+	__u8 tw_handover, refused, rst_sent, rst_recv, gap;
+};
+
+/* Index into state_time[], or -1: the order of src/metrics.c's exposition. */
+TF_INLINE int tf_km_mstate(int state)
+{
+	switch (state) {
+	case TF_SYN_SENT: return 0;
+	case TF_SYN_RECV: return 1;
+	case TF_ESTABLISHED: return 2;
+	case TF_FIN_WAIT1: return 3;
+	case TF_FIN_WAIT2: return 4;
+	case TF_CLOSE_WAIT: return 5;
+	case TF_LAST_ACK: return 6;
+	case TF_CLOSING: return 7;
+	default: return -1;
+	}
+}
+
+TF_INLINE void tf_km_delta(const struct tf_conn *c, const struct tf_verdict *v,
+			   struct tf_km_delta *d)
+{
+	int served = v->role == TF_ROLE_CLIENT || v->role == TF_ROLE_SERVER;
+
+	__builtin_memset(d, 0, sizeof(*d));
+	d->role = served ? v->role : TF_ROLE_UNKNOWN;
+	d->handshake_ns = served ? v->handshake_ns : -1;
+	d->close_ns = -1;
+	if (v->close_kind == TF_CK_ACTIVE || v->close_kind == TF_CK_PASSIVE ||
+	    v->close_kind == TF_CK_SIMULTANEOUS) {
+		d->close_side = v->close_kind - TF_CK_ACTIVE;
+		d->close_ns = v->close_ns;
+	}
+	d->lifetime_ns = v->complete && served ? v->lifetime_ns : -1;
+	/* What it carried, when read at CLOSE. A connection without an RTT sample has none. */
+	d->rtt_ns = -1;
+	if (c->flags & TF_F_TRAFFIC) {
+		d->bytes[0] = c->bytes_acked;
+		d->bytes[1] = c->bytes_received;
+		if (c->rtt_us)
+			d->rtt_ns = (__s64)c->rtt_us * 1000;
+	}
+	d->close_kind = v->close_kind < TF_CK_MAX ? v->close_kind : TF_CK_OPEN;
+	d->syn_retrans = c->syn_retrans;
+	d->synack_retrans = c->synack_retrans;
+	d->retrans = c->retrans;
+	for (int i = 0; i < 4; i++)
+		d->fin_retrans[i] = c->fin_retrans_by_state[i];
+	d->rst_sent = !!(c->flags & TF_F_RST_SENT);
+	d->rst_recv = !!(c->flags & TF_F_RST_RECV);
+	d->tw_handover = v->time_wait;
+	d->refused = v->close_kind == TF_CK_REFUSED;
+	d->gap = v->gap;
+}
+
+/*
+ * Time in a state: point i of the timeline to point i + 1. Returns the
+ * state_time[] index of point i's state (and *ns), or -1: none to count.
+ */
+TF_INLINE int tf_km_state_time(const struct tf_conn *c, const struct tf_verdict *v, int i,
+			       __s64 *ns)
+{
+	int s0, s1, d;
+	__u64 t0, t1;
+
+	if (i + 1 >= tf_verdict_points(v))
+		return -1;
+	tf_verdict_point(c, v, i, &s0, &t0, &d);
+	tf_verdict_point(c, v, i + 1, &s1, &t1, &d);
+	*ns = (__s64)(t1 - t0);
+	return tf_km_mstate(s0);
+}
+
+/*
+ * Must user space see this record itself, rather than the kernel fold it?
+ * - a reset may still follow its CLOSE (tf_may_get_late_reset): user space
+ *   holds the record for it, and the reset changes how it closed;
+ * - with the TIME-WAIT tracker (tw): a hand-over begins a TIME-WAIT it
+ *   follows; a connection that began before tracing or sat in CLOSE_WAIT or
+ *   FIN_WAIT2 for stuck_ns or longer may have been reported stuck (the
+ *   stuck gauge goes down when its record arrives).
+ */
+TF_INLINE int tf_km_needs_record(const struct tf_conn *c, const struct tf_verdict *v, int tw,
+				 __u64 stuck_ns)
+{
+	int np = tf_verdict_points(v);
+
+	if (tf_may_get_late_reset(c))
+		return 1;
+	if (!tw)
+		return 0;
+	if (v->time_wait || (c->flags & TF_F_MIDLIFE))
+		return 1;
+	for (int i = 0; i < TF_MAX_STATES; i++) {
+		__s64 ns = 0;
+		int st;
+
+		if (i + 1 >= np)
+			break;
+		st = tf_km_state_time(c, v, i, &ns);
+		if ((st == 4 || st == 5) && ns >= 0 && (__u64)ns >= stuck_ns)	/* FIN_WAIT2, CLOSE_WAIT */
+			return 1;
+	}
+	return 0;
+}
+
+/* Add one duration; negative ones (bad input) are not counted (tf_hist_add). */
+TF_INLINE void tf_khist_add(struct tf_khist *h, __s64 ns)
+{
+	__u32 i;
+
+	if (ns < 0)
+		return;
+	i = tf_bucket_index((__u64)ns);
+	if (i > TF_BUCKETS)
+		i = TF_BUCKETS;
+	h->bucket[i]++;
+	h->count++;
+	h->sum_ns += (__u64)ns;
+}
+
+/* The handshake, into the role's table (TF_KM_HS_CLIENT + role - 1). */
+TF_INLINE void tf_km_apply_hs(struct tf_km_hs *hs, const struct tf_km_delta *d, __u32 slot)
+{
+	if (d->handshake_ns >= 0 && slot < TF_KM_SLOTS)
+		tf_khist_add(&hs->h[slot], d->handshake_ns);
+}
+
+TF_INLINE void tf_km_apply_main(struct tf_km_main *m, const struct tf_km_delta *d, __u32 slot)
+{
+	__u32 role = d->role < TF_ROLE_MAX ? d->role : TF_ROLE_UNKNOWN;
+
+	if (slot < TF_KM_SLOTS)
+		m->conns[role][slot]++;
+	if (d->close_ns >= 0 && d->close_side < TF_KM_SIDES)
+		tf_khist_add(&m->close[d->close_side], d->close_ns);
+	if (d->lifetime_ns >= 0 && role >= 1 && role <= 2)
+		tf_khist_add(&m->lifetime[role - 1], d->lifetime_ns);
+	if (d->rtt_ns >= 0)
+		tf_khist_add(&m->rtt[role], d->rtt_ns);
+	m->bytes[0][role] += d->bytes[0];
+	m->bytes[1][role] += d->bytes[1];
+	if (d->close_kind < TF_CK_MAX)
+		m->closes[role][d->close_kind]++;
+	m->syn_retrans += d->syn_retrans;
+	m->synack_retrans += d->synack_retrans;
+	m->retrans += d->retrans;
+	for (int i = 0; i < 4; i++)
+		m->fin_retrans[i] += d->fin_retrans[i];
+	m->resets[0] += d->rst_sent;
+	m->resets[1] += d->rst_recv;
+	m->tw_handovers[role] += d->tw_handover;
+	m->refused += d->refused;
+	m->gaps += d->gap;
+	m->folded++;
+}
+
+/* Time in each state along the timeline. */
+TF_INLINE void tf_km_apply_states(struct tf_km_main *m, const struct tf_conn *c,
+				  const struct tf_verdict *v)
+{
+	int np = tf_verdict_points(v);
+
+	for (int i = 0; i < TF_MAX_STATES; i++) {
+		__s64 ns = 0;
+		int k;
+
+		if (i + 1 >= np)
+			break;
+		k = tf_km_state_time(c, v, i, &ns);
+		if (k >= 0 && k < TF_KM_MSTATES)
+			tf_khist_add(&m->state_time[k], ns);
+	}
+}
+
+#ifndef __VMLINUX_H__
+_Static_assert(sizeof(union tf_km_entry) <= 32768, "a per-CPU value is at most 32 KiB");
+_Static_assert(sizeof(struct tf_khist) == (TF_BUCKETS + 3) * 8, "tf_khist has tf_hist's layout");
+#endif
+
+#endif /* TF_KMETRICS_H */
