@@ -16,6 +16,7 @@
 #include "tcpflow.h"
 #include "tf_fold.h"
 #include "tf_bpf.h"
+#include "kmetrics.h"
 
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -319,10 +320,19 @@ static __always_inline bool set_listener_owner(struct tf_conn *c)
 	return true;
 }
 
-/* Send a finished connection to user space and forget it. */
+/*
+ * Send a finished connection to user space, or fold it into the kernel's
+ * metrics when no view needs it (bpf/kmetrics.h), and forget it.
+ */
 static __always_inline void emit_conn(__u64 key, struct tf_conn *c)
 {
-	if (bpf_ringbuf_output(&rb, c, sizeof(*c), rb_flags()))
+	int folded = km_fold ? km_fold_conn(c) : 0;
+
+	if (folded) {
+		stat_inc(TF_STAT_FOLDED);
+		if (folded & KM_GAP)
+			stat_inc(TF_STAT_FOLDED_GAPS);
+	} else if (bpf_ringbuf_output(&rb, c, sizeof(*c), rb_flags()))
 		stat_inc(TF_STAT_RB_LOST_CONN);
 	else
 		stat_inc(TF_STAT_EMITTED);
@@ -846,4 +856,17 @@ int BPF_PROG(on_receive_reset, const struct sock *sk)
 {
 	on_reset(sk, 0);
 	return 0;
+}
+
+/*
+ * Never attached: loaded when the kernel fold is wanted, so that a kernel
+ * (or a verifier) refusing it switches feature kernel_metrics to its
+ * fallback, the record path, with one notice (src/loader.c).
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(km_probe, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = 0;
+
+	return km_fold_conn(bpf_map_lookup_elem(&conns, &key));
 }

@@ -197,10 +197,13 @@ enum tf_stat {
 	TF_STAT_LISTENER_FULL,		/* listen() calls not recorded: listeners map full */
 	TF_STAT_RETRANS_RECOVERED,	/* handshake retransmits no program run brought, restored
 					 * from the kernel's own count (tf_fold_recover) */
+	TF_STAT_FOLDED,			/* connections folded into the kernel's metrics
+					 * (bpf/kmetrics.h), not sent */
+	TF_STAT_FOLDED_GAPS,		/* of which with a change TCP cannot make */
 	/*
 	 * The table is an LRU map: when full, the least recently active
 	 * connection is evicted silently. Evicted = created - emitted -
-	 * lost (ring buffer) - unwanted - still in the table.
+	 * folded - lost (ring buffer) - unwanted - still in the table.
 	 */
 	TF_STAT_MAX,
 };

@@ -52,8 +52,6 @@ struct tf_km_main {
 	__u64 resets[2];				/* sent, received */
 	__u64 tw_handovers[TF_ROLE_MAX];
 	__u64 refused;
-	__u64 gaps;					/* records with a gap (missed transitions) */
-	__u64 folded;					/* connections folded */
 };
 
 /*
@@ -85,7 +83,8 @@ struct tf_km_delta {
 	__u8 role;		/* enum tf_role, TF_ROLE_UNKNOWN for anything else */
 	__u8 close_kind;	/* closes[role][close_kind] */
 	__u8 close_side;	/* valid with close_ns >= 0 */
-	__u8 tw_handover, refused, rst_sent, rst_recv, gap;
+	__u8 tw_handover, refused, rst_sent, rst_recv;
+	__u8 _pad;
 };
 
 /* Index into state_time[], or -1: the order of src/metrics.c's exposition. */
@@ -137,7 +136,6 @@ TF_INLINE void tf_km_delta(const struct tf_conn *c, const struct tf_verdict *v,
 	d->rst_recv = !!(c->flags & TF_F_RST_RECV);
 	d->tw_handover = v->time_wait;
 	d->refused = v->close_kind == TF_CK_REFUSED;
-	d->gap = v->gap;
 }
 
 /*
@@ -238,8 +236,6 @@ TF_INLINE void tf_km_apply_main(struct tf_km_main *m, const struct tf_km_delta *
 	m->resets[1] += d->rst_recv;
 	m->tw_handovers[role] += d->tw_handover;
 	m->refused += d->refused;
-	m->gaps += d->gap;
-	m->folded++;
 }
 
 /* Time in each state along the timeline. */
@@ -260,7 +256,21 @@ TF_INLINE void tf_km_apply_states(struct tf_km_main *m, const struct tf_conn *c,
 	}
 }
 
+#ifndef __bpf__
+/* dst += src for any of the aggregates: __u64 words from end to end (user space). */
+static inline void tf_km_add(void *dst, const void *src, unsigned long size)
+{
+	__u64 *d = dst;
+	const __u64 *s = src;
+
+	for (unsigned long i = 0; i < size / sizeof(__u64); i++)
+		d[i] += s[i];
+}
+#endif
+
 #ifndef __VMLINUX_H__
+_Static_assert(sizeof(struct tf_km_main) % 8 == 0 && sizeof(struct tf_km_hs) % 8 == 0,
+	       "the aggregates are __u64 words");
 _Static_assert(sizeof(union tf_km_entry) <= 32768, "a per-CPU value is at most 32 KiB");
 _Static_assert(sizeof(struct tf_khist) == (TF_BUCKETS + 3) * 8, "tf_khist has tf_hist's layout");
 #endif

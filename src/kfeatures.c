@@ -74,6 +74,13 @@ static const struct feature_doc docs[TF_FEAT_MAX] = {
 		"(recursion_misses stays 0)",
 		NULL,
 	},
+	[TF_FEAT_KERNEL_METRICS] = {
+		"kernel_metrics",
+		"--metrics/--hist alone fold each finished connection into per-CPU "
+		"aggregates in the kernel (no record per connection to user space)",
+		"connections are counted in user space, one ring-buffer record each",
+		"connections are counted in user space, one ring-buffer record each",
+	},
 };
 
 const char *tf_feature_name(int id)

@@ -176,7 +176,21 @@ static __u32 wakeup_every(__u32 ringbuf_bytes, int ncpus)
 	return n ? n : 1;
 }
 
-static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
+/*
+ * Fold connections into the kernel's metrics? When only --metrics and/or
+ * --hist want them (no view prints records, --tw shows TIME-WAIT ends) and
+ * the fold loads; --check probes it.
+ */
+static bool km_wanted(const struct tf_config *cfg, const struct tf_features *fs)
+{
+	if (fs->f[TF_FEAT_KERNEL_METRICS].state != TF_FS_ENABLED)
+		return false;
+	return cfg->check || ((cfg->metrics || cfg->hist) && cfg->output == TF_OUT_NONE &&
+			      !cfg->tw && !cfg->events);
+}
+
+static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg,
+		     const struct tf_features *fs)
 {
 	struct tcpflow_bpf__rodata *ro = skel->rodata;
 	int err;
@@ -194,6 +208,10 @@ static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 		ro->cgroup_filter_level[i] = cfg->cgroup_levels[i];
 	}
 	ro->emit_events = cfg->events;
+	ro->km_fold = km_wanted(cfg, fs);
+	ro->km_tw = cfg->metrics != NULL;	/* the TIME-WAIT tracker runs (main.c) */
+	ro->km_stuck_ns = (__u64)(cfg->stuck_s * 1e9);
+	ro->km_learn = cfg->nports == 0;
 	/* wake user space once a quarter of the buffer is waiting */
 	ro->wakeup_every = wakeup_every(cfg->ringbuf_bytes, libbpf_num_possible_cpus());
 	err = bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
@@ -212,6 +230,17 @@ static int fill_filters(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 
 		err = bpf_map__update_elem(skel->maps.pid_filter, &pid, sizeof(pid), &one,
 					   sizeof(one), BPF_ANY);
+	}
+	/* the port label's values: the --port ports, in their order (src/metrics.c) */
+	for (__u32 i = 0; i < (__u32)cfg->nports && i < TF_KM_PORTS && !err; i++) {
+		__u16 port = cfg->ports[i];
+
+		err = bpf_map__update_elem(skel->maps.km_ports, &port, sizeof(port), &i, sizeof(i),
+					   BPF_NOEXIST);
+		if (err == -EEXIST)	/* a port given twice keeps its first slot */
+			err = 0;
+		else if (!err)
+			skel->bss->km_slot_port[i] = port;
 	}
 	return err;
 }
@@ -233,7 +262,7 @@ struct prog_spec {
 	const char *what;	/* for "the kernel refused X" */
 };
 
-static const struct prog_spec specs[NPROGS + 1] = {
+static const struct prog_spec specs[] = {
 	{ "on_set_state", -1, 0, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF,
 	  "sock:inet_sock_set_state (Linux >= 4.16)",
 	  "tp_btf/inet_sock_set_state program on_set_state" },
@@ -253,6 +282,10 @@ static const struct prog_spec specs[NPROGS + 1] = {
 	{ "dump_conns", TF_FEAT_CONN_TABLE_ITER, TF_FS_FALLBACK, "bpf_iter_bpf_map_elem",
 	  BTF_KIND_FUNC, "map element iterator iter/bpf_map_elem of Linux >= 5.9",
 	  "iter/bpf_map_elem program dump_conns" },
+	/* never attached: the kernel metrics fold, verified on its own (bpf/kmetrics.h) */
+	{ "km_probe", TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, "btf_trace_inet_sock_set_state",
+	  BTF_KIND_TYPEDEF, "sock:inet_sock_set_state (Linux >= 4.16)",
+	  "the kernel metrics fold (program km_probe)" },
 };
 
 #define NSPECS ((int)(sizeof(specs) / sizeof(specs[0])))
@@ -261,6 +294,13 @@ static const struct prog_spec specs[NPROGS + 1] = {
 static bool prog_wanted(const struct tf_features *fs, const struct prog_spec *sp)
 {
 	return sp->feat < 0 || fs->f[sp->feat].state == TF_FS_ENABLED;
+}
+
+/* Load it in this run? km_probe only when the fold is wanted. */
+static bool prog_loads(const struct tf_config *cfg, const struct tf_features *fs,
+		       const struct prog_spec *sp)
+{
+	return prog_wanted(fs, sp) && (sp->feat != TF_FEAT_KERNEL_METRICS || km_wanted(cfg, fs));
 }
 
 static void prog_refused(struct tf_features *fs, const struct prog_spec *sp, int err)
@@ -424,9 +464,9 @@ static int open_load(struct tcpflow_bpf **out, const struct tf_config *cfg,
 
 		bpf_program__set_autoattach(p, false);	/* attached one by one */
 		bpf_program__set_autoload(p, only ? !strcmp(specs[i].name, only) :
-						    prog_wanted(fs, &specs[i]));
+						    prog_loads(cfg, fs, &specs[i]));
 	}
-	err = configure(skel, cfg);
+	err = configure(skel, cfg, fs);
 	if (!err && only)
 		err = bpf_map__set_max_entries(skel->maps.rb, (__u32)getpagesize()) ?:
 		      bpf_map__set_max_entries(skel->maps.conns, 16);
@@ -449,13 +489,20 @@ static int load_progs(struct tf_loader *l, const struct tf_config *cfg)
 		struct tcpflow_bpf *probe;
 		int pe;
 
-		if (specs[i].feat < 0 || !prog_wanted(l->feats, &specs[i]))
+		if (specs[i].feat < 0 || !prog_loads(cfg, l->feats, &specs[i]))
 			continue;
 		pe = open_load(&probe, cfg, l->feats, specs[i].name);
 		tcpflow_bpf__destroy(probe);
 		if (pe)
 			prog_refused(l->feats, &specs[i], pe);
 	}
+	tcpflow_bpf__destroy(l->skel);
+	e = open_load(&l->skel, cfg, l->feats, NULL);
+	if (!e || !l->skel || !km_wanted(cfg, l->feats))
+		return e;
+	/* km_probe loaded alone, but not the core with the fold in it: without */
+	tf_feature_set(l->feats, TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, TF_FW_REFUSED, e,
+		       "the kernel metrics fold in program on_set_state");
 	tcpflow_bpf__destroy(l->skel);
 	return open_load(&l->skel, cfg, l->feats, NULL);
 }
@@ -844,6 +891,41 @@ void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st)
 		return;	/* not countable on this kernel */
 	bpf_object__for_each_program(p, l->skel->obj)
 		st->recursion_misses += prog_recursion_misses(p);
+}
+
+bool tf_loader_kmetrics(const struct tf_loader *l)
+{
+	return l->skel->rodata->km_fold;
+}
+
+int tf_loader_read_kmetrics(struct tf_loader *l, struct tf_km_sum *out)
+{
+	int fd = bpf_map__fd(l->skel->maps.kmetrics), ncpus = l->ncpus > 0 ? l->ncpus : 1;
+	size_t sz = (sizeof(union tf_km_entry) + 7) & ~(size_t)7;	/* per-CPU values: 8-aligned */
+	unsigned char *vals = malloc(sz * (size_t)ncpus);
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 id = 0; id < TF_KM_ENTRIES && !err; id++) {
+		if (bpf_map_lookup_elem(fd, &id, vals)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpus; c++) {
+			const union tf_km_entry *e = (const void *)(vals + sz * (size_t)c);
+
+			if (id == TF_KM_MAIN)
+				tf_km_add(&out->main, &e->main, sizeof(out->main));
+			else
+				tf_km_add(&out->hs[id - TF_KM_HS_CLIENT], &e->hs, sizeof(e->hs));
+		}
+	}
+	free(vals);
+	for (int i = 0; i < TF_KM_PORTS; i++)
+		out->ports[i] = l->skel->bss->km_slot_port[i];
+	return err;
 }
 
 void tf_loader_free(struct tf_loader *l)

@@ -68,12 +68,35 @@ const struct tf_metrics_values *tf_metrics_values(const struct tf_metrics *m)
 	return &m->v;
 }
 
-struct tf_metrics_values *tf_metrics_copy(const struct tf_metrics *m)
+struct tf_km_sum *tf_km_source_read(const struct tf_km_source *src)
+{
+	struct tf_km_sum *k;
+
+	if (!src || !src->read)
+		return NULL;
+	k = malloc(sizeof(*k));
+	if (k && src->read(src->ctx, k)) {
+		free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+static int learn_port(struct tf_metrics_values *v, uint16_t port);
+static void add_kernel(struct tf_metrics_values *v, const struct tf_km_sum *k);
+
+struct tf_metrics_values *tf_metrics_copy(struct tf_metrics *m, const struct tf_km_sum *k)
 {
 	struct tf_metrics_values *v = malloc(sizeof(*v));
 
+	/* the kernel's learned ports join the registry's for good: a port keeps its slot */
+	for (int i = 0; k && i < TF_KM_PORTS; i++)
+		if (k->ports[i])
+			learn_port(&m->v, k->ports[i]);
 	if (v)
 		memcpy(v, &m->v, sizeof(*v));
+	if (v && k)
+		add_kernel(v, k);
 	return v;
 }
 
@@ -155,6 +178,65 @@ static void count_conn(struct tf_metrics_values *v, const struct tf_summary *s, 
 	}
 }
 
+/* ---- connections folded in the kernel ---- */
+
+static void add_khist(struct tf_hist *h, const struct tf_khist *k)
+{
+	_Static_assert(sizeof(*h) == sizeof(*k), "tf_hist has tf_khist's layout");
+	tf_km_add(h, k, sizeof(*h));
+}
+
+/* The registry's slot of each kernel slot: by port; -1 for a slot with no port (yet). */
+static void slot_map(const struct tf_metrics_values *v, const struct tf_km_sum *k,
+		     int map[TF_KM_SLOTS])
+{
+	for (int i = 0; i < TF_KM_PORTS; i++) {
+		int j = k->ports[i] ? find_port(v, k->ports[i]) : -1;
+
+		map[i] = !k->ports[i] ? -1 : j < 0 ? TF_METRICS_OTHER : j;
+	}
+	map[TF_KM_OTHER] = TF_METRICS_OTHER;
+}
+
+/* v += the kernel's aggregates (the ports are the registry's already: tf_metrics_copy). */
+static void add_kernel(struct tf_metrics_values *v, const struct tf_km_sum *k)
+{
+	const struct tf_km_main *km = &k->main;
+	int map[TF_KM_SLOTS];
+
+	slot_map(v, k, map);
+	for (int s = 0; s < TF_KM_SLOTS; s++) {
+		if (map[s] < 0)
+			continue;
+		for (int r = 0; r < 2; r++)
+			add_khist(&v->handshake[r][map[s]], &k->hs[r].h[s]);
+		for (int r = 0; r < TF_ROLE_MAX; r++)
+			v->conns[r][map[s]] += km->conns[r][s];
+	}
+	for (int i = 0; i < TF_MCLOSE_SIDES; i++)
+		add_khist(&v->close[i], &km->close[i]);
+	for (int i = 0; i < 2; i++)
+		add_khist(&v->lifetime[i], &km->lifetime[i]);
+	for (int i = 0; i < TF_MSTATES; i++)
+		add_khist(&v->state_time[i], &km->state_time[i]);
+	for (int r = 0; r < TF_ROLE_MAX; r++) {
+		add_khist(&v->rtt[r], &km->rtt[r]);
+		for (int c = 0; c < TF_CK_MAX; c++)
+			v->closes[r][c] += km->closes[r][c];
+		v->bytes[0][r] += km->bytes[0][r];
+		v->bytes[1][r] += km->bytes[1][r];
+		v->tw_handovers[r] += km->tw_handovers[r];
+	}
+	v->syn_retrans += km->syn_retrans;
+	v->synack_retrans += km->synack_retrans;
+	v->retrans += km->retrans;
+	for (int i = 0; i < 4; i++)
+		v->fin_retrans[i] += km->fin_retrans[i];
+	v->resets[0] += km->resets[0];
+	v->resets[1] += km->resets[1];
+	v->refused += km->refused;
+}
+
 /* ---- stuck half-closed connections ---- */
 
 static struct stuck_key stuck_key_of(const struct tf_conn *c)
@@ -228,7 +310,7 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->lost[6], st->bpf[TF_STAT_LISTENER_FULL]);
 	raise_to(&v->state_changes, st->events);
 	raise_to(&v->malformed, st->malformed);
-	raise_to(&v->missed_transitions, st->gaps);
+	raise_to(&v->missed_transitions, tf_run_gaps(st));
 	raise_to(&v->retrans_recovered, st->bpf[TF_STAT_RETRANS_RECOVERED]);
 	for (int i = 0; i < TF_MSTATES; i++)
 		v->live[i] = st->live[tf_metrics_state(i)];

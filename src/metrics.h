@@ -85,8 +85,14 @@ void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st);
 void tf_metrics_tw_end(struct tf_metrics *m, const struct tf_tw_end *e);
 
 const struct tf_metrics_values *tf_metrics_values(const struct tf_metrics *m);
-/* A malloc'd copy to render outside a lock; NULL when out of memory. */
-struct tf_metrics_values *tf_metrics_copy(const struct tf_metrics *m);
+/* A malloc'd sum read from src; NULL when there is none, or it could not be read. */
+struct tf_km_sum *tf_km_source_read(const struct tf_km_source *src);
+/*
+ * A malloc'd copy to render outside a lock; NULL when out of memory. With
+ * k, the connections folded in the kernel added in (their learned ports
+ * join the registry's, in the kernel's order, while there is room).
+ */
+struct tf_metrics_values *tf_metrics_copy(struct tf_metrics *m, const struct tf_km_sum *k);
 
 /* The states of live[] and state_time[], and their names. */
 int tf_metrics_state(int i);

@@ -219,7 +219,7 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 		{ "lost_no_record", st->bpf[TF_STAT_NO_RECORD] },
 		{ "lost_synack_table", st->bpf[TF_STAT_SYNACK_UNPARKED] },
 		{ "lost_listener_table", st->bpf[TF_STAT_LISTENER_FULL] },
-		{ "missed_transitions", st->gaps },
+		{ "missed_transitions", tf_run_gaps(st) },
 		{ "retrans_recovered", st->bpf[TF_STAT_RETRANS_RECOVERED] },
 		{ "replaced", st->bpf[TF_STAT_REPLACED] },
 		{ "retrans_failed", st->bpf[TF_STAT_RETRANS_FAILED] },

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "kfeatures.h"
 #include "tcpflow.h"
+#include "tf_kmetrics.h"
 
 /* Counters of a run, shown in the exit summary, metrics and --json stats. */
 struct tf_run_stats {
@@ -31,16 +32,45 @@ struct tf_run_stats {
 
 /*
  * Connections evicted from the kernel's LRU table (--max-conns reached):
- * records started but neither sent, lost, dropped by a late filter, nor
+ * records started but neither sent, folded, lost, dropped by a late filter, nor
  * still in the table. Exact when live_total is fresh (at exit: flushed).
  */
 static inline uint64_t tf_run_evicted(const struct tf_run_stats *st)
 {
-	uint64_t gone = st->bpf[TF_STAT_EMITTED] + st->bpf[TF_STAT_RB_LOST_CONN] +
+	uint64_t gone = st->bpf[TF_STAT_EMITTED] + st->bpf[TF_STAT_FOLDED] +
+			st->bpf[TF_STAT_RB_LOST_CONN] +
 			st->bpf[TF_STAT_UNWANTED] + st->live_total;
 
 	return st->bpf[TF_STAT_CREATED] > gone ? st->bpf[TF_STAT_CREATED] - gone : 0;
 }
+
+/* Finished connections: records received, and those folded in the kernel. */
+static inline uint64_t tf_run_conns(const struct tf_run_stats *st)
+{
+	return st->conns + st->bpf[TF_STAT_FOLDED];
+}
+
+/* Connections with a change TCP cannot make (events missed), wherever counted. */
+static inline uint64_t tf_run_gaps(const struct tf_run_stats *st)
+{
+	return st->gaps + st->bpf[TF_STAT_FOLDED_GAPS];
+}
+
+/*
+ * The kernel's metric aggregates (include/tf_kmetrics.h) summed over CPUs,
+ * with the port of each slot (0: no port; with --port their order).
+ */
+struct tf_km_sum {
+	struct tf_km_main main;
+	struct tf_km_hs hs[2];			/* client, server */
+	uint16_t ports[TF_KM_SLOTS];
+};
+
+/* Where the kernel's aggregates are read when shown: 0, or -errno. */
+struct tf_km_source {
+	int (*read)(void *ctx, struct tf_km_sum *out);	/* NULL: none (the record path) */
+	void *ctx;
+};
 
 /* Lost events of every cause: what the user must be told about. */
 static inline uint64_t tf_run_lost(const struct tf_run_stats *st)
