@@ -111,10 +111,73 @@ static __always_inline __u32 km_port_slot(const struct tf_conn *c)
 }
 
 /*
+ * The fold's heavy parts are global functions: the verifier checks each
+ * once, on its own, instead of every path through them at every call (the
+ * loops over the states, inlined, took it past its 1M-instruction budget).
+ * Their pointers may be NULL as far as it knows.
+ */
+__noinline int km_scan(const struct tf_conn *c, struct tf_vscan *x)
+{
+	if (!c || !x)
+		return 0;
+	tf_verdict_scan(c, x);
+	return 1;
+}
+
+__noinline int km_finish(const struct tf_conn *c, const struct tf_vscan *x, struct tf_verdict *v)
+{
+	if (!c || !x || !v)
+		return 0;
+	tf_verdict_finish(c, x, v);
+	return 1;
+}
+
+/* tf_verdict(), its two halves checked apart */
+static __always_inline int km_verdict(const struct tf_conn *c, struct tf_verdict *v)
+{
+	struct tf_vscan x = {};
+
+	return km_scan(c, &x) && km_finish(c, &x, v);
+}
+
+__noinline int km_needs_record(const struct tf_conn *c, const struct tf_verdict *v)
+{
+	if (!c || !v)
+		return 1;
+	return tf_km_needs_record(c, v, km_tw, km_stuck_ns);
+}
+
+__noinline int km_apply_states(struct tf_km_main *m, const struct tf_conn *c,
+			       const struct tf_verdict *v)
+{
+	if (!m || !c || !v)
+		return 0;
+	tf_km_apply_states(m, c, v);
+	return 1;
+}
+
+__noinline int km_apply_main(struct tf_km_main *m, const struct tf_conn *c,
+			     const struct tf_verdict *v, struct tf_km_delta *d, __u64 slot)
+{
+	if (!m || !c || !v || !d)
+		return 0;
+	tf_km_delta(c, v, d);
+	tf_km_apply_main(m, d, slot);
+	return 1;
+}
+
+__noinline int km_apply_hs(struct tf_km_hs *hs, const struct tf_km_delta *d, __u64 slot)
+{
+	if (!hs || !d)
+		return 0;
+	tf_km_apply_hs(hs, d, slot);
+	return 1;
+}
+
+/*
  * Fold a finished connection into this CPU's aggregates. Returns 0 when
  * user space needs the record, else KM_FOLDED, | KM_GAP when the record
- * shows a change TCP cannot make (missed transitions, a run stat). A
- * subprogram: verified once, and on_set_state stays small.
+ * shows a change TCP cannot make (missed transitions, a run stat).
  */
 #define KM_FOLDED 1
 #define KM_GAP 2
@@ -123,26 +186,22 @@ static __noinline int km_fold_conn(const struct tf_conn *c)
 {
 	__u32 id = TF_KM_MAIN, slot;
 	union tf_km_entry *main, *hs;
-	struct tf_km_delta d;
-	struct tf_verdict v;
+	struct tf_km_delta d = {};
+	struct tf_verdict v = {};
 
-	if (!c)
-		return 0;
-	tf_verdict(c, &v);
-	if (tf_km_needs_record(c, &v, km_tw, km_stuck_ns))
+	if (!c || !km_verdict(c, &v) || km_needs_record(c, &v))
 		return 0;
 	main = bpf_map_lookup_elem(&kmetrics, &id);
 	if (!main)
 		return 0;
-	tf_km_delta(c, &v, &d);
 	slot = km_port_slot(c);
-	tf_km_apply_main(&main->main, &d, slot);
-	tf_km_apply_states(&main->main, c, &v);
+	km_apply_main(&main->main, c, &v, &d, slot);
+	km_apply_states(&main->main, c, &v);
 	if (d.handshake_ns >= 0 && (d.role == TF_ROLE_CLIENT || d.role == TF_ROLE_SERVER)) {
 		id = d.role == TF_ROLE_CLIENT ? TF_KM_HS_CLIENT : TF_KM_HS_SERVER;
 		hs = bpf_map_lookup_elem(&kmetrics, &id);
 		if (hs)
-			tf_km_apply_hs(&hs->hs, &d, slot);
+			km_apply_hs(&hs->hs, &d, slot);
 	}
 	return KM_FOLDED | (v.gap ? KM_GAP : 0);
 }

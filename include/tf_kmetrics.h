@@ -25,6 +25,14 @@
 #define TF_KM_OTHER TF_KM_PORTS
 #define TF_KM_MSTATES 8			/* states with a time-in-state histogram */
 #define TF_KM_SIDES 3			/* close sides: active, passive, simultaneous */
+/*
+ * Array sizes of the aggregates where the BPF fold indexes with a mask (a
+ * bounds check on a copy of the index does not convince the verifier): the
+ * entries past the real counts stay 0.
+ */
+#define TF_KM_ROLES 4			/* TF_ROLE_MAX, rounded up */
+#define TF_KM_SIDES_N 4			/* TF_KM_SIDES, rounded up */
+#define TF_KM_KINDS 16			/* TF_CK_MAX, rounded up */
 
 /* A duration histogram on tf_buckets.h's buckets (struct tf_hist's layout). */
 struct tf_khist {
@@ -40,17 +48,17 @@ struct tf_km_hs {
 
 /* Everything else a connection adds. */
 struct tf_km_main {
-	struct tf_khist close[TF_KM_SIDES];
+	struct tf_khist close[TF_KM_SIDES_N];
 	struct tf_khist lifetime[2];			/* client, server */
 	struct tf_khist state_time[TF_KM_MSTATES];
-	struct tf_khist rtt[TF_ROLE_MAX];
-	__u64 conns[TF_ROLE_MAX][TF_KM_SLOTS];
-	__u64 closes[TF_ROLE_MAX][TF_CK_MAX];
-	__u64 bytes[2][TF_ROLE_MAX];			/* [sent (acked), received][role] */
+	struct tf_khist rtt[TF_KM_ROLES];
+	__u64 conns[TF_KM_ROLES][TF_KM_SLOTS];
+	__u64 closes[TF_KM_ROLES][TF_KM_KINDS];
+	__u64 bytes[2][TF_KM_ROLES];			/* [sent (acked), received][role] */
 	__u64 syn_retrans, synack_retrans, retrans;
 	__u64 fin_retrans[4];				/* enum tf_fin_slot */
 	__u64 resets[2];				/* sent, received */
-	__u64 tw_handovers[TF_ROLE_MAX];
+	__u64 tw_handovers[TF_KM_ROLES];
 	__u64 refused;
 };
 
@@ -75,14 +83,14 @@ union tf_km_entry {
 struct tf_km_delta {
 	__s64 handshake_ns;	/* -1: none; else into handshake[role - 1][port slot] */
 	__s64 close_ns;		/* -1: none; else into close[close_side] */
-	__s64 lifetime_ns;	/* -1: none; else into lifetime[role - 1] */
+	__s64 lifetime_ns;	/* -1: none; else into lifetime[role - 1] (client or server) */
 	__s64 rtt_ns;		/* -1: none; else into rtt[role] */
 	__u64 bytes[2];		/* sent (acked), received */
 	__u32 syn_retrans, synack_retrans, retrans;
 	__u8 fin_retrans[4];
 	__u8 role;		/* enum tf_role, TF_ROLE_UNKNOWN for anything else */
 	__u8 close_kind;	/* closes[role][close_kind] */
-	__u8 close_side;	/* valid with close_ns >= 0 */
+	__u8 close_side;	/* valid with close_ns >= 0 (< TF_KM_SIDES) */
 	__u8 tw_handover, refused, rst_sent, rst_recv;
 	__u8 _pad;
 };
@@ -205,28 +213,27 @@ TF_INLINE void tf_khist_add(struct tf_khist *h, __s64 ns)
 }
 
 /* The handshake, into the role's table (TF_KM_HS_CLIENT + role - 1). */
-TF_INLINE void tf_km_apply_hs(struct tf_km_hs *hs, const struct tf_km_delta *d, __u32 slot)
+TF_INLINE void tf_km_apply_hs(struct tf_km_hs *hs, const struct tf_km_delta *d, __u64 slot)
 {
 	if (d->handshake_ns >= 0 && slot < TF_KM_SLOTS)
 		tf_khist_add(&hs->h[slot], d->handshake_ns);
 }
 
-TF_INLINE void tf_km_apply_main(struct tf_km_main *m, const struct tf_km_delta *d, __u32 slot)
+TF_INLINE void tf_km_apply_main(struct tf_km_main *m, const struct tf_km_delta *d, __u64 slot)
 {
-	__u32 role = d->role < TF_ROLE_MAX ? d->role : TF_ROLE_UNKNOWN;
+	__u32 role = d->role & (TF_KM_ROLES - 1);
 
 	if (slot < TF_KM_SLOTS)
 		m->conns[role][slot]++;
-	if (d->close_ns >= 0 && d->close_side < TF_KM_SIDES)
-		tf_khist_add(&m->close[d->close_side], d->close_ns);
-	if (d->lifetime_ns >= 0 && role >= 1 && role <= 2)
-		tf_khist_add(&m->lifetime[role - 1], d->lifetime_ns);
+	if (d->close_ns >= 0)
+		tf_khist_add(&m->close[d->close_side & (TF_KM_SIDES_N - 1)], d->close_ns);
+	if (d->lifetime_ns >= 0)
+		tf_khist_add(&m->lifetime[(role - 1) & 1], d->lifetime_ns);
 	if (d->rtt_ns >= 0)
 		tf_khist_add(&m->rtt[role], d->rtt_ns);
 	m->bytes[0][role] += d->bytes[0];
 	m->bytes[1][role] += d->bytes[1];
-	if (d->close_kind < TF_CK_MAX)
-		m->closes[role][d->close_kind]++;
+	m->closes[role][d->close_kind & (TF_KM_KINDS - 1)]++;
 	m->syn_retrans += d->syn_retrans;
 	m->synack_retrans += d->synack_retrans;
 	m->retrans += d->retrans;
@@ -251,8 +258,8 @@ TF_INLINE void tf_km_apply_states(struct tf_km_main *m, const struct tf_conn *c,
 		if (i + 1 >= np)
 			break;
 		k = tf_km_state_time(c, v, i, &ns);
-		if (k >= 0 && k < TF_KM_MSTATES)
-			tf_khist_add(&m->state_time[k], ns);
+		if (k >= 0)
+			tf_khist_add(&m->state_time[k & (TF_KM_MSTATES - 1)], ns);
 	}
 }
 

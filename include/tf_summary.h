@@ -80,18 +80,6 @@ struct tf_verdict {
 
 #define TF_SM(i) ((i) & (TF_MAX_STATES - 1))	/* an index the verifier knows is in range */
 
-/* Index of the first state change to `state` among the first n, or -1. */
-TF_INLINE int tf_find_state(const struct tf_conn *c, int n, int state)
-{
-	for (int i = 0; i < TF_MAX_STATES; i++) {
-		if (i >= n)
-			break;
-		if (c->state[i] == state)
-			return i;
-	}
-	return -1;
-}
-
 /* State before change i (the previous change's new state, or first_old). */
 TF_INLINE int tf_state_before(const struct tf_conn *c, int i)
 {
@@ -130,18 +118,65 @@ TF_INLINE int tf_tcp_step(int from, int to)
 	}
 }
 
-/* Is a step missing between the changes kept (the last slot of a truncated record jumps)? */
-TF_INLINE int tf_has_gap(const struct tf_conn *c, int n)
-{
-	int last = (c->flags & TF_F_STATES_TRUNC) ? n - 1 : n;
+/*
+ * Where things happened among the state changes kept: the first change to
+ * each state that matters (-1: none), the acknowledgement of our first
+ * FIN, a missing step. One pass: the BPF verifier checks one loop, not one
+ * per question (bpf/kmetrics.h keeps this struct in memory between the two
+ * halves, so that the indices stay unknown to it and its paths merge).
+ */
+struct tf_vscan {
+	__s32 n;		/* state changes kept */
+	__s32 est, fw1, cw, la;	/* first ESTABLISHED, FIN_WAIT1, CLOSE_WAIT, LAST_ACK */
+	__s32 closing;		/* 1: CLOSING seen */
+	__s32 fin_acked;	/* first change after fw1 that acknowledged our FIN; -1 */
+	__s32 gap;		/* a change TCP cannot make */
+};
 
+TF_INLINE void tf_vscan_note(volatile __s32 *first, int i)
+{
+	if (*first < 0)
+		*first = i;
+}
+
+/*
+ * x is volatile here: kept in registers, the indices found would be
+ * constants to the verifier, a different state for each combination.
+ */
+TF_INLINE void tf_verdict_scan(const struct tf_conn *c, struct tf_vscan *xs)
+{
+	volatile struct tf_vscan *x = xs;
+	int n = c->nstates > TF_MAX_STATES ? TF_MAX_STATES : c->nstates;
+	/* the last slot of a truncated record jumps: not a gap */
+	int last = (c->flags & TF_F_STATES_TRUNC) ? n - 1 : n;
+	int clean = !c->close_err && !(c->flags & (TF_F_RST_SENT | TF_F_RST_RECV));
+
+	x->n = n;
+	x->est = x->fw1 = x->cw = x->la = x->fin_acked = -1;
+	x->closing = x->gap = 0;
 	for (int i = 0; i < TF_MAX_STATES; i++) {
-		if (i >= last)
+		int st, before;
+
+		if (i >= n)
 			break;
-		if (!tf_tcp_step(tf_state_before(c, i), c->state[i]))
-			return 1;
+		st = c->state[i];
+		before = tf_state_before(c, i);
+		if (i < last && !tf_tcp_step(before, st))
+			x->gap = 1;
+		if (x->fw1 >= 0 && x->fin_acked < 0 &&
+		    (st == TF_FIN_WAIT2 || (st == TF_CLOSE && before == TF_CLOSING && clean)))
+			x->fin_acked = i;
+		if (st == TF_ESTABLISHED)
+			tf_vscan_note(&x->est, i);
+		else if (st == TF_FIN_WAIT1)
+			tf_vscan_note(&x->fw1, i);
+		else if (st == TF_CLOSE_WAIT)
+			tf_vscan_note(&x->cw, i);
+		else if (st == TF_LAST_ACK)
+			tf_vscan_note(&x->la, i);
+		else if (st == TF_CLOSING)
+			x->closing = 1;
 	}
-	return 0;
 }
 
 /*
@@ -170,17 +205,14 @@ TF_INLINE void tf_server_handshake(const struct tf_conn *c, int est, struct tf_v
 	}
 }
 
-TF_INLINE int tf_close_kind(const struct tf_conn *c, int n, int closed, int established,
-			    const struct tf_verdict *v)
+TF_INLINE int tf_close_kind(const struct tf_conn *c, const struct tf_vscan *x, int closed,
+			    int established, const struct tf_verdict *v)
 {
-	int fw1 = tf_find_state(c, n, TF_FIN_WAIT1);
-	int cw = tf_find_state(c, n, TF_CLOSE_WAIT);
-
-	if (tf_find_state(c, n, TF_CLOSING) >= 0 || c->first_old == TF_CLOSING)
+	if (x->closing || c->first_old == TF_CLOSING)
 		return TF_CK_SIMULTANEOUS;
-	if (fw1 >= 0 && (cw < 0 || fw1 < cw))
+	if (x->fw1 >= 0 && (x->cw < 0 || x->fw1 < x->cw))
 		return TF_CK_ACTIVE;
-	if (cw >= 0)
+	if (x->cw >= 0)
 		return TF_CK_PASSIVE;
 	if (c->first_old == TF_FIN_WAIT1 || c->first_old == TF_FIN_WAIT2)
 		return TF_CK_ACTIVE;
@@ -214,46 +246,27 @@ TF_INLINE int tf_close_end(const struct tf_conn *c, int n, int closed, const str
 }
 
 /* Our first FIN -> its acknowledgement; -1 when not seen. */
-TF_INLINE __s64 tf_fin_ack(const struct tf_conn *c, int n)
+TF_INLINE __s64 tf_fin_ack(const struct tf_conn *c, const struct tf_vscan *x)
 {
-	int fw1 = tf_find_state(c, n, TF_FIN_WAIT1);
-	int la = tf_find_state(c, n, TF_LAST_ACK);
 	int clean = !c->close_err && !(c->flags & (TF_F_RST_SENT | TF_F_RST_RECV));
 
-	if (fw1 >= 0) {
-		for (int i = 1; i < TF_MAX_STATES; i++) {
-			if (i >= n)
-				break;
-			if (i <= fw1)
-				continue;
-			if (c->state[i] == TF_FIN_WAIT2 ||
-			    (c->state[i] == TF_CLOSE && tf_state_before(c, i) == TF_CLOSING && clean))
-				return (__s64)(c->state_ns[i] - c->state_ns[TF_SM(fw1)]);
-		}
-		return -1;
-	}
-	if (la >= 0 && la + 1 < n && c->state[TF_SM(la + 1)] == TF_CLOSE && clean)
-		return (__s64)(c->state_ns[TF_SM(la + 1)] - c->state_ns[TF_SM(la)]);
+	if (x->fw1 >= 0)
+		return x->fin_acked < 0 ? -1 :
+		       (__s64)(c->state_ns[TF_SM(x->fin_acked)] - c->state_ns[TF_SM(x->fw1)]);
+	if (x->la >= 0 && x->la + 1 < x->n && c->state[TF_SM(x->la + 1)] == TF_CLOSE && clean)
+		return (__s64)(c->state_ns[TF_SM(x->la + 1)] - c->state_ns[TF_SM(x->la)]);
 	return -1;
 }
 
-/* The first FIN sent or received (FIN_WAIT1 or CLOSE_WAIT, whichever came first), or -1. */
-TF_INLINE int tf_first_fin(const struct tf_conn *c, int n)
+/* Fill *v from *c and its scan. Never fails: odd records give odd but bounded verdicts. */
+TF_INLINE void tf_verdict_finish(const struct tf_conn *c, const struct tf_vscan *x,
+				 struct tf_verdict *v)
 {
-	int fin = tf_find_state(c, n, TF_FIN_WAIT1);
-	int cw = tf_find_state(c, n, TF_CLOSE_WAIT);
-
-	return fin < 0 || (cw >= 0 && cw < fin) ? cw : fin;
-}
-
-/* Fill *v from *c. Never fails: odd records give odd but bounded verdicts. */
-TF_INLINE void tf_verdict(const struct tf_conn *c, struct tf_verdict *v)
-{
-	int n = c->nstates > TF_MAX_STATES ? TF_MAX_STATES : c->nstates;
-	int est = tf_find_state(c, n, TF_ESTABLISHED);
+	int n = x->n, est = x->est;
 	int closed = n > 0 && c->state[TF_SM(n - 1)] == TF_CLOSE && !(c->flags & TF_F_OPEN);
 	int established = est >= 0 || (c->flags & TF_F_MIDLIFE);
-	int fin;
+	/* the first FIN sent or received, whichever came first */
+	int fin = x->fw1 < 0 || (x->cw >= 0 && x->cw < x->fw1) ? x->cw : x->fw1;
 
 	__builtin_memset(v, 0, sizeof(*v));
 	v->n = (__u8)n;
@@ -283,20 +296,27 @@ TF_INLINE void tf_verdict(const struct tf_conn *c, struct tf_verdict *v)
 			v->first = 1;
 	}
 
-	v->close_kind = (__u8)tf_close_kind(c, n, closed, established, v);
+	v->close_kind = (__u8)tf_close_kind(c, x, closed, established, v);
 	v->close_end = (__u8)tf_close_end(c, n, closed, v);
 	v->time_wait = v->close_end == TF_CE_TIME_WAIT;
-	v->gap = (__u8)tf_has_gap(c, n);
+	v->gap = (__u8)x->gap;
 	v->complete = closed && !v->gap &&
 		      !(c->flags & (TF_F_MIDLIFE | TF_F_REPLACED | TF_F_STATES_TRUNC));
 	if (n)
 		v->lifetime_ns = (__s64)(c->state_ns[TF_SM(n - 1)] - v->t0_ns);
-	fin = tf_first_fin(c, n);
 	if (closed && fin >= 0)
 		v->close_ns = (__s64)(c->state_ns[TF_SM(n - 1)] - c->state_ns[TF_SM(fin)]);
-	v->fin_ack_ns = tf_fin_ack(c, n);
+	v->fin_ack_ns = tf_fin_ack(c, x);
 	if (v->time_wait)
 		v->time_wait_at_ns = (__s64)(c->state_ns[TF_SM(n - 1)] - v->t0_ns);
+}
+
+TF_INLINE void tf_verdict(const struct tf_conn *c, struct tf_verdict *v)
+{
+	struct tf_vscan x;
+
+	tf_verdict_scan(c, &x);
+	tf_verdict_finish(c, &x, v);
 }
 
 /* Points on the timeline: the derived SYN_RECV (if any), then the changes from `first`. */
