@@ -97,17 +97,14 @@ static __always_inline __u32 km_learn_port(__u16 port)
 	return km_find_port(port);
 }
 
-/* Slot of the service port: the server's local port, the client's remote port (src/metrics.c). */
+/* Slot of the service port (tf_km_service_ports, as src/metrics.c picks it). */
 static __always_inline __u32 km_port_slot(const struct tf_conn *c)
 {
+	__u16 first, second;
 	__u32 slot;
 
-	if (c->role == TF_ROLE_SERVER)
-		return km_learn_port(c->sport);
-	if (c->role == TF_ROLE_CLIENT)
-		return km_find_port(c->dport);
-	slot = km_find_port(c->sport);
-	return slot != TF_KM_OTHER ? slot : km_find_port(c->dport);
+	slot = tf_km_service_ports(c, &first, &second) ? km_learn_port(first) : km_find_port(first);
+	return slot == TF_KM_OTHER && second ? km_find_port(second) : slot;
 }
 
 /*
@@ -189,12 +186,15 @@ static __noinline int km_fold_conn(const struct tf_conn *c)
 	struct tf_km_delta d = {};
 	struct tf_verdict v = {};
 
-	if (!c || !km_verdict(c, &v) || km_needs_record(c, &v))
+	if (!c)
+		return 0;
+	/* first: a server sent to user space teaches the kernel its port too */
+	slot = km_port_slot(c);
+	if (!km_verdict(c, &v) || km_needs_record(c, &v))
 		return 0;
 	main = bpf_map_lookup_elem(&kmetrics, &id);
 	if (!main)
 		return 0;
-	slot = km_port_slot(c);
 	km_apply_main(&main->main, c, &v, &d, slot);
 	km_apply_states(&main->main, c, &v);
 	if (d.handshake_ns >= 0 && (d.role == TF_ROLE_CLIENT || d.role == TF_ROLE_SERVER)) {

@@ -147,6 +147,28 @@ TF_INLINE void tf_km_delta(const struct tf_conn *c, const struct tf_verdict *v,
 }
 
 /*
+ * The service port that names a connection's port slot: a server's local
+ * port (a listening port: it may take a free slot, returns 1), a client's
+ * remote port; a connection of unknown role tries its local port, then its
+ * remote one (*second, else 0).
+ */
+TF_INLINE int tf_km_service_ports(const struct tf_conn *c, __u16 *first, __u16 *second)
+{
+	*second = 0;
+	if (c->role == TF_ROLE_SERVER) {
+		*first = c->sport;
+		return 1;
+	}
+	if (c->role == TF_ROLE_CLIENT) {
+		*first = c->dport;
+		return 0;
+	}
+	*first = c->sport;
+	*second = c->dport;
+	return 0;
+}
+
+/*
  * Time in a state: point i of the timeline to point i + 1. Returns the
  * state_time[] index of point i's state (and *ns), or -1: none to count.
  */

@@ -898,6 +898,11 @@ bool tf_loader_kmetrics(const struct tf_loader *l)
 	return l->skel->rodata->km_fold;
 }
 
+const volatile uint16_t *tf_loader_kmetrics_learned(const struct tf_loader *l)
+{
+	return l->skel->bss->km_slot_port;
+}
+
 int tf_loader_read_kmetrics(struct tf_loader *l, struct tf_km_sum *out)
 {
 	int fd = bpf_map__fd(l->skel->maps.kmetrics), ncpus = l->ncpus > 0 ? l->ncpus : 1;

@@ -118,6 +118,9 @@ bool tf_loader_kmetrics(const struct tf_loader *l);
  */
 int tf_loader_read_kmetrics(struct tf_loader *l, struct tf_km_sum *out);
 
+/* The ports the kernel fold learned, by slot (its .bss, live; 0: none yet). */
+const volatile uint16_t *tf_loader_kmetrics_learned(const struct tf_loader *l);
+
 void tf_loader_free(struct tf_loader *l);
 
 #endif /* TF_LOADER_H */

@@ -111,7 +111,8 @@ static int read_kmetrics(void *ctx, struct tf_km_sum *out)
 static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg,
 			    struct tf_loader *l, int64_t off)
 {
-	struct tf_km_source km = { .read = read_kmetrics, .ctx = l };
+	struct tf_km_source km = { .read = read_kmetrics, .ctx = l,
+				   .learned = tf_loader_kmetrics_learned(l) };
 	const struct tf_km_source *kms = tf_loader_kmetrics(l) ? &km : NULL;
 	struct tf_sink *sk;
 	char msg[512];

@@ -17,6 +17,7 @@ struct stuck_key {
 
 struct tf_metrics {
 	struct tf_metrics_values v;
+	const volatile uint16_t *klearned;	/* the kernel's learned ports (tf_km_source) */
 	/* reported stuck, not finished yet: stuck_key -> uint8_t 0 CLOSE_WAIT, 1 FIN_WAIT2 */
 	struct tf_ohash stuck;
 };
@@ -121,18 +122,15 @@ static int learn_port(struct tf_metrics_values *v, uint16_t port)
 	return v->nports++;
 }
 
-/* Slot of the service port: the server's local port, the client's remote port. */
+/* Slot of the service port (tf_km_service_ports: the kernel's fold picks it the same way). */
 static int port_slot(struct tf_metrics_values *v, const struct tf_summary *s)
 {
-	const struct tf_conn *c = s->rec;
+	uint16_t first, second;
 	int i;
 
-	if (s->role == TF_ROLE_SERVER)
-		i = learn_port(v, c->sport);
-	else if (s->role == TF_ROLE_CLIENT)
-		i = find_port(v, c->dport);
-	else if ((i = find_port(v, c->sport)) < 0)
-		i = find_port(v, c->dport);
+	i = tf_km_service_ports(s->rec, &first, &second) ? learn_port(v, first) : find_port(v, first);
+	if (i < 0 && second)
+		i = find_port(v, second);
 	return i < 0 ? TF_METRICS_OTHER : i;
 }
 
@@ -281,9 +279,31 @@ void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st)
 	m->v.stuck_now[k]++;
 }
 
+void tf_metrics_follow_kernel(struct tf_metrics *m, const volatile uint16_t *learned)
+{
+	m->klearned = learned;
+}
+
+/*
+ * The ports the kernel learned, in its order: the kernel saw the server
+ * records user space gets and the ones it folded, so a record's port is
+ * labeled here as it is there.
+ */
+static void learn_kernel_ports(struct tf_metrics *m)
+{
+	for (int i = 0; m->klearned && i < TF_KM_LEARN; i++) {
+		uint16_t port = m->klearned[i];
+
+		if (port)
+			learn_port(&m->v, port);
+	}
+}
+
 void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s)
 {
 	struct tf_metrics_values *v = &m->v;
+
+	learn_kernel_ports(m);
 
 	count_conn(v, s, port_slot(v, s));
 	stuck_finished(m, s->rec);

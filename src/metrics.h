@@ -77,6 +77,12 @@ struct tf_metrics;
 struct tf_metrics *tf_metrics_new(const uint16_t *ports, int nports, const char *version);
 void tf_metrics_free(struct tf_metrics *m);
 
+/*
+ * Connections are also folded in the kernel: learn the ports it learns
+ * (tf_km_source.learned) before counting a record. NULL: stop.
+ */
+void tf_metrics_follow_kernel(struct tf_metrics *m, const volatile uint16_t *learned);
+
 /* Feeding. */
 void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s);
 void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st);

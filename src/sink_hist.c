@@ -207,6 +207,8 @@ struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, 
 	hs->m = tf_metrics_new(NULL, 0, NULL);
 	if (!hs->m)
 		goto fail;
+	if (km)
+		tf_metrics_follow_kernel(hs->m, km->learned);
 	hs->json = json;
 	if (km)
 		hs->km = *km;

@@ -145,6 +145,7 @@ struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int
 	sk = tf_sink_alloc(&metrics_ops, NULL, 0, 0);
 	if (!ms->m || !sk)
 		goto cleanup;
+	tf_metrics_follow_kernel(ms->m, ms->km.learned);
 	tf_metrics_stats(ms->m, st);	/* the first scrape already shows the features */
 	err = tf_http_start(&ms->http, addr, ms_render, ms, msg, msglen);
 	if (err)

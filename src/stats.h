@@ -70,6 +70,12 @@ struct tf_km_sum {
 struct tf_km_source {
 	int (*read)(void *ctx, struct tf_km_sum *out);	/* NULL: none (the record path) */
 	void *ctx;
+	/*
+	 * The ports the kernel learned, by slot, as it learns them (the BPF
+	 * object's .bss, mapped): a record user space gets counts its port as
+	 * the kernel labels it, before the next read. NULL: none.
+	 */
+	const volatile uint16_t *learned;
 };
 
 /* Lost events of every cause: what the user must be told about. */
