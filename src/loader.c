@@ -285,7 +285,7 @@ static const struct prog_spec specs[] = {
 	/* never attached: the kernel metrics fold, verified on its own (bpf/kmetrics.h) */
 	{ "km_probe", TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, "btf_trace_inet_sock_set_state",
 	  BTF_KIND_TYPEDEF, "sock:inet_sock_set_state (Linux >= 4.16)",
-	  "the kernel metrics fold (program km_probe)" },
+	  "the kernel metrics fold, program km_probe" },
 };
 
 #define NSPECS ((int)(sizeof(specs) / sizeof(specs[0])))
