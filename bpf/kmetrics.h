@@ -48,6 +48,20 @@ static __always_inline __u32 km_find_port(__u16 port)
 	return slot ? *slot : TF_KM_OTHER;
 }
 
+/*
+ * 4-tuples (hashed) that handed over to TIME-WAIT in this run: a connection
+ * that ends on one of them may have begun by reusing that TIME-WAIT
+ * (tcp_tw_reuse, or a SYN the timewait socket accepted), which the tracker
+ * reports as its end: such a record is sent, not folded. A collision or a
+ * stale entry only sends a record more; LRU, as big as the tracker's cap.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);	/* TF_TWT_DEFAULT_CAP */
+	__type(key, __u64);
+	__type(value, __u8);
+} km_tw_tuples SEC(".maps");
+
 /* Learned slots, slot -> port: who took each (inserted BPF_NOEXIST, so one CPU wins). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -186,12 +200,25 @@ static __noinline int km_fold_conn(const struct tf_conn *c)
 	struct tf_km_delta d = {};
 	struct tf_verdict v = {};
 
+	__u64 tuple;
+	__u8 one = 1;
+
 	if (!c)
 		return 0;
 	/* first: a server sent to user space teaches the kernel its port too */
 	slot = km_port_slot(c);
-	if (!km_verdict(c, &v) || km_needs_record(c, &v))
+	if (!km_verdict(c, &v))
 		return 0;
+	tuple = km_tw ? tf_km_tuple_hash(c) : 0;
+	if (km_needs_record(c, &v)) {
+		if (km_tw && v.time_wait)
+			bpf_map_update_elem(&km_tw_tuples, &tuple, &one, BPF_ANY);
+		return 0;
+	}
+	if (km_tw && bpf_map_lookup_elem(&km_tw_tuples, &tuple)) {
+		bpf_map_delete_elem(&km_tw_tuples, &tuple);
+		return 0;
+	}
 	main = bpf_map_lookup_elem(&kmetrics, &id);
 	if (!main)
 		return 0;

@@ -168,6 +168,19 @@ TF_INLINE int tf_km_service_ports(const struct tf_conn *c, __u16 *first, __u16 *
 	return 0;
 }
 
+/* A 64-bit hash of the connection's 4-tuple and namespace (equal tuples, equal hashes). */
+TF_INLINE __u64 tf_km_tuple_hash(const struct tf_conn *c)
+{
+	const __u32 *s = (const __u32 *)c->saddr, *d = (const __u32 *)c->daddr;
+	__u64 h = ((__u64)c->netns << 32 | (__u64)c->sport << 16 | c->dport) * 0x9E3779B97F4A7C15ull;
+
+	for (int i = 0; i < 4; i++) {
+		h ^= ((__u64)s[i] << 32 | d[i]) + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
+		h *= 0x9E3779B97F4A7C15ull;
+	}
+	return h;
+}
+
 /*
  * Time in a state: point i of the timeline to point i + 1. Returns the
  * state_time[] index of point i's state (and *ns), or -1: none to count.
