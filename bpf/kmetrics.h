@@ -12,7 +12,6 @@
 
 #include "tf_kmetrics.h"
 
-const volatile bool km_fold = false;		/* fold finished connections here */
 const volatile bool km_tw = false;		/* the TIME-WAIT tracker runs in user space */
 const volatile __u64 km_stuck_ns = 0;		/* --stuck */
 const volatile bool km_learn = false;		/* no --port: learn listening ports */

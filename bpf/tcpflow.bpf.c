@@ -324,9 +324,9 @@ static __always_inline bool set_listener_owner(struct tf_conn *c)
  * Send a finished connection to user space, or fold it into the kernel's
  * metrics when no view needs it (bpf/kmetrics.h), and forget it.
  */
-static __always_inline void emit_conn(__u64 key, struct tf_conn *c)
+static __always_inline void emit_conn(__u64 key, struct tf_conn *c, bool fold)
 {
-	int folded = km_fold ? km_fold_conn(c) : 0;
+	int folded = fold ? km_fold_conn(c) : 0;
 
 	if (folded) {
 		stat_inc(TF_STAT_FOLDED);
@@ -593,8 +593,11 @@ static __always_inline bool filtered_out(const struct sock *sk, int oldstate, in
 	return true;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+/*
+ * One state change. fold: a constant, true only in on_state_km (metrics-only
+ * runs), where a finished connection is folded into the kernel's metrics.
+ */
+static __always_inline int set_state(const struct sock *sk, int oldstate, int newstate, bool fold)
 {
 	__u64 key = (__u64)sk, ts;
 	struct tf_conn *c;
@@ -622,7 +625,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		/* skaddr recycled before we saw CLOSE: report what we had */
 		c->flags |= TF_F_REPLACED;
 		stat_inc(TF_STAT_REPLACED);
-		emit_conn(key, c);
+		emit_conn(key, c, fold);
 		c = NULL;
 	}
 	if (!c) {
@@ -673,8 +676,28 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		read_traffic(sk, c);
 	}
 	if (act & TF_ACT_EMIT)
-		emit_conn(key, c);
+		emit_conn(key, c, fold);
 	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	return set_state(sk, oldstate, newstate, false);
+}
+
+/*
+ * on_set_state for --metrics/--hist alone, loaded instead of it: finished
+ * connections are folded into the kernel's metrics (bpf/kmetrics.h). A
+ * program of its own, so that the fold's global functions (which kernels
+ * before 6.8 verify even where unreachable, and before 5.12 refuse:
+ * pointer arguments) are never part of on_set_state; a kernel refusing it
+ * switches feature kernel_metrics to its fallback, on_set_state.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_km, const struct sock *sk, int oldstate, int newstate)
+{
+	return set_state(sk, oldstate, newstate, true);
 }
 
 /*
@@ -856,17 +879,4 @@ int BPF_PROG(on_receive_reset, const struct sock *sk)
 {
 	on_reset(sk, 0);
 	return 0;
-}
-
-/*
- * Never attached: loaded when the kernel fold is wanted, so that a kernel
- * (or a verifier) refusing it switches feature kernel_metrics to its
- * fallback, the record path, with one notice (src/loader.c).
- */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(km_probe, const struct sock *sk, int oldstate, int newstate)
-{
-	__u64 key = 0;
-
-	return km_fold_conn(bpf_map_lookup_elem(&conns, &key));
 }

@@ -20,11 +20,15 @@
 
 #define DEFAULT_BTF "/sys/kernel/btf/vmlinux"
 
-/* Programs of tcpflow.bpf.c with a hook: the core first, then the optional ones. */
-#define NPROGS 5
+/*
+ * Programs of tcpflow.bpf.c with a hook: the core first (on_set_state, or
+ * on_state_km in its place), then the optional ones.
+ */
+#define NPROGS 6
 
 struct tf_loader {
 	struct tcpflow_bpf *skel;
+	bool km;			/* on_state_km runs: metrics folded in the kernel */
 	struct ring_buffer *rb;
 	tf_record_fn fn;
 	void *ctx;
@@ -189,8 +193,7 @@ static bool km_wanted(const struct tf_config *cfg, const struct tf_features *fs)
 			      !cfg->tw && !cfg->events);
 }
 
-static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg,
-		     const struct tf_features *fs)
+static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 {
 	struct tcpflow_bpf__rodata *ro = skel->rodata;
 	int err;
@@ -208,7 +211,6 @@ static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg,
 		ro->cgroup_filter_level[i] = cfg->cgroup_levels[i];
 	}
 	ro->emit_events = cfg->events;
-	ro->km_fold = km_wanted(cfg, fs);
 	ro->km_tw = cfg->metrics != NULL;	/* the TIME-WAIT tracker runs (main.c) */
 	ro->km_stuck_ns = (__u64)(cfg->stuck_s * 1e9);
 	ro->km_learn = cfg->nports == 0;
@@ -266,6 +268,10 @@ static const struct prog_spec specs[] = {
 	{ "on_set_state", -1, 0, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF,
 	  "sock:inet_sock_set_state (Linux >= 4.16)",
 	  "tp_btf/inet_sock_set_state program on_set_state" },
+	/* on_set_state with the kernel metrics fold, in its place (bpf/kmetrics.h) */
+	{ "on_state_km", TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, "btf_trace_inet_sock_set_state",
+	  BTF_KIND_TYPEDEF, "sock:inet_sock_set_state (Linux >= 4.16)",
+	  "tp_btf/inet_sock_set_state program on_state_km" },
 	{ "on_retrans_skb", TF_FEAT_RETRANSMITS, TF_FS_OFF, "btf_trace_tcp_retransmit_skb",
 	  BTF_KIND_TYPEDEF, "tracepoint tcp:tcp_retransmit_skb",
 	  "tp_btf/tcp_retransmit_skb program on_retrans_skb" },
@@ -282,10 +288,6 @@ static const struct prog_spec specs[] = {
 	{ "dump_conns", TF_FEAT_CONN_TABLE_ITER, TF_FS_FALLBACK, "bpf_iter_bpf_map_elem",
 	  BTF_KIND_FUNC, "map element iterator iter/bpf_map_elem of Linux >= 5.9",
 	  "iter/bpf_map_elem program dump_conns" },
-	/* never attached: the kernel metrics fold, verified on its own (bpf/kmetrics.h) */
-	{ "km_probe", TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, "btf_trace_inet_sock_set_state",
-	  BTF_KIND_TYPEDEF, "sock:inet_sock_set_state (Linux >= 4.16)",
-	  "the kernel metrics fold, program km_probe" },
 };
 
 #define NSPECS ((int)(sizeof(specs) / sizeof(specs[0])))
@@ -296,11 +298,24 @@ static bool prog_wanted(const struct tf_features *fs, const struct prog_spec *sp
 	return sp->feat < 0 || fs->f[sp->feat].state == TF_FS_ENABLED;
 }
 
-/* Load it in this run? km_probe only when the fold is wanted. */
+/*
+ * Load it in this run? on_state_km when the fold is wanted (and for
+ * --check, which probes it), on_set_state when it is not the run's core.
+ */
 static bool prog_loads(const struct tf_config *cfg, const struct tf_features *fs,
 		       const struct prog_spec *sp)
 {
+	if (sp->feat < 0)
+		return !km_wanted(cfg, fs) || cfg->check;
 	return prog_wanted(fs, sp) && (sp->feat != TF_FEAT_KERNEL_METRICS || km_wanted(cfg, fs));
+}
+
+/* Attach it? The programs loaded, on_state_km only when it is the core (not --check's). */
+static bool prog_attaches(const struct tf_loader *l, const struct prog_spec *sp)
+{
+	if (sp->feat < 0)
+		return !l->km;
+	return prog_wanted(l->feats, sp) && (sp->feat != TF_FEAT_KERNEL_METRICS || l->km);
 }
 
 static void prog_refused(struct tf_features *fs, const struct prog_spec *sp, int err)
@@ -466,7 +481,7 @@ static int open_load(struct tcpflow_bpf **out, const struct tf_config *cfg,
 		bpf_program__set_autoload(p, only ? !strcmp(specs[i].name, only) :
 						    prog_loads(cfg, fs, &specs[i]));
 	}
-	err = configure(skel, cfg, fs);
+	err = configure(skel, cfg);
 	if (!err && only)
 		err = bpf_map__set_max_entries(skel->maps.rb, (__u32)getpagesize()) ?:
 		      bpf_map__set_max_entries(skel->maps.conns, 16);
@@ -500,9 +515,9 @@ static int load_progs(struct tf_loader *l, const struct tf_config *cfg)
 	e = open_load(&l->skel, cfg, l->feats, NULL);
 	if (!e || !l->skel || !km_wanted(cfg, l->feats))
 		return e;
-	/* km_probe loaded alone, but not the core with the fold in it: without */
+	/* on_state_km loaded alone, but not with the rest: without it */
 	tf_feature_set(l->feats, TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, TF_FW_REFUSED, e,
-		       "the kernel metrics fold in program on_set_state");
+		       specs[1].what);
 	tcpflow_bpf__destroy(l->skel);
 	return open_load(&l->skel, cfg, l->feats, NULL);
 }
@@ -517,14 +532,14 @@ static int attach_progs(struct tf_loader *l, char *err, size_t errlen)
 		const struct prog_spec *sp = &specs[i];
 		int e;
 
-		if (!prog_wanted(l->feats, sp))
+		if (!prog_attaches(l, sp))
 			continue;
 		l->links[i] = bpf_program__attach(bpf_object__find_program_by_name(l->skel->obj,
 										   sp->name));
 		if (l->links[i])
 			continue;
 		e = -errno;
-		if (sp->feat >= 0) {
+		if (sp->feat >= 0 && sp->feat != TF_FEAT_KERNEL_METRICS) {	/* not the core */
 			prog_refused(l->feats, sp, e);
 			continue;
 		}
@@ -554,7 +569,8 @@ static void probe_recursion_misses(struct tf_loader *l)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int e = bpf_obj_get_info_by_fd(bpf_program__fd(l->skel->progs.on_set_state), &info, &len);
+	int e = bpf_obj_get_info_by_fd(bpf_program__fd(l->km ? l->skel->progs.on_state_km :
+							   l->skel->progs.on_set_state), &info, &len);
 
 	if (!e && len >= offsetof(struct bpf_prog_info, recursion_misses) + sizeof(info.recursion_misses))
 		return;
@@ -610,6 +626,7 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct 
 			      "program on_set_state, Linux >= 5.8 with BTF)");
 		goto cleanup;
 	}
+	l->km = km_wanted(cfg, feats) && !cfg->check;
 	e = fill_filters(l->skel, cfg);
 	if (e) {
 		rc = classify(e, err, errlen, "filling the filter maps");
@@ -895,7 +912,7 @@ void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st)
 
 bool tf_loader_kmetrics(const struct tf_loader *l)
 {
-	return l->skel->rodata->km_fold;
+	return l->km;
 }
 
 const volatile uint16_t *tf_loader_kmetrics_learned(const struct tf_loader *l)

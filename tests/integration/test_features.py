@@ -382,13 +382,13 @@ def test_every_view_starts_and_traces_here(ns, mode):
 
 
 def test_kernel_metrics_refused_falls_back_to_records(ns):
-    """km_probe refused: --metrics alone counts from records, says so once, counts right."""
+    """on_state_km refused: --metrics alone counts from records, says so once, counts right."""
     port, n = 18705, 3
-    env = shim_env(["km_probe"])
+    env = shim_env(["on_state_km"])
     r = run_tool("--check", env=env)
     assert r.returncode == 0, r
     (line,) = [l for l in r.stdout.splitlines() if l.startswith("kernel_metrics ")]
-    assert line.split()[1] == "refused" and "km_probe" in line and "; fallback:" in line, line
+    assert line.split()[1] == "refused" and "on_state_km" in line and "; fallback:" in line, line
 
     argv = [TRACER_BIN, "--port", port, "--metrics", "127.0.0.1:0"]
     proc = tfenv.Proc(argv, workdir=ns.workdir, name="tcpflow-trace", env=env)

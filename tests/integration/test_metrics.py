@@ -440,13 +440,18 @@ def test_metrics_address_errors(ns):
 
 # ---- --hist -------------------------------------------------------------------------
 
-def hist_tracer(ns, port, *args):
-    argv = [tfenv.TRACER_BIN, "--netns", ns.inum, "--port", port, "--hist", "--interval", "1", *args]
-    proc = tfenv.Proc(argv, workdir=ns.workdir, name="tcpflow-trace-hist")
+def started(ns, argv, name):
+    """The tracer with argv, once it says it is tracing."""
+    proc = tfenv.Proc(argv, workdir=ns.workdir, name=name)
     ns.procs.append(proc)
     ok = tfenv.wait_until(lambda: tfenv.Tracer.READY in proc.stderr() or proc.p.poll() is not None, 30)
     assert ok and proc.p.poll() is None, proc.stderr()
     return proc
+
+
+def hist_tracer(ns, port, *args):
+    argv = [tfenv.TRACER_BIN, "--netns", ns.inum, "--port", port, "--hist", "--interval", "1", *args]
+    return started(ns, argv, "tcpflow-trace-hist")
 
 
 def stop(proc):
@@ -500,11 +505,7 @@ FOLDED_RE = re.compile(r"(\d+) of them folded into the metrics in the kernel, (\
 def metrics_only_tracer(ns, ports, *args):
     """The tracer as a fleet runs it: system-wide (no --netns), no view, only metrics."""
     argv = [tfenv.TRACER_BIN, *[a for p in ports for a in ("--port", p)], *args]
-    proc = tfenv.Proc(argv, workdir=ns.workdir, name="tcpflow-trace-kmetrics")
-    ns.procs.append(proc)
-    ok = tfenv.wait_until(lambda: tfenv.Tracer.READY in proc.stderr() or proc.p.poll() is not None, 30)
-    assert ok and proc.p.poll() is None, proc.stderr()
-    return proc
+    return started(ns, argv, "tcpflow-trace-kmetrics")
 
 
 def folded_sent(proc):

@@ -272,12 +272,6 @@ static struct outcome both_ways(const struct tf_conn *recs, int n, const uint16_
 	return o;
 }
 
-static void outcome_free(struct outcome *o)
-{
-	free(o->records_text);
-	free(o->kernel_text);
-}
-
 /* The first line where two texts differ, for the failure message. */
 static void show_difference(const char *a, const char *b)
 {
@@ -303,51 +297,46 @@ static void check_same(struct outcome *o)
 	CHECK(o->sent > 0);
 }
 
-/* 8 service ports x every lifecycle, ports learned (no --port), the tracker running. */
-static void same_as_records_learning(void)
+/*
+ * nports_traffic service ports from base x every lifecycle, both ways;
+ * want_sent records must cross. Returns the kernel path's exposition.
+ */
+static char *case_same(uint16_t base, int nports_traffic, const uint16_t *ports, int nports,
+		       int tw, int want_sent)
 {
 	struct tf_conn recs[8 * 16];
 	struct outcome o;
 	int n = 0;
 
-	for (int p = 0; p < 8; p++)
-		n += lifecycles(recs + n, (uint16_t)(8000 + p), BASE + (uint64_t)p * S);
-	o = both_ways(recs, n, NULL, 0, 1);
+	for (int p = 0; p < nports_traffic && p < 8; p++)
+		n += lifecycles(recs + n, (uint16_t)(base + p), BASE + (uint64_t)p * S);
+	o = both_ways(recs, n, ports, nports, tw);
 	check_same(&o);
-	/* user space still sees: late-reset candidates, hand-overs, mid-life, long CLOSE_WAIT */
-	CHECK_INT(o.sent, 8 * 8);
-	outcome_free(&o);
+	CHECK_INT(o.sent, want_sent);
+	free(o.records_text);
+	return o.kernel_text;
+}
+
+/* Ports learned (no --port), the tracker running: 8 records of 14 cross (needs_record). */
+static void same_as_records_learning(void)
+{
+	free(case_same(8000, 8, NULL, 0, 1, 8 * 8));
 }
 
 /* --hist alone: no tracker, only the late-reset candidates cross. */
 static void same_as_records_no_tracker(void)
 {
-	struct tf_conn recs[4 * 16];
-	struct outcome o;
-	int n = 0;
-
-	for (int p = 0; p < 4; p++)
-		n += lifecycles(recs + n, (uint16_t)(9000 + p), BASE);
-	o = both_ways(recs, n, NULL, 0, 0);
-	check_same(&o);
-	CHECK_INT(o.sent, 4 * 2);
-	outcome_free(&o);
+	free(case_same(9000, 4, NULL, 0, 0, 4 * 2));
 }
 
 /* --port: slots in --port order; a port not given is "other". */
 static void same_as_records_with_ports(void)
 {
 	static const uint16_t ports[] = { 7002, 7000, 7001 };
-	struct tf_conn recs[5 * 16];
-	struct outcome o;
-	int n = 0;
+	char *text = case_same(7000, 5, ports, 3, 1, 5 * 8);
 
-	for (int p = 0; p < 5; p++)
-		n += lifecycles(recs + n, (uint16_t)(7000 + p), BASE);
-	o = both_ways(recs, n, ports, 3, 1);
-	check_same(&o);
-	CHECK(strstr(o.kernel_text, "tcpflow_connections_total{role=\"client\",port=\"other\"} 18\n"));
-	outcome_free(&o);
+	CHECK(strstr(text, "tcpflow_connections_total{role=\"client\",port=\"other\"} 18\n"));
+	free(text);
 }
 
 /*
