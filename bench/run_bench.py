@@ -3,8 +3,10 @@
 """tcpflow-trace benchmark driver (issue 5). Run as root: `make bench`.
 
 Interleaves, over several rounds, a loopback connect/accept/close churn
-(bench/loadgen.c) with no tracer, each tcpflow-trace mode, an empty tp_btf
-program and two Debian bpftrace scripts, and prints a Markdown table:
+(bench/loadgen.c) with no tracer, each tcpflow-trace mode (and, with
+--baseline-tracer, another build of it), an empty tp_btf program, two Debian
+bpftrace scripts and bcc's libbpf-tools (tcpstates, tcplife), and prints a
+Markdown table:
 connections/s (median, min-max), ratio to the untraced churn of the same
 round, BPF ns per program run and runs per connection (bpf_stats,
 `bpftool prog show -j`), tracer CPU per connection (utime+stime from
@@ -18,6 +20,7 @@ not enforced), 1 runtime failure, 2 usage error.
 """
 
 import argparse
+import ctypes
 import datetime
 import json
 import os
@@ -221,6 +224,26 @@ def proc_utime_stime(pid):
     return int(fields[11]), int(fields[12])
 
 
+# bpf(2): its number, and BPF_ENABLE_STATS (Linux 5.8, "bpf: Sharing bpf runtime stats
+# with BPF_ENABLE_STATS") with BPF_STATS_RUN_TIME, from include/uapi/linux/bpf.h
+NR_BPF = {"x86_64": 321, "aarch64": 280}
+BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
+
+
+def bpf_enable_stats():
+    """A descriptor that keeps run-time statistics on for as long as it is open, or None.
+    Unlike the sysctl, it is counted: another bench turning kernel.bpf_stats_enabled back
+    to 0 when it ends does not stop our counts."""
+    nr = NR_BPF.get(platform.machine())
+    if nr is None:
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.c_uint32(BPF_STATS_RUN_TIME)
+    fd = libc.syscall(ctypes.c_long(nr), ctypes.c_int(BPF_ENABLE_STATS), ctypes.byref(attr),
+                      ctypes.c_uint(ctypes.sizeof(attr)))
+    return fd if fd >= 0 else None
+
+
 def bpf_progs(bpftool):
     """{id: prog} from `bpftool prog show -j` (run_time_ns/run_cnt need bpf_stats)."""
     r = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, text=True)
@@ -235,15 +258,18 @@ class Config:
     """One row: how to start the tracer (None: no tracer) and where its output goes."""
 
     def __init__(self, key, label, argv=None, stdout="null", ready_text="tracing TCP", env=None,
-                 kind="tcpflow", metrics=False):
+                 kind="tcpflow", metrics=False, lines_per_run=None):
         self.key = key
         self.label = label
         self.argv = argv
         self.stdout = stdout          # "null" or "file" (stats line read back)
         self.ready_text = ready_text
         self.env = env or {}
-        self.kind = kind              # tcpflow, bpftrace, empty, none
+        self.kind = kind              # tcpflow, bpftrace, peer, empty, none
         self.metrics = metrics
+        # lines a printing tool writes per run of its hook programs: its output against
+        # the kernel's run count is a check on lost events that does not trust the tool
+        self.lines_per_run = lines_per_run
 
 
 class Tracer:
@@ -305,6 +331,17 @@ class Tracer:
         self.err.close()
         return self.proc.returncode
 
+    def stdout_lines(self):
+        """Lines in the output file (it may hold hundreds of MB: counted in chunks)."""
+        n = 0
+        try:
+            with open(self.out_path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    n += chunk.count(b"\n")
+        except OSError:
+            return None
+        return n
+
     def cleanup(self):
         for p in (self.out_path, self.err_path):
             try:
@@ -350,8 +387,10 @@ def parse_tracer_stats(text):
     return st
 
 
-def parse_bpftrace_lost(text):
-    return sum(int(n) for n in re.findall(r"Lost (\d+) events", text))
+def parse_lost_events(text):
+    """Events a tool says it lost: bpftrace prints "Lost N events" (stdout), bcc's
+    libbpf-tools their perf buffer's lost callback, "lost N events on CPU #C" (stderr)."""
+    return sum(int(n) for n in re.findall(r"\blost (\d+) events", text, re.I))
 
 
 # ---------------------------------------------------------------- the bench
@@ -379,24 +418,38 @@ class Bench:
         if not shutil.which(a.bpftool):
             die(f"{a.bpftool} not found: apt-get install bpftool")
         if not a.no_tracer:
-            copy = os.path.join(self.workdir, "tcpflow-trace")
-            shutil.copy2(a.tracer, copy)
-            a.tracer_version = tool_version([copy, "--version"])
-            with open(copy, "rb") as f:
-                image = f.read()
-            if b"__asan_init" in image or b"__ubsan_handle" in image:
-                a.tracer_version += " (SANITIZER BUILD: figures not representative)"
-                log("run_bench: warning: the tracer is a sanitizer build")
-            for c in self.configs:
-                if c.argv and c.argv[0] == a.tracer:
-                    c.argv = [copy] + c.argv[1:]
-        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
-            old = f.read().strip()
-        if old != "1":
-            self._sysctl("kernel/bpf_stats_enabled", "1")
-            self.restore.append(lambda: self._sysctl("kernel/bpf_stats_enabled", old))
-        if a.with_bpftrace:
+            a.tracer_version = self._snapshot(a.tracer, "tcpflow-trace")
+        if a.baseline_tracer:
+            a.baseline_version = self._snapshot(a.baseline_tracer, "tcpflow-trace-baseline")
+        stats_fd = bpf_enable_stats()
+        if stats_fd is not None:
+            self.restore.append(lambda: os.close(stats_fd))
+        else:
+            log("run_bench: BPF_ENABLE_STATS refused: kernel.bpf_stats_enabled instead "
+                "(another bench that turns it off when it ends stops our counts)")
+            with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+                old = f.read().strip()
+            if old != "1":
+                self._sysctl("kernel/bpf_stats_enabled", "1")
+                self.restore.append(lambda: self._sysctl("kernel/bpf_stats_enabled", old))
+        if any(c.kind in ("bpftrace", "peer") for c in configs):
             self._mount_tracefs()
+
+    def _snapshot(self, path, name):
+        """Run a copy of a tracer binary, so a rebuild during the run does not change
+        what is measured; returns its version."""
+        copy = os.path.join(self.workdir, name)
+        shutil.copy2(path, copy)
+        version = tool_version([copy, "--version"])
+        with open(copy, "rb") as f:
+            image = f.read()
+        if b"__asan_init" in image or b"__ubsan_handle" in image:
+            version += " (SANITIZER BUILD: figures not representative)"
+            log(f"run_bench: warning: {path} is a sanitizer build")
+        for c in self.configs:
+            if c.argv and c.argv[0] == path:
+                c.argv = [copy] + c.argv[1:]
+        return version
 
     def _sysctl(self, name, value):
         with open(f"/proc/sys/{name}", "w") as f:
@@ -408,11 +461,12 @@ class Bench:
         r = subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
                            capture_output=True, text=True)
         if r.returncode != 0:
-            die("bpftrace's classic tracepoints need tracefs, and mounting it failed:\n"
+            die("bpftrace's and libbpf-tools' classic tracepoints need tracefs, and mounting "
+                "it failed:\n"
                 f"  mount -t tracefs nodev /sys/kernel/tracing: {r.stderr.strip()}\n"
-                "  mount it yourself, or run without the bpftrace rows (--no-bpftrace)")
-        log("run_bench: mounted tracefs on /sys/kernel/tracing for bpftrace "
-            "(unmounted again at the end)")
+                "  mount it yourself, or run without those rows (--no-bpftrace --no-peers)")
+        log("run_bench: mounted tracefs on /sys/kernel/tracing for bpftrace and the "
+            "libbpf-tools (unmounted again at the end)")
         self.restore.append(lambda: subprocess.run(["umount", "/sys/kernel/tracing"]))
 
     def teardown(self):
@@ -652,12 +706,21 @@ class Bench:
             s["rss_end_kib"] = proc_status_kib(tr.pid, "VmRSS")
             if cfg.metrics:
                 s["scrape"] = self.scrape()
+            # every run since its programs were loaded (stats were on before): what it
+            # printed at exit answers for these, others' traffic after the churn included
+            runs_total = self.runs_of(bpf_progs(a.bpftool), tr.prog_ids - tr.iter_ids) \
+                if cfg.lines_per_run else 0
             rc = tr.stop()
             s["tracer_rc"] = rc
             s["sigints"] = tr.sigints
             text = tr.stdout_tail() + "\n" + tr.stderr_text()
-            if cfg.kind == "bpftrace":
-                s["lost"] = parse_bpftrace_lost(text)
+            if cfg.lines_per_run:
+                lines = tr.stdout_lines()
+                # less the header each of them prints (bpftrace: "Attaching N probes...")
+                s["out_lines"] = None if lines is None else max(0, lines - 1)
+                s["out_lines_expected"] = runs_total * cfg.lines_per_run
+            if cfg.kind in ("bpftrace", "peer"):
+                s["lost"] = parse_lost_events(text)
                 s["recursion_misses"] = tot_miss
             elif cfg.kind == "tcpflow":
                 st = parse_tracer_stats(text)
@@ -852,6 +915,9 @@ def row_cells(ss):
     sc = [s.get("scrape") for s in ss if s.get("scrape")]
     if sc:
         notes.append("scrape ok" if all(x["ok"] for x in sc) else "scrape FAILED")
+    printed = printed_note(ss)
+    if printed:
+        notes.append(printed)
     return [
         fnum(med(rates)),
         f"{fnum(lo)}–{fnum(hi)}" if lo is not None else "–",
@@ -868,6 +934,18 @@ def row_cells(ss):
         fnum(miss),
         ", ".join(notes),
     ]
+
+
+def printed_note(ss):
+    """Lines a printing tool wrote against the lines its programs' runs call for."""
+    got = fsum([s.get("out_lines") for s in ss])
+    want = fsum([s.get("out_lines_expected") for s in ss])
+    if got is None or not want:
+        return ""
+    short = want - got
+    if abs(short) <= 2 * len(ss) + want * 1e-4:
+        return "output: every line its runs call for"
+    return f"output: {short:.0f} lines short of its runs ({short / want:.2%})"
 
 
 MAIN_HEADER = ["row", "conn/s median", "conn/s min–max", "ratio vs none (min–max)",
@@ -908,6 +986,46 @@ def per_prog_table(res, configs):
                                    for s in ss]), "{:.0f}"), miss])
     return md_table(["row", "program", "ns/run", "runs/conn", "ns/conn", "recursion misses"],
                     rows)
+
+
+def peers_lost(res, configs):
+    """For each bpftrace and libbpf-tools row: whether it lost events, and how many."""
+    out = []
+    for c in configs:
+        ss = [s for s in res.get(c.key, []) if s.get("rate") is not None]
+        if c.kind not in ("bpftrace", "peer") or not ss:
+            continue
+        lost = fsum([s.get("lost") for s in ss]) or 0
+        hit = sum(1 for s in ss if s.get("lost"))
+        said = (f"lost {lost} events in {hit} of {len(ss)} samples" if lost else
+                f"no lost events in {len(ss)} samples")
+        check = printed_note(ss)
+        out.append(f"{c.label}: {said}" + (f"; {check}" if check else ""))
+    return out
+
+
+def before_after(res, configs):
+    """Each baseline row beside the same mode of this build: ratio, BPF, user space."""
+    label = {c.key: c.label for c in configs}
+    rows = []
+    for key in ("json", "metrics"):
+        now, base = res.get(key), res.get("base-" + key)
+        if not now or not base:
+            continue
+        for name, field, fmt in (("ratio vs none", "ratio", "{:.3f}"),
+                                 ("BPF ns/run (hooks)", "bpf_ns_per_run", "{:.0f}"),
+                                 ("BPF ns/conn (all progs)", "bpf_ns_per_conn", "{:.0f}"),
+                                 ("tracer CPU µs/conn", "tracer_cpu_us_per_conn", "{:.2f}")):
+            b = med([s.get(field) for s in base])
+            n = med([s.get(field) for s in now])
+            d = f"{n - b:+{fmt[2:-1]}}" if b is not None and n is not None else "–"
+            rows.append([label[key], name, fnum(b, fmt), fnum(n, fmt), d])
+        b = max([s.get("vmhwm_kib") or 0 for s in base]) / 1024
+        n = max([s.get("vmhwm_kib") or 0 for s in now]) / 1024
+        rows.append([label[key], "VmHWM MiB", f"{b:.1f}", f"{n:.1f}", f"{n - b:+.1f}"])
+    if not rows:
+        return ""
+    return md_table(["row", "figure", "baseline", "this build", "difference"], rows)
 
 
 def verdicts(res, scale, hold):
@@ -1007,6 +1125,12 @@ def proc_meminfo_gib():
     return 0
 
 
+def deb_version(package):
+    r = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}", package],
+                       capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else f"{package} ?"
+
+
 def tool_version(argv):
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
@@ -1026,6 +1150,15 @@ def main():
     ap.add_argument("--loadgen", default=os.path.join(root, "build", "bench", "tcpflow-loadgen"))
     ap.add_argument("--empty", default=os.path.join(root, "build", "bench", "tcpflow-bench-empty"))
     ap.add_argument("--bpftrace", default="bpftrace")
+    ap.add_argument("--tcpstates", default="/usr/sbin/tcpstates",
+                    help="bcc's libbpf-tools tcpstates (Debian: libbpf-tools)")
+    ap.add_argument("--tcplife", default="/usr/sbin/tcplife",
+                    help="bcc's libbpf-tools tcplife (Debian: libbpf-tools)")
+    ap.add_argument("--baseline-tracer", metavar="PATH",
+                    help="another tcpflow-trace build: its --json and --metrics rows "
+                         "(base-json, base-metrics) interleaved with ours")
+    ap.add_argument("--baseline-label", metavar="REV",
+                    help="what the baseline is called in the rows (default: its --version)")
     ap.add_argument("--bpftool", default="bpftool")
     ap.add_argument("--quick", action="store_true",
                     help="2 rounds of 2 s, scaling to 100k, no close modes (~2 min)")
@@ -1042,10 +1175,13 @@ def main():
     ap.add_argument("--no-tracer", action="store_true",
                     help="skip the tcpflow-trace rows (develop the bench without the binary)")
     ap.add_argument("--no-bpftrace", dest="with_bpftrace", action="store_false")
+    ap.add_argument("--no-peers", dest="with_peers", action="store_false",
+                    help="skip the libbpf-tools rows (tcpstates, tcplife)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--no-close-modes", action="store_true")
     ap.add_argument("--only", help="comma-separated row keys: none,json,metrics,port1,events,"
-                                   "empty,bt-print,bt-agg")
+                                   "empty,bt-print,bt-agg,tcpstates,tcplife,base-json,"
+                                   "base-metrics")
     ap.add_argument("--retries", type=int, default=2,
                     help="re-runs of a sample disturbed by other work on the machine")
     ap.add_argument("--max-foreign", type=float, default=0.05,
@@ -1087,6 +1223,14 @@ def main():
     if a.with_bpftrace and not shutil.which(a.bpftrace):
         die("bpftrace not found: apt-get install bpftrace (Debian's 0.17 is the baseline), "
             "or pass --no-bpftrace")
+    if a.with_peers:
+        for tool in (a.tcpstates, a.tcplife):
+            if not shutil.which(tool):
+                die(f"{tool} not found: apt-get install libbpf-tools (bcc's CO-RE tools), "
+                    f"or pass --no-peers")
+    if a.baseline_tracer and not os.access(a.baseline_tracer, os.X_OK):
+        die(f"no baseline tracer at {a.baseline_tracer}: `make bench BENCH_BASELINE=REV` "
+            f"builds one", 2)
     if not a.metrics_port:
         with socket.socket() as sk:
             sk.bind(("127.0.0.1", 0))
@@ -1103,6 +1247,15 @@ def main():
             Config("port1", "tcpflow-trace --port 1", [tr, "--port", "1"]),
             Config("events", "tcpflow-trace --events", [tr, "--events"]),
         ]
+    if a.baseline_tracer:
+        bt, name = a.baseline_tracer, a.baseline_label or tool_version([a.baseline_tracer,
+                                                                        "--version"])
+        name = name.replace("tcpflow-trace ", "").strip()
+        configs += [
+            Config("base-json", f"tcpflow-trace@{name} --json", [bt, "--json"]),
+            Config("base-metrics", f"tcpflow-trace@{name} --metrics", [bt, "--metrics",
+                   f"127.0.0.1:{a.metrics_port}"], metrics=True),
+        ]
     if os.access(a.empty, os.X_OK):
         configs.append(Config("empty", "empty tp_btf programs", [a.empty], kind="empty",
                               ready_text="attached"))
@@ -1112,10 +1265,21 @@ def main():
         configs += [
             Config("bt-print", "bpftrace: print each change",
                    [a.bpftrace, os.path.join(here, "bt", "states-print.bt")],
-                   stdout="file", env=bt_env, kind="bpftrace", ready_text="Attaching"),
+                   stdout="file", env=bt_env, kind="bpftrace", ready_text="Attaching",
+                   lines_per_run=1),
             Config("bt-agg", "bpftrace: aggregate in maps",
                    [a.bpftrace, os.path.join(here, "bt", "states-aggregate.bt")],
                    stdout="file", env=bt_env, kind="bpftrace", ready_text="Attaching"),
+        ]
+    if a.with_peers:
+        # bcc's CO-RE tools as a user runs them (no flags: IPv4 and IPv6, every port).
+        # Their header goes to a block-buffered file: ready once their programs run.
+        configs += [
+            Config("tcpstates", "libbpf-tools tcpstates: print each change", [a.tcpstates],
+                   stdout="file", kind="peer", ready_text=None, lines_per_run=1),
+            # one line per socket at -> CLOSE: 2 of the 10 state changes of a connection
+            Config("tcplife", "libbpf-tools tcplife: a line per socket", [a.tcplife],
+                   stdout="file", kind="peer", ready_text=None, lines_per_run=0.2),
         ]
     if a.only:
         keep = set(a.only.split(",")) | {"none"}
@@ -1123,6 +1287,8 @@ def main():
         if unknown:
             die(f"--only: unknown or unavailable rows: {', '.join(sorted(unknown))}", 2)
         configs = [c for c in configs if c.key in keep]
+        if a.baseline_tracer and not any(c.key.startswith("base-") for c in configs):
+            die("--baseline-tracer: --only keeps none of its rows (base-json, base-metrics)", 2)
     jcfg = next((c for c in configs if c.key == "json"), None)
 
     b = Bench(a)
@@ -1162,7 +1328,10 @@ def main():
     lines.append(f"- machine: {machine_info()}")
     lines.append(f"- tools: {getattr(a, 'tracer_version', '?') if not a.no_tracer else 'tcpflow-trace: not run'}; "
                  f"{tool_version([a.bpftrace, '--version']) if a.with_bpftrace else 'bpftrace: not run'}; "
-                 f"{tool_version([a.bpftool, 'version'])}")
+                 f"{deb_version('libbpf-tools') if a.with_peers else 'libbpf-tools: not run'}; "
+                 f"{tool_version([a.bpftool, 'version'])}"
+                 + (f"; baseline {a.baseline_tracer}: {getattr(a, 'baseline_version', '?')}"
+                    if a.baseline_tracer else ""))
     lines.append(f"- load: bench/loadgen.c, {a.workers} workers, connect/accept/close on "
                  f"{'a fresh network namespace' if a.netns else 'the host loopback'}, "
                  f"client-first close, sources rotated over 127.0.0.0/8; "
@@ -1177,7 +1346,7 @@ def main():
     lines.append("- ratio: a sample's conn/s / the untraced conn/s at the same moment "
                  "(interpolated in time between the untraced samples before and after it: "
                  "the machine drifts by several percent over minutes); median of rounds, "
-                 "min–max. BPF figures with kernel.bpf_stats_enabled=1 "
+                 "min–max. BPF figures with run-time statistics on (BPF_ENABLE_STATS) "
                  "(on for every row) from `bpftool prog show -j` over the whole churn: "
                  "ns/run and runs/conn of the hook programs (tracepoints); ns/conn of all "
                  "programs, BPF iterators included (`bpftool link show`: type iter). "
@@ -1192,14 +1361,37 @@ def main():
                      f"the churn keeps the table full")
     lines.append("- output: tcpflow-trace writes to /dev/null; lost events from its exit "
                  "summary on stderr, recursion misses from `bpftool` (recursion_misses of its "
-                 "programs); the bpftrace rows write to a file on tmpfs, read back for "
-                 "\"Lost N events\" and deleted; `--metrics` is scraped once after the churn")
+                 "programs); the bpftrace and libbpf-tools rows write to a file on tmpfs, read "
+                 "back for their own lost-event reports (bpftrace: \"Lost N events\"; "
+                 "tcpstates, tcplife: \"lost N events on CPU #C\" on stderr, from their perf "
+                 "buffer's lost callback), their lines counted against the runs of their "
+                 "programs (the notes: one line per run, tcplife one per socket, i.e. 2 of a "
+                 "connection's 10 runs) and deleted; `--metrics` is scraped once after the "
+                 "churn")
     lines.append("")
     lines.append("## Churn, client-first close")
     lines.append("")
     lines.append(md_table(MAIN_HEADER, [[c.label] + row_cells(res.get(c.key, []))
                                         for c in configs]))
     lines.append("")
+    pl = peers_lost(res, configs)
+    if pl:
+        lines.append("Lost events of the other tools (their own reports; their output's lines "
+                     "against their programs' runs as the check):")
+        lines.append("")
+        lines += [f"- {x}" for x in pl]
+        lines.append("")
+    ba = before_after(res, configs)
+    if ba:
+        lines.append(f"## Before/after: tcpflow-trace@{a.baseline_label or 'baseline'} "
+                     f"in the same run")
+        lines.append("")
+        lines.append(f"The baseline ({getattr(a, 'baseline_version', '?')}) and this build "
+                     f"({getattr(a, 'tracer_version', '?')}) took turns in the same rounds "
+                     f"as every other row; medians over rounds.")
+        lines.append("")
+        lines.append(ba)
+        lines.append("")
     v = verdicts(res, scale, hold)
     if v:
         lines.append("## Targets (issue 5)")

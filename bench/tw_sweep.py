@@ -94,18 +94,11 @@ class Tracer:
             return f.read()
 
     def _helper(self):
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if st[st.index("(") + 1:st.rindex(")")] == "tcpflow-nsiter" and \
-                    int(st[st.rindex(")") + 2:].split()[1]) == self.p.pid:
-                return int(d)
-        return None
+        """The tracer's namespace helper (a child named tcpflow-nsiter), or None."""
+        p = subprocess.run(["pgrep", "-P", str(self.p.pid), "-x", "tcpflow-nsiter"],
+                           capture_output=True, text=True)
+        pids = p.stdout.split()
+        return int(pids[0]) if pids else None
 
     def cpu_s(self):
         """On-CPU seconds of the tracer, its helper and the helper's children."""

@@ -74,6 +74,14 @@ static const struct feature_doc docs[TF_FEAT_MAX] = {
 		"(recursion_misses stays 0)",
 		NULL,
 	},
+	[TF_FEAT_NETNS_TIMEWAITS] = {
+		"netns_timewaits",
+		"TIME-WAIT ends and durations in other network namespaces (containers), by "
+		"sock_diag lookups a helper process makes inside each",
+		"TIME-WAITs handed over in other network namespaces end \"not_swept\", with no "
+		"end time",
+		NULL,
+	},
 	[TF_FEAT_KERNEL_METRICS] = {
 		"kernel_metrics",
 		"--metrics/--hist alone fold each finished connection into per-CPU "

@@ -148,7 +148,7 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg,
  * the tracker becomes the core's stage. Returns 0 or an exit status.
  */
 static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
-			  struct tf_loader *l, const struct tf_features *fs, struct tf_tw **tw,
+			  struct tf_loader *l, struct tf_features *fs, struct tf_tw **tw,
 			  int64_t off)
 {
 	struct tf_sink *sk;
@@ -159,7 +159,7 @@ static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
 		return 0;
 	rc = tf_loader_start_iters(l, cfg, msg, sizeof(msg));
 	if (!rc)
-		rc = tf_tw_new(tw, cfg, l, core, msg, sizeof(msg));
+		rc = tf_tw_new(tw, cfg, l, core, fs, msg, sizeof(msg));
 	if (rc && cfg->tw) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		return rc;
@@ -169,8 +169,6 @@ static int add_close_side(struct tf_core *core, const struct tf_config *cfg,
 			fprintf(stderr, "tcpflow-trace: note: %s\n", msg);
 		return 0;
 	}
-	if (tf_tw_notice(*tw))
-		fprintf(stderr, "tcpflow-trace: note: %s\n", tf_tw_notice(*tw));
 	if (!cfg->tw)
 		return 0;
 	sk = tf_sink_tw_new(stdout, off, cfg->interval_s, cfg->json);
@@ -303,13 +301,14 @@ static void print_summary(const struct tf_run_stats *st)
 
 /*
  * --check: start as a run would (load, attach, probe every optional
- * program), say what this kernel and these privileges allow, stop. Returns
- * 0 when tracing works, else the status a run would exit with.
+ * program, start the TIME-WAIT tracker), say what this kernel and these
+ * privileges allow, stop. *l and *tw are the caller's to free. Returns 0
+ * when tracing works, else the status a run would exit with.
  */
-static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
+static int check_kernel(const struct tf_config *cfg, struct tf_core *core,
+			struct tf_loader **l, struct tf_tw **tw)
 {
 	struct tf_features feats = { 0 }, *fs = &feats;
-	struct tf_loader *l = NULL;
 	struct utsname u;
 	char msg[512], twmsg[512];
 	int rc, off = 0, fallback = 0;
@@ -319,13 +318,15 @@ static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
 	printf("%-20s %s %s\n", "kernel", u.release, u.machine);
 	printf("%-20s %s (%s)\n", "btf", cfg->btf_path ? cfg->btf_path : "/sys/kernel/btf/vmlinux",
 	       cfg->btf_path ? "--btf" : "the running kernel's");
-	rc = tf_loader_start(&l, cfg, fs, on_record, core, msg, sizeof(msg));
+	rc = tf_loader_start(l, cfg, fs, on_record, core, msg, sizeof(msg));
 	if (rc) {
 		printf("%-20s %s    %s\n", "core", rc == TF_EXIT_PERM ? "refused" : "missing", msg);
 		printf("tracing does not work here; optional features not probed\n");
 		return rc;
 	}
-	tf_loader_start_iters(l, cfg, twmsg, sizeof(twmsg));	/* probes tcp_iter & co */
+	/* probes tcp_iter & co, then what following other namespaces needs */
+	if (!tf_loader_start_iters(*l, cfg, twmsg, sizeof(twmsg)))
+		tf_tw_new(tw, cfg, *l, core, fs, twmsg, sizeof(twmsg));
 	printf("%-20s available  sock:inet_sock_set_state and the ring buffer: tracing works\n",
 	       "core");
 	tf_features_check_lines(fs, stdout);
@@ -335,7 +336,6 @@ static int check_kernel(const struct tf_config *cfg, struct tf_core *core)
 	}
 	printf("tracing works: %d of %d optional features available, %d with a fallback, %d off\n",
 	       TF_FEAT_MAX - off - fallback, TF_FEAT_MAX, fallback, off);
-	tf_loader_free(l);
 	return TF_EXIT_OK;
 }
 
@@ -371,7 +371,7 @@ int main(int argc, char **argv)
 	cgroups = tf_cgroups_new();
 	tf_core_set_cgroup_name(&core, name_cgroup, cgroups);
 	if (cfg.check) {
-		rc = check_kernel(&cfg, &core);
+		rc = check_kernel(&cfg, &core, &loader, &tw);
 		goto cleanup;
 	}
 	rc = tf_loader_start(&loader, &cfg, &kst.features, on_record, &core, msg, sizeof(msg));

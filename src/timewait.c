@@ -61,7 +61,6 @@ struct tf_tw {
 	bool ns_gone;			/* the home namespace no longer exists */
 	bool home_stale;		/* the last way into it failed */
 	uint64_t check_cost_ns;		/* a lookup in another namespace, measured */
-	char notice[400];		/* at start: what is not followed, and why */
 	char problem[256];		/* the last trouble seen (each is reported once) */
 	bool problem_new;
 	uint32_t hz;
@@ -494,11 +493,6 @@ int tf_tw_sweep(struct tf_tw *tw, uint64_t now_ns)
 	return 1;
 }
 
-const char *tf_tw_notice(const struct tf_tw *tw)
-{
-	return tw->notice[0] ? tw->notice : NULL;
-}
-
 const char *tf_tw_problem(struct tf_tw *tw)
 {
 	if (!tw->problem_new)
@@ -519,19 +513,13 @@ static void stage_conn(void *ctx, const struct tf_summary *s)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-/* Why TIME-WAITs elsewhere will not be followed: one line in tw->notice. */
-static void not_followed(struct tf_tw *tw, const char *why)
-{
-	snprintf(tw->notice, sizeof(tw->notice), "TIME-WAITs in other network namespaces are not "
-		 "followed (%s): their records say end \"not_swept\"", why);
-}
-
 /*
  * The namespace helper, while we still have the privileges it keeps: to
  * walk --netns (an error without it), and to follow the TIME-WAITs of
  * other namespaces by lookups (without it they end as not_swept).
  */
-static int start_helper(struct tf_tw *tw, const struct tf_config *cfg, char *err, size_t errlen)
+static int start_helper(struct tf_tw *tw, const struct tf_config *cfg, struct tf_features *fs,
+			char *err, size_t errlen)
 {
 	char path[TF_NS_PATH_LEN], why[200];
 	int e;
@@ -544,9 +532,8 @@ static int start_helper(struct tf_tw *tw, const struct tf_config *cfg, char *err
 		return TF_EXIT_USAGE;
 	}
 	if (!cfg->netns && (e = tf_diag_probe())) {
-		snprintf(why, sizeof(why), "this kernel answers no TCP sock_diag lookup: %s; "
-			 "needs inet_diag and tcp_diag", strerror(-e));
-		not_followed(tw, why);
+		tf_feature_set(fs, TF_FEAT_NETNS_TIMEWAITS, TF_FS_OFF, TF_FW_MISSING, e,
+			       "TCP sock_diag lookups, modules inet_diag and tcp_diag,");
 		return TF_EXIT_OK;
 	}
 	e = tf_nsiter_new(&tw->ns, tf_loader_iter_link(tw->loader, TF_ITER_SWEEP), why, sizeof(why));
@@ -555,7 +542,8 @@ static int start_helper(struct tf_tw *tw, const struct tf_config *cfg, char *err
 		return TF_EXIT_PERM;
 	}
 	if (e)
-		not_followed(tw, why);
+		tf_feature_set(fs, TF_FEAT_NETNS_TIMEWAITS, TF_FS_OFF, TF_FW_REFUSED, e,
+			       "CAP_SYS_ADMIN and CAP_SYS_PTRACE to the namespace helper");
 	return TF_EXIT_OK;
 }
 
@@ -579,7 +567,7 @@ static int make_trackers(struct tf_tw *tw, const struct tf_config *cfg)
 }
 
 int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader *l,
-	      struct tf_core *core, char *err, size_t errlen)
+	      struct tf_core *core, struct tf_features *fs, char *err, size_t errlen)
 {
 	struct tf_tw *tw = calloc(1, sizeof(*tw));
 	int rc = TF_EXIT_RUNTIME;
@@ -603,7 +591,7 @@ int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader 
 	tw->scan_period_ns = (uint64_t)(cfg->stuck_s * 1e8);	/* --stuck / 10 */
 	if (tw->scan_period_ns < tw->interval_ns)
 		tw->scan_period_ns = tw->interval_ns;
-	rc = start_helper(tw, cfg, err, errlen);
+	rc = start_helper(tw, cfg, fs, err, errlen);
 	if (rc)
 		goto cleanup;
 	tw->hz = measure_hz(tw);

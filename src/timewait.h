@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core.h"
+#include "kfeatures.h"
 #include "loader.h"
 #include "options.h"
 
@@ -30,14 +31,14 @@ struct tf_tw;
  * network namespace: ours, or --netns; TIME-WAITs handed over in other
  * namespaces are followed by lookups inside them (twforeign.h). Both need
  * the namespace helper, forked now: call it before dropping privileges.
+ * When other namespaces cannot be followed (no sock_diag, no privileges for
+ * the helper), feature netns_timewaits goes off in fs and their TIME-WAITs
+ * end "not_swept".
  * cfg, l and core must outlive the tracker; free the core first.
  * Returns TF_EXIT_OK, or an enum tf_exit status with one line in err.
  */
 int tf_tw_new(struct tf_tw **out, const struct tf_config *cfg, struct tf_loader *l,
-	      struct tf_core *core, char *err, size_t errlen);
-
-/* What the tracker will not do on this host, and why (one line), or NULL. */
-const char *tf_tw_notice(const struct tf_tw *tw);
+	      struct tf_core *core, struct tf_features *fs, char *err, size_t errlen);
 
 /*
  * Sweep if one is due (every --tw-interval; call often, e.g. every loop).

@@ -19,7 +19,7 @@ from datetime import datetime
 import pytest
 
 import tfenv
-from tfcheck import check_close, check_retransmits, context, retransmits
+from tfcheck import check_close, check_retransmits, context, retransmits, sweep_period_s, sweeps_s
 from tfenv import TOL_US, Tracer, check_run, near, states, wait_until
 
 pytestmark = pytest.mark.root
@@ -101,7 +101,7 @@ def test_tw_census_matches_the_kernel(ns):
     t_k, kernel = kernel_timewait(ns)
     assert sorted(kernel) == ports, kernel
 
-    tops = wait_records(tr, "tw_top", lambda r: wall(r["time"]) > t_k, 1, 5 * SWEEP_S + 3)
+    tops = wait_records(tr, "tw_top", lambda r: wall(r["time"]) > t_k, 1, sweeps_s(tr, 3, SWEEP_S) + 1)
     top = tops[0]
     # the next sweep (its period stretches when a walk is slow: busy host)
     before = [r["interval_us"] / 1e6 for r in records(tr, "tw_top") if wall(r["time"]) <= t_k]
@@ -296,7 +296,7 @@ def test_stuck_close_wait_and_fin_wait2(ns):
     near(wall(cw["since"]) * 1e6, fin * 1e6, TOL_US, "CLOSE_WAIT since", ctx)
     near(wall(fw2["since"]) * 1e6, ack * 1e6, TOL_US, "FIN_WAIT2 since", ctx)
     # one sweep late at most (the period stretches when walks are slow: busy host)
-    period = max([SWEEP_S] + [r["interval_us"] / 1e6 for r in records(tr, "tw_top")])
+    period = sweep_period_s(records(tr, "tw_top"), SWEEP_S)
     for r in (cw, fw2):
         waited = wall(r["time"]) - wall(r["since"])
         assert abs(r["age_us"] / 1e6 - waited) < 0.001, r
@@ -368,7 +368,7 @@ def test_rst_kills_time_wait(ns):
     ns.exec("python3", "-c", script)
     sent = time.time()
     assert wait_until(lambda: ss_count(ns, "time-wait") == 0, 1), "the RST did not kill it"
-    tw = wait_records(tr, "time_wait", lambda r: r["sport"] == cport, 1, 4 * SWEEP_S + 2)[0]
+    tw = wait_records(tr, "time_wait", lambda r: r["sport"] == cport, 1, sweeps_s(tr, 3, SWEEP_S))[0]
     res = tr.stop()
     st = check_run(res)
     # lost events (another BPF program on the host, docs/KERNEL.md, fact 6)

@@ -17,6 +17,7 @@ minimal iter/bpf_map_elem program loaded with a raw bpf() call.
 """
 
 import ctypes
+import json
 import os
 import re
 import signal
@@ -37,7 +38,8 @@ SYNACK = f"tcp sport {B} tcp flags & (syn|ack) == syn|ack"
 SHIM = tfenv.ROOT / "build" / "tests" / "refuse_progs.so"
 
 FEATURES = ["conn_table_iter", "retransmits", "synack_retransmits", "resets", "tcp_iter",
-            "listener_owners", "half_owners", "netns_tasks", "recursion_misses", "kernel_metrics"]
+            "listener_owners", "half_owners", "netns_tasks", "recursion_misses", "netns_timewaits",
+            "kernel_metrics"]
 # program (or prog-info field) the shim refuses -> feature, and its state then
 PROGS = {
     "dump_conns": ("conn_table_iter", "fallback"),
@@ -206,7 +208,9 @@ def test_traces_with_programs_refused(ns, refused):
     # the server that never closed: flushed at exit by the live-table walk
     (open_s,) = [c for c in res.conns if c["role"] == "server" and c["sport"] == S]
     assert "open_at_exit" in open_s["flags"] and states(open_s)[-1] == "CLOSE_WAIT", ctx
-    assert st["open_at_exit"] == 1 and st["recursion_misses"] == 0, ctx
+    # a busy host's churn can nest our program on a CPU (counted, never silent):
+    # those are the only losses a run may have, and the records above were whole
+    assert st["open_at_exit"] == 1 and st["lost"] == st["recursion_misses"], ctx
 
 
 def test_check_reports_each_feature():
@@ -415,3 +419,23 @@ def test_kernel_metrics_refused_falls_back_to_records(ns):
     proc.p.send_signal(signal.SIGINT)
     assert proc.wait(20) == 0, proc.stderr()
     assert "folded into the metrics in the kernel" not in proc.stderr(), proc.stderr()
+
+
+def test_netns_timewaits_off_without_the_helpers_privileges():
+    """Following other namespaces' TIME-WAITs is a feature of privileges, not
+    of a program: with CAP_SYS_ADMIN and CAP_SYS_PTRACE gone from the bounding
+    set (a least-privilege service), --check says refused and a system-wide
+    run says off in its one notice and in its stats; as full root, available."""
+    drop = ["setpriv", "--bounding-set=-sys_admin,-sys_ptrace", str(TRACER_BIN)]
+    assert kernel_states()["netns_timewaits"] == "enabled", kernel_states()
+    r = subprocess.run([*drop, "--check"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    (line,) = [l for l in r.stdout.splitlines() if l.startswith("netns_timewaits ")]
+    assert line.split()[1] == "refused" and "EPERM" in line and "not_swept" in line, line
+    r = subprocess.run([*drop, "--json", "-d", "1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    assert notices(r.stderr)["netns_timewaits"] == (
+        "off", "the kernel refused CAP_SYS_ADMIN and CAP_SYS_PTRACE to the namespace helper",
+        "EPERM"), r.stderr
+    (st,) = [json.loads(l) for l in r.stdout.splitlines() if '"type":"stats"' in l]
+    assert st["features"]["netns_timewaits"] == "off", st

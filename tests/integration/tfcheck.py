@@ -14,7 +14,7 @@ scale); the tolerance is tfenv.TOL_US unless a test says why it needs more.
 
 import functools
 
-from tfenv import TOL_US, check_run, near, state_t, states
+from tfenv import TOL_US, check_run, near, records, state_t, states
 
 
 def context(t, res):
@@ -85,3 +85,16 @@ def check_retransmits(rec, kind, sent, t, tol, ctx):
     for r, p in zip(got, sent[1:]):
         near(r["t_us"], t.t_us(rec["role"], p.t_ns), tol, f"{rec['role']} {kind} retransmit t_us", ctx)
     return got
+
+
+def sweep_period_s(tops, floor):
+    """The TIME-WAIT sweep period the tracer reports in its tw_top records:
+    floor (--tw-interval), or longer when sweeps cost more than 2% of a CPU
+    (a leak-checked tracer, or a host with many sockets: iter/tcp walks the
+    whole established hash, every namespace's share of it)."""
+    return max([floor] + [t["interval_us"] / 1e6 for t in tops])
+
+
+def sweeps_s(tr, n, floor):
+    """Time to wait for n more sweeps at the period the tracer reports now."""
+    return (n + 1) * sweep_period_s(records(tr, "tw_top")[-3:], floor) + 2

@@ -41,8 +41,8 @@ MAX_EXPOSURE = 2.0  # systemd-analyze security: 1.4 when written; fail if harden
 
 # The unit's two capabilities (CAP_BPF, CAP_PERFMON) are enough for everything but
 # following TIME-WAITs into other network namespaces, which needs CAP_SYS_ADMIN and
-# CAP_SYS_PTRACE: least privilege on purpose (README, Install), said in one note.
-NOT_FOLLOWED = "tcpflow-trace: note: TIME-WAITs in other network namespaces are not followed"
+# CAP_SYS_PTRACE: least privilege on purpose (README, Install), said in one feature line.
+NOT_FOLLOWED = "tcpflow-trace: feature netns_timewaits off: "
 
 
 def degraded(line):
