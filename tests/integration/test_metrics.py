@@ -541,24 +541,26 @@ def test_kernel_metrics_against_ground_truth(ns):
 
     tfenv.wait_until(lambda: total(values(), "tcpflow_connections_total") == 2 * clients, 10)
     s = values()
-    assert total(s, "tcpflow_connections_total", role="client") == clients, s
-    assert total(s, "tcpflow_connections_total", role="server") == clients, s
-    assert total(s, "tcpflow_connections_total", role="client", port=str(fast)) == n
-    assert total(s, "tcpflow_connections_total", role="server", port=str(slow)) == 1
-    assert total(s, "tcpflow_syn_retransmits_total") == ns.counter("drop_syn") == 2
-    assert total(s, "tcpflow_connection_closes_total", role="client", kind="active") == clients
-    assert total(s, "tcpflow_connection_closes_total", role="server", kind="passive") == clients
-    assert total(s, "tcpflow_time_wait_handovers_total", role="client") == clients
-    assert total(s, "tcpflow_handshake_duration_seconds_count") == 2 * clients
-    assert total(s, "tcpflow_close_duration_seconds_count", side="passive") == clients
-    assert total(s, "tcpflow_connections_missed_transitions_total") == 0
-    assert total(s, "tcpflow_feature_enabled", feature="kernel_metrics") == 1
+    ctx = "\n".join(f"{n}{dict(lb)} {v}" for (n, lb), v in sorted(s.items())
+                    if v and not n.endswith("_bucket")) + "\n" + proc.stderr()
+    assert total(s, "tcpflow_connections_total", role="client") == clients, ctx
+    assert total(s, "tcpflow_connections_total", role="server") == clients, ctx
+    assert total(s, "tcpflow_connections_total", role="client", port=str(fast)) == n, ctx
+    assert total(s, "tcpflow_connections_total", role="server", port=str(slow)) == 1, ctx
+    assert total(s, "tcpflow_syn_retransmits_total") == ns.counter("drop_syn") == 2, ctx
+    assert total(s, "tcpflow_connection_closes_total", role="client", kind="active") == clients, ctx
+    assert total(s, "tcpflow_connection_closes_total", role="server", kind="passive") == clients, ctx
+    assert total(s, "tcpflow_time_wait_handovers_total", role="client") == clients, ctx
+    assert total(s, "tcpflow_handshake_duration_seconds_count") == 2 * clients, ctx
+    assert total(s, "tcpflow_close_duration_seconds_count", side="passive") == clients, ctx
+    assert total(s, "tcpflow_connections_missed_transitions_total") == 0, ctx
+    assert total(s, "tcpflow_feature_enabled", feature="kernel_metrics") == 1, ctx
     # the slow handshake (SYNs at 0, 1, 3 s) in its bucket, whichever side counted it
     slow_hs = total(s, "tcpflow_handshake_duration_seconds_bucket", role="client",
                     port=str(slow), le="+Inf") - total(s, "tcpflow_handshake_duration_seconds_bucket",
                                                       role="client", port=str(slow), le="2.62144")
-    assert slow_hs == 1, s
-    assert sum(v for (name, lb), v in s.items() if name == "tcpflow_lost_events_total") == 0
+    assert slow_hs == 1, ctx
+    assert sum(v for (name, lb), v in s.items() if name == "tcpflow_lost_events_total") == 0, ctx
 
     stop(proc)
     folded, sent = folded_sent(proc)
