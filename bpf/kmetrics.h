@@ -150,11 +150,11 @@ static __always_inline int km_verdict(const struct tf_conn *c, struct tf_verdict
 	return km_scan(c, &x) && km_finish(c, &x, v);
 }
 
-__noinline int km_needs_record(const struct tf_conn *c, const struct tf_verdict *v)
+__noinline int km_route(const struct tf_conn *c, const struct tf_verdict *v)
 {
 	if (!c || !v)
-		return 1;
-	return tf_km_needs_record(c, v, km_tw, km_stuck_ns);
+		return TF_KM_RECORD;
+	return tf_km_route(c, v, km_tw, km_stuck_ns);
 }
 
 __noinline int km_apply_states(struct tf_km_main *m, const struct tf_conn *c,
@@ -187,10 +187,13 @@ __noinline int km_apply_hs(struct tf_km_hs *hs, const struct tf_km_delta *d, __u
 /*
  * Fold a finished connection into this CPU's aggregates. Returns 0 when
  * user space needs the record, else KM_FOLDED, | KM_GAP when the record
- * shows a change TCP cannot make (missed transitions, a run stat).
+ * shows a change TCP cannot make (missed transitions, a run stat),
+ * | KM_HANDOVER when its TIME-WAIT hand-over must be sent (the caller does:
+ * it holds the ring buffer).
  */
 #define KM_FOLDED 1
 #define KM_GAP 2
+#define KM_HANDOVER 4
 
 static __noinline int km_fold_conn(const struct tf_conn *c)
 {
@@ -198,7 +201,7 @@ static __noinline int km_fold_conn(const struct tf_conn *c)
 	union tf_km_entry *main, *hs;
 	struct tf_km_delta d = {};
 	struct tf_verdict v = {};
-
+	int route;
 	__u64 tuple;
 	__u8 one = 1;
 
@@ -208,16 +211,17 @@ static __noinline int km_fold_conn(const struct tf_conn *c)
 	slot = km_port_slot(c);
 	if (!km_verdict(c, &v))
 		return 0;
+	route = km_route(c, &v);
 	tuple = km_tw ? tf_km_tuple_hash(c) : 0;
-	if (km_needs_record(c, &v)) {
-		if (km_tw && v.time_wait)
-			bpf_map_update_elem(&km_tw_tuples, &tuple, &one, BPF_ANY);
-		return 0;
-	}
 	if (km_tw && bpf_map_lookup_elem(&km_tw_tuples, &tuple)) {
+		/* maybe a reuse of that TIME-WAIT: the tracker needs the whole record */
 		bpf_map_delete_elem(&km_tw_tuples, &tuple);
-		return 0;
+		route = TF_KM_RECORD;
 	}
+	if (km_tw && v.time_wait)
+		bpf_map_update_elem(&km_tw_tuples, &tuple, &one, BPF_ANY);
+	if (route == TF_KM_RECORD)
+		return 0;
 	main = bpf_map_lookup_elem(&kmetrics, &id);
 	if (!main)
 		return 0;
@@ -229,7 +233,7 @@ static __noinline int km_fold_conn(const struct tf_conn *c)
 		if (hs)
 			km_apply_hs(&hs->hs, &d, slot);
 	}
-	return KM_FOLDED | (v.gap ? KM_GAP : 0);
+	return KM_FOLDED | (v.gap ? KM_GAP : 0) | (route == TF_KM_FOLD_HANDOVER ? KM_HANDOVER : 0);
 }
 
 #endif /* TF_BPF_KMETRICS_H */

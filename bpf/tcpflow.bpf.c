@@ -320,6 +320,20 @@ static __always_inline bool set_listener_owner(struct tf_conn *c)
 	return true;
 }
 
+/* A folded connection's TIME-WAIT hand-over, for the tracker (bpf/kmetrics.h). */
+static __always_inline void send_handover(const struct tf_conn *c)
+{
+	struct tf_handover *h = bpf_ringbuf_reserve(&rb, sizeof(*h), 0);
+
+	if (!h) {
+		stat_inc(TF_STAT_RB_LOST_CONN);
+		return;
+	}
+	tf_km_handover(c, h);
+	bpf_ringbuf_submit(h, rb_flags());
+	stat_inc(TF_STAT_HANDOVERS);
+}
+
 /*
  * Send a finished connection to user space, or fold it into the kernel's
  * metrics when no view needs it (bpf/kmetrics.h), and forget it.
@@ -332,6 +346,8 @@ static __always_inline void emit_conn(__u64 key, struct tf_conn *c, bool fold)
 		stat_inc(TF_STAT_FOLDED);
 		if (folded & KM_GAP)
 			stat_inc(TF_STAT_FOLDED_GAPS);
+		if (folded & KM_HANDOVER)
+			send_handover(c);
 	} else if (bpf_ringbuf_output(&rb, c, sizeof(*c), rb_flags()))
 		stat_inc(TF_STAT_RB_LOST_CONN);
 	else

@@ -199,26 +199,34 @@ TF_INLINE int tf_km_state_time(const struct tf_conn *c, const struct tf_verdict 
 	return tf_km_mstate(s0);
 }
 
+/* Where a finished connection goes when the kernel folds metrics (tf_km_route). */
+enum tf_km_route_id {
+	TF_KM_FOLD = 0,		/* folded, nothing sent */
+	TF_KM_RECORD,		/* sent as a record, user space counts it */
+	TF_KM_FOLD_HANDOVER,	/* folded, and its TIME-WAIT hand-over sent (struct tf_handover) */
+};
+
 /*
  * Must user space see this record itself, rather than the kernel fold it?
  * - a reset may still follow its CLOSE (tf_may_get_late_reset): user space
  *   holds the record for it, and the reset changes how it closed;
- * - with the TIME-WAIT tracker (tw): a hand-over begins a TIME-WAIT it
- *   follows; a connection that began before tracing or sat in CLOSE_WAIT or
- *   FIN_WAIT2 for stuck_ns or longer may have been reported stuck (the
- *   stuck gauge goes down when its record arrives).
+ * - with the TIME-WAIT tracker (tw): a connection that began before tracing
+ *   or sat in CLOSE_WAIT or FIN_WAIT2 for stuck_ns or longer may have been
+ *   reported stuck (the stuck gauge goes down when its record arrives);
+ *   a hand-over begins a TIME-WAIT the tracker follows: for it a small
+ *   struct tf_handover is enough.
  */
-TF_INLINE int tf_km_needs_record(const struct tf_conn *c, const struct tf_verdict *v, int tw,
-				 __u64 stuck_ns)
+TF_INLINE int tf_km_route(const struct tf_conn *c, const struct tf_verdict *v, int tw,
+			  __u64 stuck_ns)
 {
 	int np = tf_verdict_points(v);
 
 	if (tf_may_get_late_reset(c))
-		return 1;
+		return TF_KM_RECORD;
 	if (!tw)
-		return 0;
-	if (v->time_wait || (c->flags & TF_F_MIDLIFE))
-		return 1;
+		return TF_KM_FOLD;
+	if (c->flags & TF_F_MIDLIFE)
+		return TF_KM_RECORD;
 	for (int i = 0; i < TF_MAX_STATES; i++) {
 		__s64 ns = 0;
 		int st;
@@ -227,9 +235,35 @@ TF_INLINE int tf_km_needs_record(const struct tf_conn *c, const struct tf_verdic
 			break;
 		st = tf_km_state_time(c, v, i, &ns);
 		if ((st == 4 || st == 5) && ns >= 0 && (__u64)ns >= stuck_ns)	/* FIN_WAIT2, CLOSE_WAIT */
-			return 1;
+			return TF_KM_RECORD;
 	}
-	return 0;
+	return v->time_wait ? TF_KM_FOLD_HANDOVER : TF_KM_FOLD;
+}
+
+/* The hand-over of a folded connection, for the TIME-WAIT tracker (h: zeroed or fresh). */
+TF_INLINE void tf_km_handover(const struct tf_conn *c, struct tf_handover *h)
+{
+	int last = c->nstates ? c->nstates - 1 : 0;
+
+	h->type = TF_REC_HANDOVER;
+	h->flags = c->flags;
+	h->family = c->family;
+	h->role = c->role;
+	h->first_state = c->state[0];
+	h->_pad0 = 0;
+	h->pid = c->pid;
+	h->netns = c->netns;
+	h->srtt_us = c->srtt_us;
+	h->_pad1 = 0;
+	__builtin_memcpy(h->comm, c->comm, sizeof(h->comm));
+	__builtin_memcpy(h->saddr, c->saddr, sizeof(h->saddr));
+	__builtin_memcpy(h->daddr, c->daddr, sizeof(h->daddr));
+	h->sport = c->sport;
+	h->dport = c->dport;
+	h->_pad2 = 0;
+	h->skaddr = c->skaddr;
+	h->start_ns = c->state_ns[0];
+	h->handover_ns = c->state_ns[TF_SM(last)];
 }
 
 /* Add one duration; negative ones (bad input) are not counted (tf_hist_add). */

@@ -268,7 +268,8 @@ static void print_summary(const struct tf_run_stats *st)
 		tf_run_conns(st), st->flushed_open, st->events, lost);
 	if (st->bpf[TF_STAT_FOLDED])
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " of them folded into the metrics in the "
-			"kernel, %" PRIu64 " sent as records\n", st->bpf[TF_STAT_FOLDED], st->conns);
+			"kernel, %" PRIu64 " sent as records; %" PRIu64 " TIME-WAIT hand-overs sent "
+			"alone\n", st->bpf[TF_STAT_FOLDED], st->conns, st->handovers);
 	if (st->bpf[TF_STAT_RB_LOST_CONN] || st->bpf[TF_STAT_RB_LOST_STATE])
 		fprintf(stderr, "tcpflow-trace: ring buffer full %" PRIu64 " times: raise --ringbuf-size\n",
 			st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE]);

@@ -20,6 +20,7 @@ struct tf_run_stats {
 	uint64_t conns;			/* connection records received */
 	uint64_t events;		/* state changes folded in the kernel */
 	uint64_t state_events;		/* --events records received */
+	uint64_t handovers;		/* TIME-WAIT hand-overs of connections folded in the kernel */
 	uint64_t bpf[TF_STAT_MAX];	/* the kernel's per-CPU counters, summed */
 	uint64_t recursion_misses;	/* program runs the kernel skipped (all programs) */
 	uint64_t flushed_open;		/* connections still open at exit, flushed incomplete */

@@ -14,6 +14,9 @@
 #include "tf_fold.h"
 #include "tf_kmetrics.h"
 #include "metrics.h"
+#include "core.h"
+#include "sink.h"
+#include "twtrack.h"
 
 #define NCPU 2
 #define STUCK_NS (30 * S)
@@ -174,7 +177,11 @@ static uint32_t k_learn(struct kernel *k, uint16_t port)
 	return (uint32_t)k->nlearned++;
 }
 
-/* bpf/kmetrics.h's km_fold_conn, its map lookups replaced. 1: folded. */
+/*
+ * bpf/kmetrics.h's km_fold_conn, its map lookups replaced (no tuple seen
+ * twice here: the reuse check never fires). 1: folded (a hand-over, if
+ * any, goes alone).
+ */
 static int k_fold(struct kernel *k, int cpu, const struct tf_conn *c, int tw)
 {
 	union tf_km_entry *e = k->cpu[cpu];
@@ -187,7 +194,7 @@ static int k_fold(struct kernel *k, int cpu, const struct tf_conn *c, int tw)
 	if (slot == TF_KM_OTHER && second)
 		slot = k_find(k, second);
 	tf_verdict(c, &v);
-	if (tf_km_needs_record(c, &v, tw, STUCK_NS))
+	if (tf_km_route(c, &v, tw, STUCK_NS) == TF_KM_RECORD)
 		return 0;
 	tf_km_delta(c, &v, &d);
 	tf_km_apply_main(&e[TF_KM_MAIN].main, &d, slot);
@@ -317,10 +324,10 @@ static char *case_same(uint16_t base, int nports_traffic, const uint16_t *ports,
 	return o.kernel_text;
 }
 
-/* Ports learned (no --port), the tracker running: 8 records of 14 cross (needs_record). */
+/* Ports learned (no --port), the tracker running: 4 records of 14 cross (route). */
 static void same_as_records_learning(void)
 {
-	free(case_same(8000, 8, NULL, 0, 1, 8 * 8));
+	free(case_same(8000, 8, NULL, 0, 1, 8 * 4));
 }
 
 /* --hist alone: no tracker, only the late-reset candidates cross. */
@@ -333,7 +340,7 @@ static void same_as_records_no_tracker(void)
 static void same_as_records_with_ports(void)
 {
 	static const uint16_t ports[] = { 7002, 7000, 7001 };
-	char *text = case_same(7000, 5, ports, 3, 1, 5 * 8);
+	char *text = case_same(7000, 5, ports, 3, 1, 5 * 4);
 
 	CHECK(strstr(text, "tcpflow_connections_total{role=\"client\",port=\"other\"} 18\n"));
 	free(text);
@@ -385,27 +392,94 @@ static void more_ports_than_slots(void)
 }
 
 /* What must cross to user space, one reason at a time. */
-static void needs_record(void)
+static void route(void)
 {
 	struct tf_conn recs[16];
 	struct tf_verdict v;
 	int n = lifecycles(recs, 80, BASE), want_tw[16] = { 0 }, want[16] = { 0 };
 
 	CHECK_INT(n, 14);
-	want[8] = want[9] = 1;			/* abort, SYN_RECV -> CLOSE: a reset may follow */
+	want[8] = want[9] = TF_KM_RECORD;	/* abort, SYN_RECV -> CLOSE: a reset may follow */
+	want_tw[8] = want_tw[9] = TF_KM_RECORD;
+	want_tw[11] = TF_KM_RECORD;		/* mid-life */
+	want_tw[12] = TF_KM_RECORD;		/* 40 s in CLOSE_WAIT >= --stuck */
 	/* TIME-WAIT hand-overs (FIN_WAIT2 or CLOSING -> CLOSE, also after a gap) */
-	want_tw[0] = want_tw[3] = want_tw[4] = want_tw[10] = 1;
-	want_tw[11] = 1;			/* mid-life */
-	want_tw[12] = 1;			/* 40 s in CLOSE_WAIT >= --stuck */
-	want_tw[8] = want_tw[9] = 1;
+	want_tw[0] = want_tw[3] = want_tw[4] = want_tw[10] = TF_KM_FOLD_HANDOVER;
 	for (int i = 0; i < n; i++) {
 		tf_verdict(&recs[i], &v);
-		CHECK_INT(tf_km_needs_record(&recs[i], &v, 0, STUCK_NS), want[i]);
-		CHECK_INT(tf_km_needs_record(&recs[i], &v, 1, STUCK_NS), want_tw[i]);
+		CHECK_INT(tf_km_route(&recs[i], &v, 0, STUCK_NS), want[i]);
+		CHECK_INT(tf_km_route(&recs[i], &v, 1, STUCK_NS), want_tw[i]);
 	}
 	/* a shorter stay in CLOSE_WAIT than --stuck folds */
 	tf_verdict(&recs[12], &v);
-	CHECK_INT(tf_km_needs_record(&recs[12], &v, 1, 41 * S), 0);
+	CHECK_INT(tf_km_route(&recs[12], &v, 1, 41 * S), TF_KM_FOLD);
+}
+
+/* ---- a hand-over through the core: to the stage (the tracker), never to a sink ---- */
+
+struct handover_seen {
+	struct tf_twt *twt;
+	int stage, sink;
+	struct tf_conn rec;
+	bool time_wait;
+};
+
+static void stage_conn(void *ctx, const struct tf_summary *s)
+{
+	struct handover_seen *x = ctx;
+
+	x->stage++;
+	x->rec = *s->rec;
+	x->time_wait = s->time_wait;
+	tf_twt_conn(x->twt, s->rec, s);
+}
+
+static void sink_conn(struct tf_sink *sk, const struct tf_summary *s)
+{
+	struct handover_seen *x = sk->priv;
+
+	(void)s;
+	x->sink++;
+}
+
+static void handover_reaches_the_tracker(void)
+{
+	static const struct tf_sink_ops ops = { .name = "probe", .conn = sink_conn };
+	struct tf_twt_params p = { .hz = 1000 };
+	struct tf_twt_ops tops = { 0 };
+	struct handover_seen x = { 0 };
+	struct tf_conn recs[16];
+	struct tf_handover h;
+	struct tf_sink *sk;
+	struct tf_core core;
+
+	lifecycles(recs, 81, BASE);
+	tf_km_handover(&recs[0], &h);		/* the client's active close */
+	x.twt = tf_twt_new(&p, &tops);
+	tf_core_init(&core);
+	sk = tf_sink_alloc(&ops, NULL, 0, 0);
+	sk->priv = &x;
+	CHECK_INT(tf_core_add_sink(&core, sk), 0);
+	CHECK_INT(tf_core_set_stage(&core, &(struct tf_stage){ .conn = stage_conn, .ctx = &x }), 0);
+	CHECK_INT(tf_core_record(&core, &h, sizeof(h)), 0);
+	CHECK_INT(x.stage, 1);
+	CHECK_INT(x.sink, 0);
+	CHECK(x.time_wait);
+	CHECK_INT(tf_twt_tracked(x.twt), 1);
+	CHECK(!memcmp(x.rec.saddr, recs[0].saddr, 16) && !memcmp(x.rec.daddr, recs[0].daddr, 16));
+	CHECK_INT(x.rec.sport, recs[0].sport);
+	CHECK_INT(x.rec.dport, recs[0].dport);
+	CHECK_INT(x.rec.state_ns[0], recs[0].state_ns[0]);
+	CHECK_INT(x.rec.state_ns[x.rec.nstates - 1], recs[0].state_ns[recs[0].nstates - 1]);
+	CHECK_INT(x.rec.role, TF_ROLE_CLIENT);
+	CHECK_INT(tf_core_stats(&core)->handovers, 1);
+	CHECK_INT(tf_core_stats(&core)->conns, 0);
+	/* a short one is malformed, counted */
+	CHECK_INT(tf_core_record(&core, &h, sizeof(h) - 8), -1);
+	CHECK_INT(tf_core_stats(&core)->malformed, 1);
+	sk->priv = NULL;
+	tf_core_free(&core);
+	tf_twt_free(x.twt);
 }
 
 /* Per-CPU values are limited to 32 KiB: each entry of the array fits. */
@@ -416,5 +490,6 @@ static void entry_size(void)
 }
 
 TF_TEST_MAIN("test_kmetrics", T(same_as_records_learning), T(same_as_records_no_tracker),
-	     T(same_as_records_with_ports), T(more_ports_than_slots), T(needs_record),
+	     T(same_as_records_with_ports), T(more_ports_than_slots), T(route),
+	     T(handover_reaches_the_tracker),
 	     T(entry_size))
