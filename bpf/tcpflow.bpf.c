@@ -326,7 +326,7 @@ static __always_inline void send_handover(const struct tf_conn *c)
 	struct tf_handover *h = bpf_ringbuf_reserve(&rb, sizeof(*h), 0);
 
 	if (!h) {
-		stat_inc(TF_STAT_RB_LOST_CONN);
+		stat_inc(TF_STAT_RB_LOST_HANDOVER);
 		return;
 	}
 	tf_km_handover(c, h);

@@ -229,8 +229,9 @@ enum tf_stat {
 	TF_STAT_FOLDED,			/* connections folded into the kernel's metrics
 					 * (bpf/kmetrics.h), not sent */
 	TF_STAT_FOLDED_GAPS,		/* of which with a change TCP cannot make */
-	TF_STAT_HANDOVERS,		/* of which sent as a struct tf_handover (lost ones:
-					 * TF_STAT_RB_LOST_CONN) */
+	TF_STAT_HANDOVERS,		/* of which sent as a struct tf_handover */
+	TF_STAT_RB_LOST_HANDOVER,	/* hand-overs lost: ring buffer full (shown with
+					 * the lost connection records) */
 	/*
 	 * The table is an LRU map: when full, the least recently active
 	 * connection is evicted silently. Evicted = created - emitted -

@@ -270,9 +270,9 @@ static void print_summary(const struct tf_run_stats *st)
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " of them folded into the metrics in the "
 			"kernel, %" PRIu64 " sent as records; %" PRIu64 " TIME-WAIT hand-overs sent "
 			"alone\n", st->bpf[TF_STAT_FOLDED], st->conns, st->handovers);
-	if (st->bpf[TF_STAT_RB_LOST_CONN] || st->bpf[TF_STAT_RB_LOST_STATE])
+	if (tf_run_lost_ringbuf(st) || st->bpf[TF_STAT_RB_LOST_STATE])
 		fprintf(stderr, "tcpflow-trace: ring buffer full %" PRIu64 " times: raise --ringbuf-size\n",
-			st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE]);
+			tf_run_lost_ringbuf(st) + st->bpf[TF_STAT_RB_LOST_STATE]);
 	if (st->bpf[TF_STAT_TABLE_FULL])
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections not traced, table full: "
 			"raise --max-conns\n", st->bpf[TF_STAT_TABLE_FULL]);

@@ -321,7 +321,7 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 {
 	struct tf_metrics_values *v = &m->v;
 
-	raise_to(&v->lost[0], st->bpf[TF_STAT_RB_LOST_CONN]);
+	raise_to(&v->lost[0], tf_run_lost_ringbuf(st));
 	raise_to(&v->lost[1], st->bpf[TF_STAT_RB_LOST_STATE]);
 	raise_to(&v->lost[2], st->bpf[TF_STAT_TABLE_FULL]);
 	raise_to(&v->lost[3], st->recursion_misses);

@@ -211,7 +211,7 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 		{ "open_at_exit", st->flushed_open },
 		{ "started", st->bpf[TF_STAT_CREATED] },
 		{ "lost", tf_run_lost(st) },
-		{ "lost_ringbuf", st->bpf[TF_STAT_RB_LOST_CONN] },
+		{ "lost_ringbuf", tf_run_lost_ringbuf(st) },
 		{ "lost_ringbuf_events", st->bpf[TF_STAT_RB_LOST_STATE] },
 		{ "lost_table_full", st->bpf[TF_STAT_TABLE_FULL] },
 		{ "evicted", tf_run_evicted(st) },

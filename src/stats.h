@@ -45,6 +45,15 @@ static inline uint64_t tf_run_evicted(const struct tf_run_stats *st)
 	return st->bpf[TF_STAT_CREATED] > gone ? st->bpf[TF_STAT_CREATED] - gone : 0;
 }
 
+/*
+ * Connection records lost to a full ring buffer, whole ones and the
+ * hand-overs of connections folded in the kernel (which stay counted there).
+ */
+static inline uint64_t tf_run_lost_ringbuf(const struct tf_run_stats *st)
+{
+	return st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_HANDOVER];
+}
+
 /* Finished connections: records received, and those folded in the kernel. */
 static inline uint64_t tf_run_conns(const struct tf_run_stats *st)
 {
@@ -82,7 +91,7 @@ struct tf_km_source {
 /* Lost events of every cause: what the user must be told about. */
 static inline uint64_t tf_run_lost(const struct tf_run_stats *st)
 {
-	return st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE] +
+	return tf_run_lost_ringbuf(st) + st->bpf[TF_STAT_RB_LOST_STATE] +
 	       st->bpf[TF_STAT_TABLE_FULL] + st->recursion_misses + tf_run_evicted(st) +
 	       st->bpf[TF_STAT_NO_RECORD] + st->bpf[TF_STAT_SYNACK_UNPARKED] +
 	       st->bpf[TF_STAT_LISTENER_FULL];
