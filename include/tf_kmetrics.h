@@ -95,20 +95,23 @@ struct tf_km_delta {
 	__u8 _pad;
 };
 
-/* Index into state_time[], or -1: the order of src/metrics.c's exposition. */
+/*
+ * Index into state_time[], or -1: the order of src/metrics.c's exposition
+ * (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT,
+ * LAST_ACK, CLOSING). One nibble per TCP state, 0xf for none: a switch
+ * here made every case one more path for the verifier, in every iteration
+ * of the fold's loops.
+ */
+#define TF_KM_MSTATE_NIBBLES 0xffff7f65ff43102full
+
 TF_INLINE int tf_km_mstate(int state)
 {
-	switch (state) {
-	case TF_SYN_SENT: return 0;
-	case TF_SYN_RECV: return 1;
-	case TF_ESTABLISHED: return 2;
-	case TF_FIN_WAIT1: return 3;
-	case TF_FIN_WAIT2: return 4;
-	case TF_CLOSE_WAIT: return 5;
-	case TF_LAST_ACK: return 6;
-	case TF_CLOSING: return 7;
-	default: return -1;
-	}
+	int k;
+
+	if (state < 0 || state > 15)
+		return -1;
+	k = (int)((TF_KM_MSTATE_NIBBLES >> (state * 4)) & 0xf);
+	return k == 0xf ? -1 : k;
 }
 
 TF_INLINE void tf_km_delta(const struct tf_conn *c, const struct tf_verdict *v,
@@ -228,13 +231,16 @@ TF_INLINE int tf_km_route(const struct tf_conn *c, const struct tf_verdict *v, i
 	if (c->flags & TF_F_MIDLIFE)
 		return TF_KM_RECORD;
 	for (int i = 0; i < TF_MAX_STATES; i++) {
-		__s64 ns = 0;
-		int st;
+		int st, derived;
+		__u64 t0, t1;
 
 		if (i + 1 >= np)
 			break;
-		st = tf_km_state_time(c, v, i, &ns);
-		if ((st == 4 || st == 5) && ns >= 0 && (__u64)ns >= stuck_ns)	/* FIN_WAIT2, CLOSE_WAIT */
+		tf_verdict_point(c, v, i, &st, &t0, &derived);
+		if (st != TF_FIN_WAIT2 && st != TF_CLOSE_WAIT)
+			continue;
+		tf_verdict_point(c, v, i + 1, &st, &t1, &derived);
+		if (t1 >= t0 && t1 - t0 >= stuck_ns)
 			return TF_KM_RECORD;
 	}
 	return v->time_wait ? TF_KM_FOLD_HANDOVER : TF_KM_FOLD;
