@@ -53,9 +53,13 @@ static __always_inline __u32 km_find_port(__u16 port)
  * (tcp_tw_reuse, or a SYN the timewait socket accepted), which the tracker
  * reports as its end: such a record is sent, not folded. A collision or a
  * stale entry only sends a record more; LRU, as big as the tracker's cap.
+ * Full under churn, every hand-over evicts: per-CPU LRU lists
+ * (BPF_F_NO_COMMON_LRU) evict without the common list's lock; lookups
+ * still see every CPU's entries.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, 131072);	/* TF_TWT_DEFAULT_CAP */
 	__type(key, __u64);
 	__type(value, __u8);
