@@ -16,6 +16,7 @@
 #include "tcpflow.h"
 #include "tf_fold.h"
 #include "tf_bpf.h"
+#include "kmetrics.h"
 
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -343,10 +344,35 @@ static __always_inline __u16 new_owner(__u32 netns, __u16 sport, int role, int n
 	return flags;
 }
 
-/* Send a finished connection to user space and forget it. */
-static __always_inline void emit_conn(__u64 key, struct tf_conn *c)
+/* A folded connection's TIME-WAIT hand-over, for the tracker (bpf/kmetrics.h). */
+static __always_inline void send_handover(const struct tf_conn *c)
 {
-	if (bpf_ringbuf_output(&rb, c, sizeof(*c), rb_flags()))
+	struct tf_handover *h = bpf_ringbuf_reserve(&rb, sizeof(*h), 0);
+
+	if (!h) {
+		stat_inc(TF_STAT_RB_LOST_HANDOVER);
+		return;
+	}
+	tf_km_handover(c, h);
+	bpf_ringbuf_submit(h, rb_flags());
+	stat_inc(TF_STAT_HANDOVERS);
+}
+
+/*
+ * Send a finished connection to user space, or fold it into the kernel's
+ * metrics when no view needs it (bpf/kmetrics.h), and forget it.
+ */
+static __always_inline void emit_conn(__u64 key, struct tf_conn *c, bool fold)
+{
+	int folded = fold ? km_fold_conn(c) : 0;
+
+	if (folded) {
+		stat_inc(TF_STAT_FOLDED);
+		if (folded & KM_GAP)
+			stat_inc(TF_STAT_FOLDED_GAPS);
+		if (folded & KM_HANDOVER)
+			send_handover(c);
+	} else if (bpf_ringbuf_output(&rb, c, sizeof(*c), rb_flags()))
 		stat_inc(TF_STAT_RB_LOST_CONN);
 	else
 		stat_inc(TF_STAT_EMITTED);
@@ -602,8 +628,11 @@ static __always_inline bool filtered_out(const struct sock *sk, int oldstate, in
 	return true;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+/*
+ * One state change. fold: a constant, true only in on_state_km (metrics-only
+ * runs), where a finished connection is folded into the kernel's metrics.
+ */
+static __always_inline int set_state(const struct sock *sk, int oldstate, int newstate, bool fold)
 {
 	__u64 key = (__u64)sk, ts;
 	struct tf_conn *c;
@@ -631,7 +660,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		/* skaddr recycled before we saw CLOSE: report what we had */
 		c->flags |= TF_F_REPLACED;
 		stat_inc(TF_STAT_REPLACED);
-		emit_conn(key, c);
+		emit_conn(key, c, fold);
 		c = NULL;
 	}
 	if (!c) {
@@ -682,8 +711,28 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 		read_traffic(sk, c);
 	}
 	if (act & TF_ACT_EMIT)
-		emit_conn(key, c);
+		emit_conn(key, c, fold);
 	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	return set_state(sk, oldstate, newstate, false);
+}
+
+/*
+ * on_set_state for --metrics/--hist alone, loaded instead of it: finished
+ * connections are folded into the kernel's metrics (bpf/kmetrics.h). A
+ * program of its own, so that the fold's global functions (which kernels
+ * before 6.8 verify even where unreachable, and before 5.12 refuse:
+ * pointer arguments) are never part of on_set_state; a kernel refusing it
+ * switches feature kernel_metrics to its fallback, on_set_state.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_km, const struct sock *sk, int oldstate, int newstate)
+{
+	return set_state(sk, oldstate, newstate, true);
 }
 
 /*

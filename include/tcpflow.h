@@ -48,6 +48,8 @@ enum tf_rec_type {
 	TF_REC_CONN = 1,	/* struct tf_conn: one finished (or flushed) connection */
 	TF_REC_STATE = 2,	/* struct tf_state_event: one state change (--events) */
 	TF_REC_RESET = 3,	/* struct tf_reset_event: a reset sent after CLOSE was emitted */
+	TF_REC_HANDOVER = 4,	/* struct tf_handover: a connection folded in the kernel's
+				 * metrics that handed over to TIME-WAIT (bpf/kmetrics.h) */
 };
 
 enum tf_role {
@@ -180,6 +182,33 @@ struct tf_reset_event {
 	__u64 skaddr;
 };
 
+/*
+ * What the TIME-WAIT tracker needs of a connection the kernel folded into
+ * its metrics (bpf/kmetrics.h) when it handed over to TIME-WAIT: its tuple,
+ * owner, start and hand-over, instead of the whole record.
+ */
+struct tf_handover {
+	__u16 type;		/* TF_REC_HANDOVER */
+	__u16 flags;		/* the record's TF_F_* */
+	__u8 family;
+	__u8 role;
+	__u8 first_state;	/* state of the record's first change */
+	__u8 _pad0;
+	__u32 pid;
+	__u32 netns;
+	__u32 srtt_us;		/* server: first RTT sample (tf_conn.srtt_us) */
+	__u32 _pad1;
+	char comm[TF_COMM_LEN];
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 _pad2;
+	__u64 skaddr;
+	__u64 start_ns;		/* the record's first change */
+	__u64 handover_ns;	/* FIN_WAIT2/CLOSING -> CLOSE */
+};
+
 /* Per-CPU counters kept by the BPF programs (map `stats`). */
 enum tf_stat {
 	TF_STAT_EVENTS = 0,		/* state changes of traced connections */
@@ -197,10 +226,16 @@ enum tf_stat {
 	TF_STAT_LISTENER_FULL,		/* listen() calls not recorded: listeners map full */
 	TF_STAT_RETRANS_RECOVERED,	/* handshake retransmits no program run brought, restored
 					 * from the kernel's own count (tf_fold_recover) */
+	TF_STAT_FOLDED,			/* connections folded into the kernel's metrics
+					 * (bpf/kmetrics.h), not sent */
+	TF_STAT_FOLDED_GAPS,		/* of which with a change TCP cannot make */
+	TF_STAT_HANDOVERS,		/* of which sent as a struct tf_handover */
+	TF_STAT_RB_LOST_HANDOVER,	/* hand-overs lost: ring buffer full (shown with
+					 * the lost connection records) */
 	/*
 	 * The table is an LRU map: when full, the least recently active
 	 * connection is evicted silently. Evicted = created - emitted -
-	 * lost (ring buffer) - unwanted - still in the table.
+	 * folded - lost (ring buffer) - unwanted - still in the table.
 	 */
 	TF_STAT_MAX,
 };
@@ -256,6 +291,7 @@ _Static_assert(sizeof(struct tf_conn) == 440, "tf_conn ABI size");
 _Static_assert(sizeof(struct tf_state_event) == 96, "tf_state_event ABI size");
 _Static_assert(sizeof(struct tf_tuple) == 44, "tf_tuple ABI size");
 _Static_assert(sizeof(struct tf_reset_event) == 24, "tf_reset_event ABI size");
+_Static_assert(sizeof(struct tf_handover) == 104, "tf_handover ABI size");
 _Static_assert(sizeof(struct tf_synack) == 48, "tf_synack ABI size");
 _Static_assert(sizeof(struct tf_listener_rec) == 32, "tf_listener_rec ABI size");
 #endif

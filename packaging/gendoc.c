@@ -149,7 +149,7 @@ static void emit_family(FILE *out, const struct family *f)
 static int man_metrics(FILE *out)
 {
 	struct tf_metrics *m = tf_metrics_new(NULL, 0, "doc");
-	struct tf_metrics_values *v = m ? tf_metrics_copy(m) : NULL;
+	struct tf_metrics_values *v = m ? tf_metrics_copy(m, NULL) : NULL;
 	struct tf_text t = { 0 };
 	struct family f = { 0 };
 	char *line, *save = NULL;

@@ -10,45 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "tcpflow.h"
-
-/* Who started the close, or what ended the connection without one. */
-enum tf_close_kind {
-	TF_CK_OPEN = 0,		/* still open when tracing stopped */
-	TF_CK_ACTIVE,		/* we sent the first FIN (ESTABLISHED -> FIN_WAIT1) */
-	TF_CK_PASSIVE,		/* the peer's FIN came first (ESTABLISHED -> CLOSE_WAIT) */
-	TF_CK_SIMULTANEOUS,	/* both FINs crossed (FIN_WAIT1 -> CLOSING) */
-	TF_CK_RESET,		/* a reset ended it before any FIN (abort, peer reset) */
-	TF_CK_REFUSED,		/* connect() answered by RST (SYN_SENT -> CLOSE + reset) */
-	TF_CK_CONNECT_FAILED,	/* SYN_SENT -> CLOSE without reset: timeout, unreachable, cancelled */
-	TF_CK_TIMEOUT,		/* established and gone without FIN or reset: retransmission/keepalive timeout */
-	TF_CK_HANDSHAKE_FAILED,	/* server child that never reached ESTABLISHED */
-	TF_CK_MAX,
-};
-
-/* How the socket's last state change (-> CLOSE) came about. */
-enum tf_close_end {
-	TF_CE_OPEN = 0,		/* not closed yet */
-	TF_CE_TIME_WAIT,	/* FIN_WAIT2/CLOSING -> CLOSE: handed to a timewait socket */
-	TF_CE_ORDERLY,		/* LAST_ACK -> CLOSE: our FIN was acknowledged */
-	TF_CE_RESET,		/* a reset was sent or received */
-	TF_CE_TIMEOUT,		/* no reset, no FIN handshake: gave up (timers) */
-	TF_CE_MAX,
-};
-
-enum tf_reset_dir {
-	TF_RST_NONE = 0,
-	TF_RST_SENT = 1,
-	TF_RST_RECEIVED = 2,
-	TF_RST_MAX,
-};
-
-/* How handshake_ns was measured. */
-enum tf_hs_method {
-	TF_HS_NONE = 0,
-	TF_HS_SYN_SENT,		/* client: SYN_SENT -> ESTABLISHED, both from the tracepoint */
-	TF_HS_SYNACK_RTT,	/* server: first RTT sample = first SYN-ACK -> final ACK */
-	TF_HS_SYNACK_TS,	/* server: kernel's first SYN-ACK timestamp -> ESTABLISHED */
-};
+#include "tf_summary.h"	/* the enums below, and the decisions behind them */
 
 struct tf_state_point {
 	int state;		/* enum tf_tcp_state */
@@ -85,6 +47,7 @@ struct tf_summary {
 	struct tf_state_point states[TF_MAX_STATES + 1];
 	int nretrans;
 	struct tf_retrans_point retrans[TF_MAX_RETRANS];
+	struct tf_verdict verdict;	/* the decisions above, as the kernel's fold takes them */
 };
 
 /* Fill *s from *c. Never fails: odd records give odd but bounded summaries. */

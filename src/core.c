@@ -111,20 +111,6 @@ static struct tf_derived *derive(struct tf_core *core, int kind)
 	return d;
 }
 
-/* Ended X -> CLOSE from a state where tcp_disconnect()/an abort sends a reset after CLOSE. */
-static bool may_get_late_reset(const struct tf_conn *c)
-{
-	int n = c->nstates, prev;
-
-	if (n < 1 || n > TF_MAX_STATES || c->state[n - 1] != TF_CLOSE ||
-	    (c->flags & (TF_F_OPEN | TF_F_RST_SENT | TF_F_RST_RECV)))
-		return false;
-	prev = n > 1 ? c->state[n - 2] : c->first_old;
-	/* not FIN_WAIT2: that is the everyday TIME-WAIT hand-over, never held back */
-	return prev == TF_ESTABLISHED || prev == TF_CLOSE_WAIT || prev == TF_FIN_WAIT1 ||
-	       prev == TF_SYN_RECV;
-}
-
 static void pending_send(struct tf_core *core, int i)
 {
 	struct tf_conn c = core->pending[i].rec;
@@ -135,7 +121,7 @@ static void pending_send(struct tf_core *core, int i)
 
 static void on_conn(struct tf_core *core, const struct tf_conn *c)
 {
-	if (!may_get_late_reset(c)) {
+	if (!tf_may_get_late_reset(c)) {
 		to_sinks(core, c);
 		return;
 	}
@@ -170,6 +156,57 @@ void tf_core_flush_pending(struct tf_core *core, uint64_t now_ns, uint64_t min_a
 	}
 }
 
+/*
+ * The connection a hand-over stands for, as far as the stage reads it: its
+ * tuple, owner, role, flags, first change and hand-over (-> CLOSE).
+ */
+static void handover_conn(const struct tf_handover *h, struct tf_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = TF_REC_CONN;
+	c->flags = h->flags;
+	c->family = h->family;
+	c->role = h->role;
+	c->skaddr = h->skaddr;
+	c->pid = h->pid;
+	c->netns = h->netns;
+	memcpy(c->comm, h->comm, sizeof(c->comm));
+	memcpy(c->saddr, h->saddr, sizeof(c->saddr));
+	memcpy(c->daddr, h->daddr, sizeof(c->daddr));
+	c->sport = h->sport;
+	c->dport = h->dport;
+	c->srtt_us = h->srtt_us;
+	c->nstates = 2;
+	c->state[0] = h->first_state;
+	c->state_ns[0] = h->start_ns;
+	c->state[1] = TF_CLOSE;
+	c->state_ns[1] = h->handover_ns;
+}
+
+/*
+ * A connection the kernel folded into its metrics handed over to
+ * TIME-WAIT: only the stage follows it (the sinks' metrics have it from the
+ * kernel), then what the stage derived from it.
+ */
+static void on_handover(struct tf_core *core, const struct tf_handover *h)
+{
+	struct tf_summary s = { 0 };
+	struct tf_conn c;
+
+	handover_conn(h, &c);
+	s.rec = &c;
+	s.role = c.role;
+	s.time_wait = true;
+	s.t0_ns = h->start_ns;
+	s.close_end = TF_CE_TIME_WAIT;
+	core->stats.handovers++;
+	core->dispatching = true;
+	if (core->stage.conn)
+		core->stage.conn(core->stage.ctx, &s);
+	send_derived(core);
+	core->dispatching = false;
+}
+
 static void on_state(struct tf_core *core, const struct tf_state_event *e)
 {
 	core->stats.state_events++;
@@ -198,6 +235,13 @@ int tf_core_record(struct tf_core *core, const void *data, size_t len)
 
 		memcpy(&e, data, sizeof(e));
 		on_late_reset(core, &e);
+		return 0;
+	}
+	if (type == TF_REC_HANDOVER && len == sizeof(struct tf_handover)) {
+		struct tf_handover h;
+
+		memcpy(&h, data, sizeof(h));
+		on_handover(core, &h);
 		return 0;
 	}
 	if (type == TF_REC_STATE && len == sizeof(struct tf_state_event)) {

@@ -45,6 +45,10 @@ typedef const struct tf_cgroup_name *(*tf_cgroup_name_fn)(void *ctx, uint64_t id
  * The stage: sees each finished connection (complete, flushed open, or
  * after its late reset) before the sinks, with its summary. It shows
  * nothing; it may derive records from it (tf_core_tw_end, tf_core_stuck).
+ * Of a connection the kernel folded into its metrics it sees only the
+ * TIME-WAIT hand-over (struct tf_handover), and no sink sees it: a summary
+ * with rec, role, time_wait, close_end and t0_ns set, its record holding the
+ * tuple, owner, role, flags, first change and the hand-over (-> CLOSE).
  */
 struct tf_stage {
 	void (*conn)(void *ctx, const struct tf_summary *s);

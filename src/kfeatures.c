@@ -82,6 +82,13 @@ static const struct feature_doc docs[TF_FEAT_MAX] = {
 		"end time",
 		NULL,
 	},
+	[TF_FEAT_KERNEL_METRICS] = {
+		"kernel_metrics",
+		"--metrics/--hist alone fold each finished connection into per-CPU "
+		"aggregates in the kernel (no record per connection to user space)",
+		"connections are counted in user space, one ring-buffer record each",
+		"connections are counted in user space, one ring-buffer record each",
+	},
 };
 
 const char *tf_feature_name(int id)

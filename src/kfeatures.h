@@ -26,6 +26,7 @@ enum tf_feature_id {
 	TF_FEAT_NETNS_TASKS,		/* iter/task netns_of_tasks */
 	TF_FEAT_RECURSION_MISSES,	/* bpf_prog_info.recursion_misses (Linux 5.12) */
 	TF_FEAT_NETNS_TIMEWAITS,	/* sock_diag lookups inside other namespaces (helper) */
+	TF_FEAT_KERNEL_METRICS,		/* tp_btf on_state_km: on_set_state + bpf/kmetrics.h */
 	TF_FEAT_MAX,
 };
 

@@ -20,11 +20,15 @@
 
 #define DEFAULT_BTF "/sys/kernel/btf/vmlinux"
 
-/* Programs of tcpflow.bpf.c with a hook: the core first, then the optional ones. */
-#define NPROGS 5
+/*
+ * Programs of tcpflow.bpf.c with a hook: the core first (on_set_state, or
+ * on_state_km in its place), then the optional ones.
+ */
+#define NPROGS 6
 
 struct tf_loader {
 	struct tcpflow_bpf *skel;
+	bool km;			/* on_state_km runs: metrics folded in the kernel */
 	struct ring_buffer *rb;
 	tf_record_fn fn;
 	void *ctx;
@@ -176,6 +180,19 @@ static __u32 wakeup_every(__u32 ringbuf_bytes, int ncpus)
 	return n ? n : 1;
 }
 
+/*
+ * Fold connections into the kernel's metrics? When only --metrics and/or
+ * --hist want them (no view prints records, --tw shows TIME-WAIT ends) and
+ * the fold loads; --check probes it.
+ */
+static bool km_wanted(const struct tf_config *cfg, const struct tf_features *fs)
+{
+	if (fs->f[TF_FEAT_KERNEL_METRICS].state != TF_FS_ENABLED)
+		return false;
+	return cfg->check || ((cfg->metrics || cfg->hist) && cfg->output == TF_OUT_NONE &&
+			      !cfg->tw && !cfg->events);
+}
+
 static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 {
 	struct tcpflow_bpf__rodata *ro = skel->rodata;
@@ -194,6 +211,9 @@ static int configure(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 		ro->cgroup_filter_level[i] = cfg->cgroup_levels[i];
 	}
 	ro->emit_events = cfg->events;
+	ro->km_tw = cfg->metrics != NULL;	/* the TIME-WAIT tracker runs (main.c) */
+	ro->km_stuck_ns = (__u64)(cfg->stuck_s * 1e9);
+	ro->km_learn = cfg->nports == 0;
 	/* wake user space once a quarter of the buffer is waiting */
 	ro->wakeup_every = wakeup_every(cfg->ringbuf_bytes, libbpf_num_possible_cpus());
 	err = bpf_map__set_max_entries(skel->maps.rb, cfg->ringbuf_bytes);
@@ -212,6 +232,17 @@ static int fill_filters(struct tcpflow_bpf *skel, const struct tf_config *cfg)
 
 		err = bpf_map__update_elem(skel->maps.pid_filter, &pid, sizeof(pid), &one,
 					   sizeof(one), BPF_ANY);
+	}
+	/* the port label's values: the --port ports, in their order (src/metrics.c) */
+	for (__u32 i = 0; i < (__u32)cfg->nports && i < TF_KM_PORTS && !err; i++) {
+		__u16 port = cfg->ports[i];
+
+		err = bpf_map__update_elem(skel->maps.km_ports, &port, sizeof(port), &i, sizeof(i),
+					   BPF_NOEXIST);
+		if (err == -EEXIST)	/* a port given twice keeps its first slot */
+			err = 0;
+		else if (!err)
+			skel->bss->km_slot_port[i] = port;
 	}
 	return err;
 }
@@ -233,10 +264,14 @@ struct prog_spec {
 	const char *what;	/* for "the kernel refused X" */
 };
 
-static const struct prog_spec specs[NPROGS + 1] = {
+static const struct prog_spec specs[] = {
 	{ "on_set_state", -1, 0, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF,
 	  "sock:inet_sock_set_state (Linux >= 4.16)",
 	  "tp_btf/inet_sock_set_state program on_set_state" },
+	/* on_set_state with the kernel metrics fold, in its place (bpf/kmetrics.h) */
+	{ "on_state_km", TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, "btf_trace_inet_sock_set_state",
+	  BTF_KIND_TYPEDEF, "sock:inet_sock_set_state (Linux >= 4.16)",
+	  "tp_btf/inet_sock_set_state program on_state_km" },
 	{ "on_retrans_skb", TF_FEAT_RETRANSMITS, TF_FS_OFF, "btf_trace_tcp_retransmit_skb",
 	  BTF_KIND_TYPEDEF, "tracepoint tcp:tcp_retransmit_skb",
 	  "tp_btf/tcp_retransmit_skb program on_retrans_skb" },
@@ -261,6 +296,26 @@ static const struct prog_spec specs[NPROGS + 1] = {
 static bool prog_wanted(const struct tf_features *fs, const struct prog_spec *sp)
 {
 	return sp->feat < 0 || fs->f[sp->feat].state == TF_FS_ENABLED;
+}
+
+/*
+ * Load it in this run? on_state_km when the fold is wanted (and for
+ * --check, which probes it), on_set_state when it is not the run's core.
+ */
+static bool prog_loads(const struct tf_config *cfg, const struct tf_features *fs,
+		       const struct prog_spec *sp)
+{
+	if (sp->feat < 0)
+		return !km_wanted(cfg, fs) || cfg->check;
+	return prog_wanted(fs, sp) && (sp->feat != TF_FEAT_KERNEL_METRICS || km_wanted(cfg, fs));
+}
+
+/* Attach it? The programs loaded, on_state_km only when it is the core (not --check's). */
+static bool prog_attaches(const struct tf_loader *l, const struct prog_spec *sp)
+{
+	if (sp->feat < 0)
+		return !l->km;
+	return prog_wanted(l->feats, sp) && (sp->feat != TF_FEAT_KERNEL_METRICS || l->km);
 }
 
 static void prog_refused(struct tf_features *fs, const struct prog_spec *sp, int err)
@@ -424,7 +479,7 @@ static int open_load(struct tcpflow_bpf **out, const struct tf_config *cfg,
 
 		bpf_program__set_autoattach(p, false);	/* attached one by one */
 		bpf_program__set_autoload(p, only ? !strcmp(specs[i].name, only) :
-						    prog_wanted(fs, &specs[i]));
+						    prog_loads(cfg, fs, &specs[i]));
 	}
 	err = configure(skel, cfg);
 	if (!err && only)
@@ -449,13 +504,26 @@ static int load_progs(struct tf_loader *l, const struct tf_config *cfg)
 		struct tcpflow_bpf *probe;
 		int pe;
 
-		if (specs[i].feat < 0 || !prog_wanted(l->feats, &specs[i]))
+		/*
+		 * Not on_state_km: verifying it takes ~0.3 s here, where the
+		 * others take milliseconds; it is switched off below only if the
+		 * load still fails with it.
+		 */
+		if (specs[i].feat < 0 || specs[i].feat == TF_FEAT_KERNEL_METRICS ||
+		    !prog_loads(cfg, l->feats, &specs[i]))
 			continue;
 		pe = open_load(&probe, cfg, l->feats, specs[i].name);
 		tcpflow_bpf__destroy(probe);
 		if (pe)
 			prog_refused(l->feats, &specs[i], pe);
 	}
+	tcpflow_bpf__destroy(l->skel);
+	e = open_load(&l->skel, cfg, l->feats, NULL);
+	if (!e || !l->skel || !km_wanted(cfg, l->feats))
+		return e;
+	/* the rest loads alone: on_state_km is what the kernel refuses */
+	tf_feature_set(l->feats, TF_FEAT_KERNEL_METRICS, TF_FS_FALLBACK, TF_FW_REFUSED, e,
+		       specs[1].what);
 	tcpflow_bpf__destroy(l->skel);
 	return open_load(&l->skel, cfg, l->feats, NULL);
 }
@@ -470,14 +538,14 @@ static int attach_progs(struct tf_loader *l, char *err, size_t errlen)
 		const struct prog_spec *sp = &specs[i];
 		int e;
 
-		if (!prog_wanted(l->feats, sp))
+		if (!prog_attaches(l, sp))
 			continue;
 		l->links[i] = bpf_program__attach(bpf_object__find_program_by_name(l->skel->obj,
 										   sp->name));
 		if (l->links[i])
 			continue;
 		e = -errno;
-		if (sp->feat >= 0) {
+		if (sp->feat >= 0 && sp->feat != TF_FEAT_KERNEL_METRICS) {	/* not the core */
 			prog_refused(l->feats, sp, e);
 			continue;
 		}
@@ -507,7 +575,8 @@ static void probe_recursion_misses(struct tf_loader *l)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int e = bpf_obj_get_info_by_fd(bpf_program__fd(l->skel->progs.on_set_state), &info, &len);
+	int e = bpf_obj_get_info_by_fd(bpf_program__fd(l->km ? l->skel->progs.on_state_km :
+							   l->skel->progs.on_set_state), &info, &len);
 
 	if (!e && len >= offsetof(struct bpf_prog_info, recursion_misses) + sizeof(info.recursion_misses))
 		return;
@@ -563,6 +632,7 @@ int tf_loader_start(struct tf_loader **out, const struct tf_config *cfg, struct 
 			      "program on_set_state, Linux >= 5.8 with BTF)");
 		goto cleanup;
 	}
+	l->km = km_wanted(cfg, feats) && !cfg->check;
 	e = fill_filters(l->skel, cfg);
 	if (e) {
 		rc = classify(e, err, errlen, "filling the filter maps");
@@ -844,6 +914,46 @@ void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st)
 		return;	/* not countable on this kernel */
 	bpf_object__for_each_program(p, l->skel->obj)
 		st->recursion_misses += prog_recursion_misses(p);
+}
+
+bool tf_loader_kmetrics(const struct tf_loader *l)
+{
+	return l->km;
+}
+
+const volatile uint16_t *tf_loader_kmetrics_learned(const struct tf_loader *l)
+{
+	return l->skel->bss->km_slot_port;
+}
+
+int tf_loader_read_kmetrics(struct tf_loader *l, struct tf_km_sum *out)
+{
+	int fd = bpf_map__fd(l->skel->maps.kmetrics), ncpus = l->ncpus > 0 ? l->ncpus : 1;
+	size_t sz = (sizeof(union tf_km_entry) + 7) & ~(size_t)7;	/* per-CPU values: 8-aligned */
+	unsigned char *vals = malloc(sz * (size_t)ncpus);
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 id = 0; id < TF_KM_ENTRIES && !err; id++) {
+		if (bpf_map_lookup_elem(fd, &id, vals)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpus; c++) {
+			const union tf_km_entry *e = (const void *)(vals + sz * (size_t)c);
+
+			if (id == TF_KM_MAIN)
+				tf_km_add(&out->main, &e->main, sizeof(out->main));
+			else
+				tf_km_add(&out->hs[id - TF_KM_HS_CLIENT], &e->hs, sizeof(e->hs));
+		}
+	}
+	free(vals);
+	for (int i = 0; i < TF_KM_PORTS; i++)
+		out->ports[i] = l->skel->bss->km_slot_port[i];
+	return err;
 }
 
 void tf_loader_free(struct tf_loader *l)

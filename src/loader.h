@@ -14,6 +14,7 @@
 #ifndef TF_LOADER_H
 #define TF_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -106,6 +107,19 @@ int tf_loader_count_live(struct tf_loader *l, uint64_t counts[TF_STATE_MAX]);
 
 /* Sum the kernel's per-CPU counters and the programs' recursion misses. */
 void tf_loader_read_stats(struct tf_loader *l, struct tf_run_stats *st);
+
+/* Does this run fold connections into the kernel's metrics (feature kernel_metrics)? */
+bool tf_loader_kmetrics(const struct tf_loader *l);
+
+/*
+ * The kernel's metric aggregates, summed over CPUs: one lookup per entry
+ * of the per-CPU array, the slots' ports from the object's .bss. Safe from
+ * another thread (the metrics server). 0 or -errno.
+ */
+int tf_loader_read_kmetrics(struct tf_loader *l, struct tf_km_sum *out);
+
+/* The ports the kernel fold learned, by slot (its .bss, live; 0: none yet). */
+const volatile uint16_t *tf_loader_kmetrics_learned(const struct tf_loader *l);
 
 void tf_loader_free(struct tf_loader *l);
 

@@ -98,14 +98,27 @@ static int add_sinks(struct tf_core *core, const struct tf_config *cfg, int64_t 
 	return 0;
 }
 
-/* --hist and --metrics. Returns 0 or an exit status (message printed). */
-static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, int64_t off)
+static int read_kmetrics(void *ctx, struct tf_km_sum *out)
 {
+	return tf_loader_read_kmetrics(ctx, out);
+}
+
+/*
+ * --hist and --metrics; they read what the kernel folded from the loader
+ * when it folds (feature kernel_metrics). Returns 0 or an exit status
+ * (message printed).
+ */
+static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg,
+			    struct tf_loader *l, int64_t off)
+{
+	struct tf_km_source km = { .read = read_kmetrics, .ctx = l,
+				   .learned = tf_loader_kmetrics_learned(l) };
+	const struct tf_km_source *kms = tf_loader_kmetrics(l) ? &km : NULL;
 	struct tf_sink *sk;
 	char msg[512];
 
 	if (cfg->hist) {
-		sk = tf_sink_hist_new(stdout, off, cfg->json, cfg->interval_s);
+		sk = tf_sink_hist_new(stdout, off, cfg->json, cfg->interval_s, kms);
 		if (tf_core_add_sink(core, sk)) {
 			tf_sink_free(sk);
 			fprintf(stderr, "tcpflow-trace: out of memory setting up --hist\n");
@@ -114,8 +127,8 @@ static int add_metric_sinks(struct tf_core *core, const struct tf_config *cfg, i
 	}
 	if (!cfg->metrics)
 		return 0;
-	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, tf_core_stats(core), msg,
-				 sizeof(msg));
+	sk = tf_sink_metrics_new(cfg->metrics, cfg->ports, cfg->nports, tf_core_stats(core), kms,
+				 msg, sizeof(msg));
 	if (!sk) {
 		fprintf(stderr, "tcpflow-trace: %s\n", msg);
 		return errno == ENOMEM ? TF_EXIT_RUNTIME : TF_EXIT_METRICS;
@@ -252,10 +265,14 @@ static void print_summary(const struct tf_run_stats *st)
 
 	fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections (%" PRIu64 " still open), %" PRIu64
 		" state changes, %" PRIu64 " lost events\n",
-		st->conns, st->flushed_open, st->events, lost);
-	if (st->bpf[TF_STAT_RB_LOST_CONN] || st->bpf[TF_STAT_RB_LOST_STATE])
+		tf_run_conns(st), st->flushed_open, st->events, lost);
+	if (st->bpf[TF_STAT_FOLDED])
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " of them folded into the metrics in the "
+			"kernel, %" PRIu64 " sent as records; %" PRIu64 " TIME-WAIT hand-overs sent "
+			"alone\n", st->bpf[TF_STAT_FOLDED], st->conns, st->handovers);
+	if (tf_run_lost_ringbuf(st) || st->bpf[TF_STAT_RB_LOST_STATE])
 		fprintf(stderr, "tcpflow-trace: ring buffer full %" PRIu64 " times: raise --ringbuf-size\n",
-			st->bpf[TF_STAT_RB_LOST_CONN] + st->bpf[TF_STAT_RB_LOST_STATE]);
+			tf_run_lost_ringbuf(st) + st->bpf[TF_STAT_RB_LOST_STATE]);
 	if (st->bpf[TF_STAT_TABLE_FULL])
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections not traced, table full: "
 			"raise --max-conns\n", st->bpf[TF_STAT_TABLE_FULL]);
@@ -274,9 +291,9 @@ static void print_summary(const struct tf_run_stats *st)
 		fprintf(stderr, "tcpflow-trace: the kernel skipped our programs %" PRIu64
 			" times (a nested run on the same CPU; those events are missing)\n",
 			st->recursion_misses);
-	if (st->gaps)
+	if (tf_run_gaps(st))
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections show a state change TCP cannot "
-			"make: events were missed there (flag \"missed_transitions\")\n", st->gaps);
+			"make: events were missed there (flag \"missed_transitions\")\n", tf_run_gaps(st));
 	if (st->bpf[TF_STAT_RETRANS_RECOVERED])
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " handshake retransmissions reached none of "
 			"our programs; restored from the kernel's counts, without their times "
@@ -378,12 +395,13 @@ int main(int argc, char **argv)
 		rc = TF_EXIT_RUNTIME;
 		goto cleanup;
 	}
-	rc = add_metric_sinks(&core, &cfg, tf_mono_to_real_ns());
+	rc = add_metric_sinks(&core, &cfg, loader, tf_mono_to_real_ns());
 	if (rc)
 		goto cleanup;
 	tf_features_notify(&kst.features, stderr);
 	describe_filters(&cfg, filt, sizeof(filt));
-	fprintf(stderr, "tcpflow-trace: tracing TCP connections%s (Ctrl-C to stop)\n", filt);
+	fprintf(stderr, "tcpflow-trace: tracing TCP connections%s%s (Ctrl-C to stop)\n", filt,
+		tf_loader_kmetrics(loader) ? "; metrics folded in the kernel" : "");
 
 	rc = run_loop(loader, &core, &kst, &cfg, tw);
 
@@ -397,8 +415,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	print_summary(tf_core_stats(&core));
 cleanup:
+	tf_core_free(&core);	/* first: the metrics server reads the loader's maps */
 	tf_loader_free(loader);
-	tf_core_free(&core);
 	tf_cgroups_free(cgroups);
 	tf_tw_free(tw);
 	return rc;

@@ -17,25 +17,21 @@ struct stuck_key {
 
 struct tf_metrics {
 	struct tf_metrics_values v;
+	const volatile uint16_t *klearned;	/* the kernel's learned ports (tf_km_source) */
 	/* reported stuck, not finished yet: stuck_key -> uint8_t 0 CLOSE_WAIT, 1 FIN_WAIT2 */
 	struct tf_ohash stuck;
 };
 
-static const int mstates[TF_MSTATES] = {
-	TF_SYN_SENT, TF_SYN_RECV, TF_ESTABLISHED, TF_FIN_WAIT1,
-	TF_FIN_WAIT2, TF_CLOSE_WAIT, TF_LAST_ACK, TF_CLOSING,
-};
+_Static_assert(TF_METRICS_PORTS == TF_KM_PORTS && TF_METRICS_LEARN_PORTS == TF_KM_LEARN &&
+	       TF_MSTATES == TF_KM_MSTATES && TF_MCLOSE_SIDES == TF_KM_SIDES,
+	       "the registry has the kernel aggregates' shape");
 
+/* The state of state_time[i] (tf_km_mstate's inverse). */
 int tf_metrics_state(int i)
 {
-	return i >= 0 && i < TF_MSTATES ? mstates[i] : -1;
-}
-
-static int mstate_index(int state)
-{
-	for (int i = 0; i < TF_MSTATES; i++)
-		if (mstates[i] == state)
-			return i;
+	for (int st = 0; st < TF_STATE_MAX; st++)
+		if (tf_km_mstate(st) == i)
+			return st;
 	return -1;
 }
 
@@ -73,12 +69,35 @@ const struct tf_metrics_values *tf_metrics_values(const struct tf_metrics *m)
 	return &m->v;
 }
 
-struct tf_metrics_values *tf_metrics_copy(const struct tf_metrics *m)
+struct tf_km_sum *tf_km_source_read(const struct tf_km_source *src)
+{
+	struct tf_km_sum *k;
+
+	if (!src || !src->read)
+		return NULL;
+	k = malloc(sizeof(*k));
+	if (k && src->read(src->ctx, k)) {
+		free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+static int learn_port(struct tf_metrics_values *v, uint16_t port);
+static void add_kernel(struct tf_metrics_values *v, const struct tf_km_sum *k);
+
+struct tf_metrics_values *tf_metrics_copy(struct tf_metrics *m, const struct tf_km_sum *k)
 {
 	struct tf_metrics_values *v = malloc(sizeof(*v));
 
+	/* the kernel's learned ports join the registry's for good: a port keeps its slot */
+	for (int i = 0; k && i < TF_KM_PORTS; i++)
+		if (k->ports[i])
+			learn_port(&m->v, k->ports[i]);
 	if (v)
 		memcpy(v, &m->v, sizeof(*v));
+	if (v && k)
+		add_kernel(v, k);
 	return v;
 }
 
@@ -103,86 +122,117 @@ static int learn_port(struct tf_metrics_values *v, uint16_t port)
 	return v->nports++;
 }
 
-/* Slot of the service port: the server's local port, the client's remote port. */
+/* Slot of the service port (tf_km_service_ports: the kernel's fold picks it the same way). */
 static int port_slot(struct tf_metrics_values *v, const struct tf_summary *s)
 {
-	const struct tf_conn *c = s->rec;
+	uint16_t first, second;
 	int i;
 
-	if (s->role == TF_ROLE_SERVER)
-		i = learn_port(v, c->sport);
-	else if (s->role == TF_ROLE_CLIENT)
-		i = find_port(v, c->dport);
-	else if ((i = find_port(v, c->sport)) < 0)
-		i = find_port(v, c->dport);
+	i = tf_km_service_ports(s->rec, &first, &second) ? learn_port(v, first) : find_port(v, first);
+	if (i < 0 && second)
+		i = find_port(v, second);
 	return i < 0 ? TF_METRICS_OTHER : i;
 }
 
 /* ---- connections ---- */
 
-static int role_index(int role)
+/* What the connection adds (tf_km_delta), as the kernel's fold adds it (tf_km_apply_*). */
+static void count_conn(struct tf_metrics_values *v, const struct tf_summary *s, int slot)
 {
-	return role == TF_ROLE_CLIENT || role == TF_ROLE_SERVER ? role : TF_ROLE_UNKNOWN;
-}
+	const struct tf_verdict *vd = &s->verdict;
+	int np = tf_verdict_points(vd);
+	struct tf_km_delta d;
+	int role;
 
-static void count_state_times(struct tf_metrics_values *v, const struct tf_summary *s)
-{
-	for (int i = 0; i + 1 < s->nstates; i++) {
-		int k = mstate_index(s->states[i].state);
+	tf_km_delta(s->rec, vd, &d);
+	role = d.role;
+	v->conns[role][slot]++;
+	if (d.handshake_ns >= 0)
+		tf_hist_add(&v->handshake[role - 1][slot], d.handshake_ns);
+	if (d.close_ns >= 0)
+		tf_hist_add(&v->close[d.close_side], d.close_ns);
+	if (d.lifetime_ns >= 0)
+		tf_hist_add(&v->lifetime[role - 1], d.lifetime_ns);
+	if (d.rtt_ns >= 0)
+		tf_hist_add(&v->rtt[role], d.rtt_ns);
+	v->bytes[0][role] += d.bytes[0];
+	v->bytes[1][role] += d.bytes[1];
+	v->closes[role][d.close_kind]++;
+	v->syn_retrans += d.syn_retrans;
+	v->synack_retrans += d.synack_retrans;
+	v->retrans += d.retrans;
+	for (int i = 0; i < 4; i++)
+		v->fin_retrans[i] += d.fin_retrans[i];
+	v->resets[0] += d.rst_sent;
+	v->resets[1] += d.rst_recv;
+	v->tw_handovers[role] += d.tw_handover;
+	v->refused += d.refused;
+	for (int i = 0; i + 1 < np; i++) {
+		__s64 ns;
+		int k = tf_km_state_time(s->rec, vd, i, &ns);
 
 		if (k >= 0)
-			tf_hist_add(&v->state_time[k], s->states[i + 1].t_ns - s->states[i].t_ns);
+			tf_hist_add(&v->state_time[k], ns);
 	}
 }
 
-static void count_durations(struct tf_metrics_values *v, const struct tf_summary *s, int slot)
-{
-	int side = -1;
+/* ---- connections folded in the kernel ---- */
 
-	if (s->handshake_ns >= 0 && (s->role == TF_ROLE_CLIENT || s->role == TF_ROLE_SERVER))
-		tf_hist_add(&v->handshake[s->role - 1][slot], s->handshake_ns);
-	if (s->close_kind == TF_CK_ACTIVE)
-		side = 0;
-	else if (s->close_kind == TF_CK_PASSIVE)
-		side = 1;
-	else if (s->close_kind == TF_CK_SIMULTANEOUS)
-		side = 2;
-	if (side >= 0 && s->close_ns >= 0)
-		tf_hist_add(&v->close[side], s->close_ns);
-	if (s->complete && (s->role == TF_ROLE_CLIENT || s->role == TF_ROLE_SERVER))
-		tf_hist_add(&v->lifetime[s->role - 1], s->lifetime_ns);
-	count_state_times(v, s);
+static void add_khist(struct tf_hist *h, const struct tf_khist *k)
+{
+	_Static_assert(sizeof(*h) == sizeof(*k), "tf_hist has tf_khist's layout");
+	tf_km_add(h, k, sizeof(*h));
 }
 
-/* What it carried, when read at CLOSE. A connection without an RTT sample has none. */
-static void count_traffic(struct tf_metrics_values *v, const struct tf_conn *c, int role)
+/* The registry's slot of each kernel slot: by port; -1 for a slot with no port (yet). */
+static void slot_map(const struct tf_metrics_values *v, const struct tf_km_sum *k,
+		     int map[TF_KM_SLOTS])
 {
-	if (!(c->flags & TF_F_TRAFFIC))
-		return;
-	v->bytes[0][role] += c->bytes_acked;
-	v->bytes[1][role] += c->bytes_received;
-	if (c->rtt_us)
-		tf_hist_add(&v->rtt[role], (int64_t)c->rtt_us * 1000);
+	for (int i = 0; i < TF_KM_PORTS; i++) {
+		int j = k->ports[i] ? find_port(v, k->ports[i]) : -1;
+
+		map[i] = !k->ports[i] ? -1 : j < 0 ? TF_METRICS_OTHER : j;
+	}
+	map[TF_KM_OTHER] = TF_METRICS_OTHER;
 }
 
-static void count_events(struct tf_metrics_values *v, const struct tf_summary *s, int role)
+/* v += the kernel's aggregates (the ports are the registry's already: tf_metrics_copy). */
+static void add_kernel(struct tf_metrics_values *v, const struct tf_km_sum *k)
 {
-	const struct tf_conn *c = s->rec;
+	const struct tf_km_main *km = &k->main;
+	int map[TF_KM_SLOTS];
 
-	v->closes[role][s->close_kind >= 0 && s->close_kind < TF_CK_MAX ? s->close_kind : TF_CK_OPEN]++;
-	v->syn_retrans += c->syn_retrans;
-	v->synack_retrans += c->synack_retrans;
-	v->retrans += c->retrans;
+	slot_map(v, k, map);
+	for (int s = 0; s < TF_KM_SLOTS; s++) {
+		if (map[s] < 0)
+			continue;
+		for (int r = 0; r < 2; r++)
+			add_khist(&v->handshake[r][map[s]], &k->hs[r].h[s]);
+		for (int r = 0; r < TF_ROLE_MAX; r++)
+			v->conns[r][map[s]] += km->conns[r][s];
+	}
+	for (int i = 0; i < TF_MCLOSE_SIDES; i++)
+		add_khist(&v->close[i], &km->close[i]);
+	for (int i = 0; i < 2; i++)
+		add_khist(&v->lifetime[i], &km->lifetime[i]);
+	for (int i = 0; i < TF_MSTATES; i++)
+		add_khist(&v->state_time[i], &km->state_time[i]);
+	for (int r = 0; r < TF_ROLE_MAX; r++) {
+		add_khist(&v->rtt[r], &km->rtt[r]);
+		for (int c = 0; c < TF_CK_MAX; c++)
+			v->closes[r][c] += km->closes[r][c];
+		v->bytes[0][r] += km->bytes[0][r];
+		v->bytes[1][r] += km->bytes[1][r];
+		v->tw_handovers[r] += km->tw_handovers[r];
+	}
+	v->syn_retrans += km->syn_retrans;
+	v->synack_retrans += km->synack_retrans;
+	v->retrans += km->retrans;
 	for (int i = 0; i < 4; i++)
-		v->fin_retrans[i] += c->fin_retrans_by_state[i];
-	if (c->flags & TF_F_RST_SENT)
-		v->resets[0]++;
-	if (c->flags & TF_F_RST_RECV)
-		v->resets[1]++;
-	if (s->time_wait)
-		v->tw_handovers[role]++;
-	if (s->close_kind == TF_CK_REFUSED)
-		v->refused++;
+		v->fin_retrans[i] += km->fin_retrans[i];
+	v->resets[0] += km->resets[0];
+	v->resets[1] += km->resets[1];
+	v->refused += km->refused;
 }
 
 /* ---- stuck half-closed connections ---- */
@@ -229,15 +279,33 @@ void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st)
 	m->v.stuck_now[k]++;
 }
 
+void tf_metrics_follow_kernel(struct tf_metrics *m, const volatile uint16_t *learned)
+{
+	m->klearned = learned;
+}
+
+/*
+ * The ports the kernel learned, in its order: the kernel saw the server
+ * records user space gets and the ones it folded, so a record's port is
+ * labeled here as it is there.
+ */
+static void learn_kernel_ports(struct tf_metrics *m)
+{
+	for (int i = 0; m->klearned && i < TF_KM_LEARN; i++) {
+		uint16_t port = m->klearned[i];
+
+		if (port)
+			learn_port(&m->v, port);
+	}
+}
+
 void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s)
 {
 	struct tf_metrics_values *v = &m->v;
-	int role = role_index(s->role), slot = port_slot(v, s);
 
-	v->conns[role][slot]++;
-	count_durations(v, s, slot);
-	count_events(v, s, role);
-	count_traffic(v, s->rec, role);
+	learn_kernel_ports(m);
+
+	count_conn(v, s, port_slot(v, s));
 	stuck_finished(m, s->rec);
 }
 
@@ -253,7 +321,7 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 {
 	struct tf_metrics_values *v = &m->v;
 
-	raise_to(&v->lost[0], st->bpf[TF_STAT_RB_LOST_CONN]);
+	raise_to(&v->lost[0], tf_run_lost_ringbuf(st));
 	raise_to(&v->lost[1], st->bpf[TF_STAT_RB_LOST_STATE]);
 	raise_to(&v->lost[2], st->bpf[TF_STAT_TABLE_FULL]);
 	raise_to(&v->lost[3], st->recursion_misses);
@@ -262,10 +330,10 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->lost[6], st->bpf[TF_STAT_LISTENER_FULL]);
 	raise_to(&v->state_changes, st->events);
 	raise_to(&v->malformed, st->malformed);
-	raise_to(&v->missed_transitions, st->gaps);
+	raise_to(&v->missed_transitions, tf_run_gaps(st));
 	raise_to(&v->retrans_recovered, st->bpf[TF_STAT_RETRANS_RECOVERED]);
 	for (int i = 0; i < TF_MSTATES; i++)
-		v->live[i] = st->live[mstates[i]];
+		v->live[i] = st->live[tf_metrics_state(i)];
 	for (int i = 0; i < TF_FEAT_MAX; i++)
 		v->feature_enabled[i] = st->features.f[i].state == TF_FS_ENABLED;
 }

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "hist.h"
 #include "stats.h"
+#include "tf_kmetrics.h"
 
 #define TF_METRICS_PORTS 64		/* port label values from --port (TF_MAX_FILTERS) */
 #define TF_METRICS_LEARN_PORTS 16	/* listening ports learned when --port is not given */
@@ -76,6 +77,12 @@ struct tf_metrics;
 struct tf_metrics *tf_metrics_new(const uint16_t *ports, int nports, const char *version);
 void tf_metrics_free(struct tf_metrics *m);
 
+/*
+ * Connections are also folded in the kernel: learn the ports it learns
+ * (tf_km_source.learned) before counting a record. NULL: stop.
+ */
+void tf_metrics_follow_kernel(struct tf_metrics *m, const volatile uint16_t *learned);
+
 /* Feeding. */
 void tf_metrics_conn(struct tf_metrics *m, const struct tf_summary *s);
 void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st);
@@ -84,8 +91,14 @@ void tf_metrics_stuck(struct tf_metrics *m, const struct tf_stuck *st);
 void tf_metrics_tw_end(struct tf_metrics *m, const struct tf_tw_end *e);
 
 const struct tf_metrics_values *tf_metrics_values(const struct tf_metrics *m);
-/* A malloc'd copy to render outside a lock; NULL when out of memory. */
-struct tf_metrics_values *tf_metrics_copy(const struct tf_metrics *m);
+/* A malloc'd sum read from src; NULL when there is none, or it could not be read. */
+struct tf_km_sum *tf_km_source_read(const struct tf_km_source *src);
+/*
+ * A malloc'd copy to render outside a lock; NULL when out of memory. With
+ * k, the connections folded in the kernel added in (their learned ports
+ * join the registry's, in the kernel's order, while there is room).
+ */
+struct tf_metrics_values *tf_metrics_copy(struct tf_metrics *m, const struct tf_km_sum *k);
 
 /* The states of live[] and state_time[], and their names. */
 int tf_metrics_state(int i);

@@ -67,10 +67,15 @@ struct tf_sink *tf_sink_json_new(FILE *out, int64_t mono_to_real_ns);
  * msg holds one line saying what to do.
  */
 struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int nports,
-				    const struct tf_run_stats *st, char *msg, size_t msglen);
+				    const struct tf_run_stats *st, const struct tf_km_source *km,
+				    char *msg, size_t msglen);
 
-/* --hist: histograms as log2 bars (or JSON lines) every interval_s and at exit. */
-struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, double interval_s);
+/*
+ * --hist: histograms as log2 bars (or JSON lines) every interval_s and at
+ * exit; km (NULL: none) as for --metrics, read at each print.
+ */
+struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, double interval_s,
+				 const struct tf_km_source *km);
 
 /*
  * --tw: where TIME-WAIT sockets accumulate, top-style, every interval_s:

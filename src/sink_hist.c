@@ -16,6 +16,7 @@
 
 struct hsink {
 	struct tf_metrics *m;
+	struct tf_km_source km;		/* connections folded in the kernel; read per print */
 	bool json;
 	uint64_t interval_ns, next_ns;
 	struct tf_jw_clock clock;
@@ -132,6 +133,8 @@ static void print_all(struct tf_sink *sk, uint64_t now_ns, bool final)
 	struct hsink *hs = sk->priv;
 	int64_t real = (int64_t)now_ns + sk->mono_to_real_ns;
 	struct print_ctx pc = { .sk = sk, .real_ns = real, .final = final };
+	struct tf_metrics_values *v;
+	struct tf_km_sum *k;
 
 	if (!hs->json) {
 		time_t secs = (time_t)(real / 1000000000);
@@ -141,7 +144,11 @@ static void print_all(struct tf_sink *sk, uint64_t now_ns, bool final)
 		strftime(t, sizeof(t), "%H:%M:%S", localtime_r(&secs, &tm));
 		fprintf(sk->out, "\n--- %s%s ---\n", t, final ? ", at exit" : "");
 	}
-	tf_metrics_each_hist(tf_metrics_values(hs->m), true, print_one, &pc);
+	k = tf_km_source_read(&hs->km);
+	v = tf_metrics_copy(hs->m, k);
+	free(k);
+	tf_metrics_each_hist(v ? v : tf_metrics_values(hs->m), true, print_one, &pc);
+	free(v);
 	if (!pc.printed && !hs->json)
 		fputs("no finished connections yet\n", sk->out);
 	fflush(sk->out);
@@ -189,7 +196,8 @@ static const struct tf_sink_ops hist_ops = {
 	.free = hs_free,
 };
 
-struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, double interval_s)
+struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, double interval_s,
+				 const struct tf_km_source *km)
 {
 	struct tf_sink *sk = tf_sink_alloc(&hist_ops, out, mono_to_real_ns, 0);
 	struct hsink *hs = calloc(1, sizeof(*hs));
@@ -199,7 +207,11 @@ struct tf_sink *tf_sink_hist_new(FILE *out, int64_t mono_to_real_ns, bool json, 
 	hs->m = tf_metrics_new(NULL, 0, NULL);
 	if (!hs->m)
 		goto fail;
+	if (km)
+		tf_metrics_follow_kernel(hs->m, km->learned);
 	hs->json = json;
+	if (km)
+		hs->km = *km;
 	hs->interval_ns = (uint64_t)(interval_s > 0 ? interval_s * 1e9 : 5e9);
 	hs->next_ns = tf_now_mono_ns() + hs->interval_ns;
 	sk->priv = hs;

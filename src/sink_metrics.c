@@ -20,6 +20,7 @@ struct msink {
 	pthread_mutex_t lock;
 	struct tf_metrics *m;
 	struct tf_http *http;
+	struct tf_km_source km;		/* connections folded in the kernel; read per scrape */
 };
 
 static struct msink *ms_of(struct tf_sink *sk)
@@ -78,16 +79,18 @@ static void ms_stuck(struct tf_sink *sk, const struct tf_stuck *st)
 	pthread_mutex_unlock(&ms->lock);
 }
 
-/* Server thread: copy under the lock, render outside it. */
+/* Server thread: read the kernel's aggregates, copy under the lock, render outside it. */
 static char *ms_render(void *ctx, size_t *len)
 {
 	struct msink *ms = ctx;
+	struct tf_km_sum *k = tf_km_source_read(&ms->km);
 	struct tf_metrics_values *v;
 	struct tf_text t = { 0 };
 
 	pthread_mutex_lock(&ms->lock);
-	v = tf_metrics_copy(ms->m);
+	v = tf_metrics_copy(ms->m, k);
 	pthread_mutex_unlock(&ms->lock);
+	free(k);
 	if (!v)
 		return NULL;
 	if (tf_metrics_render(v, &t))
@@ -125,7 +128,8 @@ static const struct tf_sink_ops metrics_ops = {
 };
 
 struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int nports,
-				    const struct tf_run_stats *st, char *msg, size_t msglen)
+				    const struct tf_run_stats *st, const struct tf_km_source *km,
+				    char *msg, size_t msglen)
 {
 	struct msink *ms = calloc(1, sizeof(*ms));
 	struct tf_sink *sk = NULL;
@@ -135,10 +139,13 @@ struct tf_sink *tf_sink_metrics_new(const char *addr, const uint16_t *ports, int
 	if (!ms)
 		goto cleanup;
 	pthread_mutex_init(&ms->lock, NULL);
+	if (km)
+		ms->km = *km;
 	ms->m = tf_metrics_new(ports, nports, TF_VERSION);
 	sk = tf_sink_alloc(&metrics_ops, NULL, 0, 0);
 	if (!ms->m || !sk)
 		goto cleanup;
+	tf_metrics_follow_kernel(ms->m, ms->km.learned);
 	tf_metrics_stats(ms->m, st);	/* the first scrape already shows the features */
 	err = tf_http_start(&ms->http, addr, ms_render, ms, msg, msglen);
 	if (err)

@@ -20,6 +20,7 @@ import ctypes
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 import urllib.request
@@ -37,7 +38,8 @@ SYNACK = f"tcp sport {B} tcp flags & (syn|ack) == syn|ack"
 SHIM = tfenv.ROOT / "build" / "tests" / "refuse_progs.so"
 
 FEATURES = ["conn_table_iter", "retransmits", "synack_retransmits", "resets", "tcp_iter",
-            "listener_owners", "half_owners", "netns_tasks", "recursion_misses", "netns_timewaits"]
+            "listener_owners", "half_owners", "netns_tasks", "recursion_misses", "netns_timewaits",
+            "kernel_metrics"]
 # program (or prog-info field) the shim refuses -> feature, and its state then
 PROGS = {
     "dump_conns": ("conn_table_iter", "fallback"),
@@ -381,6 +383,42 @@ def test_every_view_starts_and_traces_here(ns, mode):
         assert wait_until(lambda: any(f"127.0.0.1:{cport}" in l for l in p.lines), 5), p.lines
     p.p.send_signal(2)
     assert p.wait(20) == 0, p.stderr()
+
+
+def test_kernel_metrics_refused_falls_back_to_records(ns):
+    """on_state_km refused: --metrics alone counts from records, says so once, counts right."""
+    port, n = 18705, 3
+    env = shim_env(["on_state_km"])
+    r = run_tool("--check", env=env)
+    assert r.returncode == 0, r
+    (line,) = [l for l in r.stdout.splitlines() if l.startswith("kernel_metrics ")]
+    assert line.split()[1] == "refused" and "on_state_km" in line and "; fallback:" in line, line
+
+    argv = [TRACER_BIN, "--port", port, "--metrics", "127.0.0.1:0"]
+    proc = tfenv.Proc(argv, workdir=ns.workdir, name="tcpflow-trace", env=env)
+    ns.procs.append(proc)
+    assert wait_until(lambda: Tracer.READY in proc.stderr() or proc.p.poll() is not None, 30)
+    assert proc.p.poll() is None, proc.stderr()
+    got = notices(proc.stderr())
+    assert got.pop("kernel_metrics", None)[::2] == ("fallback", "EPERM"), proc.stderr()
+    assert {f: st for f, (st, _, _) in got.items()} == \
+        {f: st for f, st in kernel_states().items() if st != "enabled"}, got
+    assert "metrics folded in the kernel" not in proc.stderr()
+    url = re.search(r"serving Prometheus metrics at (http://\S+)", proc.stderr()).group(1)
+    srv = ns.server("127.0.0.1", port, "--count", n, "--close", "after-peer")
+    cli = ns.tcpgen("client", "--connect", "127.0.0.1", "--port", port, "--count", n,
+                    "--close", "first")
+    for p in (cli, srv):
+        assert p.wait(30) == 0, p.stderr()
+
+    def conns():
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return sum(float(v) for v in re.findall(r'^tcpflow_connections_total\{[^}]*\} (\S+)$',
+                                                text, re.M))
+    assert wait_until(lambda: conns() == 2 * n, 10), conns()
+    proc.p.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 0, proc.stderr()
+    assert "folded into the metrics in the kernel" not in proc.stderr(), proc.stderr()
 
 
 def test_netns_timewaits_off_without_the_helpers_privileges():

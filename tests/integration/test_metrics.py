@@ -440,13 +440,18 @@ def test_metrics_address_errors(ns):
 
 # ---- --hist -------------------------------------------------------------------------
 
-def hist_tracer(ns, port, *args):
-    argv = [tfenv.TRACER_BIN, "--netns", ns.inum, "--port", port, "--hist", "--interval", "1", *args]
-    proc = tfenv.Proc(argv, workdir=ns.workdir, name="tcpflow-trace-hist")
+def started(ns, argv, name):
+    """The tracer with argv, once it says it is tracing."""
+    proc = tfenv.Proc(argv, workdir=ns.workdir, name=name)
     ns.procs.append(proc)
     ok = tfenv.wait_until(lambda: tfenv.Tracer.READY in proc.stderr() or proc.p.poll() is not None, 30)
     assert ok and proc.p.poll() is None, proc.stderr()
     return proc
+
+
+def hist_tracer(ns, port, *args):
+    argv = [tfenv.TRACER_BIN, "--netns", ns.inum, "--port", port, "--hist", "--interval", "1", *args]
+    return started(ns, argv, "tcpflow-trace-hist")
 
 
 def stop(proc):
@@ -490,3 +495,90 @@ def test_hist_json(ns):
     names = {r["name"] for r in final}
     assert {"tcpflow_close_duration_seconds", "tcpflow_connection_lifetime_seconds",
             "tcpflow_state_duration_seconds"} <= names
+
+
+# ---- metrics folded in the kernel (--metrics / --hist alone) -------------------------
+
+FOLDED_RE = re.compile(r"(\d+) of them folded into the metrics in the kernel, (\d+) sent as records; "
+                       r"(\d+) TIME-WAIT hand-overs sent alone")
+
+
+def metrics_only_tracer(ns, ports, *args):
+    """The tracer as a fleet runs it: system-wide (no --netns), no view, only metrics."""
+    argv = [tfenv.TRACER_BIN, *[a for p in ports for a in ("--port", p)], *args]
+    return started(ns, argv, "tcpflow-trace-kmetrics")
+
+
+def folded_sent(proc):
+    m = FOLDED_RE.search(proc.stderr())
+    assert m, f"no folded/sent line at exit: {proc.stderr()}"
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+@pytest.mark.root
+def test_kernel_metrics_against_ground_truth(ns):
+    """--metrics alone: connections folded in the kernel, values as the traffic made them.
+
+    Ground truth: the clients' own connection counts (tcpgen), nftables counters
+    of dropped SYNs. Every connection is folded in the kernel, and no record
+    crosses: every client closes first and hands over to TIME-WAIT, of which
+    only a small hand-over reaches the tracker. The exit line must say exactly that.
+    """
+    fast, slow, n = 5321, 5322, 12
+    ns.syn_schedule(exponential=True)
+    ns.drop_first("syn", f"tcp dport {slow} tcp flags & (syn|ack) == syn", 2)
+    proc = metrics_only_tracer(ns, [fast, slow], "--metrics", "127.0.0.1:0")
+    assert "metrics folded in the kernel" in proc.stderr(), proc.stderr()
+    m = URL_RE.search(proc.stderr())
+    assert m, proc.stderr()
+    url = m.group(1)
+
+    finish(*traffic(ns, slow, 1), *traffic(ns, fast, n))
+    clients = n + 1
+    assert ns.counter("drop_syn") == 2 and ns.counter("seen_syn") == 3
+
+    def values():
+        return parse(scrape(url))
+
+    tfenv.wait_until(lambda: total(values(), "tcpflow_connections_total") == 2 * clients, 10)
+    s = values()
+    ctx = "\n".join(f"{n}{dict(lb)} {v}" for (n, lb), v in sorted(s.items())
+                    if v and not n.endswith("_bucket")) + "\n" + proc.stderr()
+    assert total(s, "tcpflow_connections_total", role="client") == clients, ctx
+    assert total(s, "tcpflow_connections_total", role="server") == clients, ctx
+    assert total(s, "tcpflow_connections_total", role="client", port=str(fast)) == n, ctx
+    assert total(s, "tcpflow_connections_total", role="server", port=str(slow)) == 1, ctx
+    assert total(s, "tcpflow_syn_retransmits_total") == ns.counter("drop_syn") == 2, ctx
+    assert total(s, "tcpflow_connection_closes_total", role="client", kind="active") == clients, ctx
+    assert total(s, "tcpflow_connection_closes_total", role="server", kind="passive") == clients, ctx
+    assert total(s, "tcpflow_time_wait_handovers_total", role="client") == clients, ctx
+    assert total(s, "tcpflow_handshake_duration_seconds_count") == 2 * clients, ctx
+    assert total(s, "tcpflow_close_duration_seconds_count", side="passive") == clients, ctx
+    assert total(s, "tcpflow_connections_missed_transitions_total") == 0, ctx
+    assert total(s, "tcpflow_feature_enabled", feature="kernel_metrics") == 1, ctx
+    # the slow handshake (SYNs at 0, 1, 3 s) in its bucket, whichever side counted it
+    slow_hs = total(s, "tcpflow_handshake_duration_seconds_bucket", role="client",
+                    port=str(slow), le="+Inf") - total(s, "tcpflow_handshake_duration_seconds_bucket",
+                                                      role="client", port=str(slow), le="2.62144")
+    assert slow_hs == 1, ctx
+    assert sum(v for (name, lb), v in s.items() if name == "tcpflow_lost_events_total") == 0, ctx
+
+    stop(proc)
+    assert folded_sent(proc) == (2 * clients, 0, clients), proc.stderr()
+
+
+@pytest.mark.root
+def test_kernel_metrics_hist_sends_no_records(ns):
+    """--hist alone (no TIME-WAIT tracker): not one connection record crosses."""
+    port, n = 5331, 6
+    proc = metrics_only_tracer(ns, [port], "--hist", "--json", "--interval", "1")
+    finish(*traffic(ns, port, n))
+    proc.wait_line(lambda l: '"final":false' in l and '"role":"server"' in l
+                   and f'"count":{n}' in l and "handshake" in l, 10)
+    stop(proc)
+    assert folded_sent(proc) == (2 * n, 0, 0), proc.stderr()
+    recs = [json.loads(l) for l in proc.lines]
+    final = {(r["name"], tuple(sorted(r["labels"].items()))): r for r in recs if r["final"]}
+    for role in ("client", "server"):
+        assert final[("tcpflow_handshake_duration_seconds", (("role", role),))]["count"] == n
+        assert final[("tcpflow_connection_lifetime_seconds", (("role", role),))]["count"] == n

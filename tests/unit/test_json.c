@@ -115,7 +115,7 @@ static void stats_line(void)
 		       "\"synack_retrans_listeners\":0,\"malformed\":0,\"features\":{\"conn_table_iter\":\"fallback\","
 		       "\"retransmits\":\"enabled\",\"synack_retransmits\":\"enabled\",\"resets\":\"off\","
 		       "\"tcp_iter\":\"enabled\",\"listener_owners\":\"enabled\",\"half_owners\":\"enabled\","
-		       "\"netns_tasks\":\"enabled\",\"recursion_misses\":\"enabled\",\"netns_timewaits\":\"enabled\"}}\n");
+		       "\"netns_tasks\":\"enabled\",\"recursion_misses\":\"enabled\",\"netns_timewaits\":\"enabled\",\"kernel_metrics\":\"enabled\"}}\n");
 	free(out);
 }
 

@@ -478,8 +478,8 @@ static void structure(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	/* docs/METRICS.md's worst case: 59 * P + 680 series for P port label values (here 3 + other) */
-	CHECK_INT(samples, 59 * 4 + 680);
+	/* docs/METRICS.md's worst case: 59 * P + 681 series for P port label values (here 3 + other) */
+	CHECK_INT(samples, 59 * 4 + 681);
 	free(out);
 	tf_metrics_free(m);
 }

@@ -463,7 +463,7 @@ static void json(void)
 static void hist(bool json_lines)
 {
 	struct fx_out o;
-	char *out = run(tf_sink_hist_new(fx_open(&o), OFFSET, json_lines, 5), &o);
+	char *out = run(tf_sink_hist_new(fx_open(&o), OFFSET, json_lines, 5, NULL), &o);
 
 	blank_exit_time(out);
 	tf_check_golden("test_sinks", json_lines ? "sinks.hist.jsonl" : "sinks.hist.txt", out);
