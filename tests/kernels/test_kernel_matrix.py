@@ -52,9 +52,14 @@ FEATURE_NOTICES = {
     # Per-program recursion_misses in bpf_prog_info (Linux 5.12): lost
     # events "program_skipped".
     "recursion_misses": re.compile(r"^tcpflow-trace: feature recursion_misses off: "),
+    # Global BPF functions with pointer arguments (Linux 5.12, e5069b9c23b3):
+    # --metrics alone falls back from the kernel fold to the record path.
+    "kernel_metrics": re.compile(r"^tcpflow-trace: feature kernel_metrics fallback: "),
 }
 LACKS = {
-    "debian-5.10": ("listener_owners", "half_owners", "recursion_misses"),
+    "debian-5.10": ("listener_owners", "half_owners", "recursion_misses", "kernel_metrics"),
+    # 6.1's verifier refuses on_state_km (EACCES): the fold falls back there
+    "debian-6.1": ("kernel_metrics",),
 }
 # tcp_syn_linear_timeouts (Linux 6.5, ccce324dabfe): scenarios.sh sets it to 0
 # where it exists, so every kernel retransmits SYNs on the classic schedule.
@@ -161,7 +166,12 @@ def traced(run, name):
     assert len(t.stats) == 1, f"expected one stats line\n{t.describe()}"
     st = t.stats[0]
     assert st["conns"] == len(t.conns), t.describe()
-    assert st["lost"] == 0 and st["malformed"] == 0, f"lost or malformed records\n{t.describe()}"
+    # The one loss a run may have: our program nested on a CPU (a softirq's
+    # state change during a process-context run; slow under TCG), which the
+    # kernel skips and counts (docs/KERNEL.md, fact 6). Counted, never silent;
+    # a test whose connection it hit fails on that record.
+    assert st["lost"] == st["recursion_misses"] and st["malformed"] == 0, (
+        f"lost or malformed records\n{t.describe()}")
     # a kernel degrades only where LACKS says so (whether it says all of it:
     # test_feature_notice)
     allowed = [FEATURE_NOTICES[f] for f in LACKS.get(run.kernel, ())] + [FALLBACK]
@@ -241,8 +251,9 @@ def test_run_completed(run, kernel):
 @pytest.mark.parametrize("feature", sorted(FEATURE_NOTICES))
 def test_feature_notice(run, feature):
     """A kernel that lacks a feature says so, once, on every start; one that
-    has it says nothing about it."""
-    for name in TRACER_RUNS:
+    has it says nothing about it (kernel_metrics: in the run with --metrics
+    alone, the only one that asks for the fold)."""
+    for name in ("kmetrics",) if feature == "kernel_metrics" else TRACER_RUNS:
         t = Trace(run, name)
         said = [l for l in t.err if FEATURE_NOTICES[feature].match(l)]
         if lacks(run, feature):
@@ -492,6 +503,38 @@ def test_metrics_scraped_inside(run):
             f"tcpflow_bytes_total{{direction={direction}}} is not the records' {key}\n{ctx}\n{t.describe()}")
     # anything but /metrics and / is a 4xx: busybox wget exits non-zero
     assert run.lines("metrics", "httprc404") not in (["0"], []), run.lines("metrics", "http404")
+
+
+def test_metrics_alone_folded_in_the_kernel(run):
+    """--metrics alone: from 5.12 on_state_km folds finished connections into
+    per-CPU metrics in the kernel (no record crosses); 5.10 falls back to the
+    record path with a notice. Either way the scrape counts what tcpgen did:
+    3 orderly connections and one refused connect."""
+    started, rcs = run.info("kmetrics", "started"), run.lines("kmetrics", "rc.tracer")
+    err = run.lines("kmetrics", "err")
+    ctx = "\n".join(err + run.lines("kmetrics", "verbose")[-60:])
+    assert started == "yes" and rcs == ["0"], f"started={started} rc={rcs}\n{ctx}"
+    assert rc(run, "kmetrics", "cli") == 0 and rc(run, "kmetrics", "refcli") == 0, ctx
+    assert run.lines("kmetrics", "trace") == [], "--metrics alone prints no records"
+    fallback = [l for l in err if l.startswith("tcpflow-trace: feature kernel_metrics fallback: ")]
+    folded = [l for l in err if "folded into the metrics in the kernel" in l]
+    if lacks(run, "kernel_metrics"):
+        assert fallback and not folded, ctx
+    else:
+        assert not fallback and any(l.endswith("; metrics folded in the kernel (Ctrl-C to stop)")
+                                    for l in err), ctx
+        # 3 + 3 orderly ends and the refused client: 7 folded, none sent as records
+        assert folded and folded[0].split()[1] == "7" and " 0 sent as records" in folded[0], ctx
+    assert run.lines("kmetrics", "httprc") == ["0"], ctx
+    m = parse_metrics(run.lines("kmetrics", "http"))
+    page = "\n".join(run.lines("kmetrics", "http")[:400])
+    assert msum(m, "tcpflow_connections_total", role="client") == 4, page
+    assert msum(m, "tcpflow_connections_total", role="server") == 3, page
+    assert msum(m, "tcpflow_refused_connects_total") == 1, page
+    assert msum(m, "tcpflow_handshake_duration_seconds_count", role="client") == 3, page
+    assert msum(m, "tcpflow_handshake_duration_seconds_count", role="server") == 3, page
+    assert msum(m, "tcpflow_feature_enabled", feature="kernel_metrics") == (
+        0 if lacks(run, "kernel_metrics") else 1), page
 
 
 # ---- what each connection carried, and whose it was ------------------------------------
