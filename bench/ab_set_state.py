@@ -7,10 +7,11 @@ program as the floor measured in the same run.
     sudo bench/ab_set_state.py --variant base=build/tcpflow-trace \\
         --variant new=/tmp/tcpflow-trace.new --modes json,metrics --rounds 7
 
-Each sample: start the tracer (--json to /dev/null, or --metrics on a free
-port), wait until it traces, churn bench/loadgen.c in a network namespace of
-its own (-N) for --duration s, read on_set_state's run_time_ns/run_cnt
-deltas. BPF run-time statistics are held on with BPF_ENABLE_STATS for the
+Each sample: start the tracer (--json to /dev/null, or --metrics alone on a
+free port), wait until it traces, churn bench/loadgen.c in a network
+namespace of its own (-N) for --duration s, read the inet_sock_set_state
+program's run_time_ns/run_cnt deltas: on_set_state, or with --metrics alone
+on_state_km (the kernel's metrics fold) where the build has and loads it. BPF run-time statistics are held on with BPF_ENABLE_STATS for the
 whole run (a descriptor, not the sysctl: another process restoring the sysctl
 does not switch them off under us). The machine is shared: compare medians of
 the same invocation, never figures of different runs.
@@ -36,12 +37,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def prog_stats(ids, name):
+def prog_stats(ids, names):
+    """(run_time_ns, run_cnt) of the first of `names` among the programs `ids`."""
     progs = bpf_progs("bpftool")
-    for i in ids:
-        p = progs.get(i)
-        if p and p.get("name") == name:
-            return p.get("run_time_ns", 0), p.get("run_cnt", 0)
+    found = {p.get("name"): p for p in (progs.get(i) for i in ids) if p}
+    for name in names:
+        if name in found:
+            return found[name].get("run_time_ns", 0), found[name].get("run_cnt", 0), name
     return None
 
 
@@ -89,7 +91,7 @@ def churn(a):
 
 def sample(a, group, workdir):
     """One churn with every (label, argv, ready, prog) of `group` attached at once:
-    {label: (ns/run, conn/s)}."""
+    {label: (ns/run, conn/s, the program read)}."""
     procs = []
     try:
         for label, argv, ready, prog in group:
@@ -101,17 +103,19 @@ def sample(a, group, workdir):
     finally:
         for p, _, _ in procs:
             stop(p)
-    return {p.label: ((t1 - t0) / max(n1 - n0, 1), cps)
-            for (p, _, _), (t0, n0), (t1, n1) in zip(procs, before, after)}
+    return {p.label: ((t1 - t0) / max(n1 - n0, 1), cps, name)
+            for (p, _, _), (t0, n0, _), (t1, n1, name) in zip(procs, before, after)}
 
 
 def tracer_argv(a, name, mode, base):
-    """(argv, text on stderr once ready, the program to read)."""
+    """(argv, text on stderr once ready, the programs to read: the first loaded)."""
     if name == "empty":
-        return base, "attached", "empty_set_state"
+        return base, "attached", ("empty_set_state",)
     if mode == "metrics":
-        return base + ["--metrics", f"127.0.0.1:{free_port()}"], "tracing TCP", "on_set_state"
-    return base + [f"--{mode}"], "tracing TCP", "on_set_state"
+        # one of the two loads: on_state_km, or on_set_state (older builds, or refused)
+        return (base + ["--metrics", f"127.0.0.1:{free_port()}"], "tracing TCP",
+                ("on_state_km", "on_set_state"))
+    return base + [f"--{mode}"], "tracing TCP", ("on_set_state",)
 
 
 def main():
@@ -160,9 +164,10 @@ def main():
         for group in groups:
             got = sample(a, [(label, *tracer_argv(a, name, mode, base))
                              for label, name, mode, base in group], workdir)
-            for label, (ns, cps) in got.items():
+            for label, (ns, cps, prog) in got.items():
                 res[label].append((ns, cps))
-                print(f"round {rnd + 1} {label}: {ns:.0f} ns/run, {cps:.0f} conn/s", flush=True)
+                print(f"round {rnd + 1} {label}: {ns:.0f} ns/run ({prog}), {cps:.0f} conn/s",
+                      flush=True)
     os.close(stats_fd)
     if a.raw:
         with open(a.raw, "w") as f:
@@ -178,7 +183,7 @@ def report(rows, res):
     for label, name, mode, _ in rows:
         first.setdefault(mode, label)
     floor = statistics.median(x[0] for x in res["empty"])
-    print("\n| row | on_set_state ns/run median | min-max | minus empty | "
+    print("\n| row | set_state program ns/run median | min-max | minus empty | "
           "vs first, same round (median) | conn/s median |")
     print("|---|---|---|---|---|---|")
     for label, name, mode, _ in rows:

@@ -8,7 +8,8 @@ import os
 # "## " titles owned by drivers other than run_bench.py
 OWNED_ELSEWHERE = ("## TIME-WAIT sweeps across network namespaces",
                    # written by hand from bench/ab_set_state.py runs (issue 16)
-                   "## Where on_set_state's time goes")
+                   "## Where on_set_state's time goes",
+                   "## Where on_state_km's time goes")
 
 
 def _sections(text):

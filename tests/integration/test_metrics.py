@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import tfenv
+from test_tw_namespaces import reuse_script, tw_ports
 
 ROOT = tfenv.ROOT
 DEPLOY = ROOT / "deploy"
@@ -565,6 +566,38 @@ def test_kernel_metrics_against_ground_truth(ns):
 
     stop(proc)
     assert folded_sent(proc) == (2 * clients, 0, clients), proc.stderr()
+
+
+@pytest.mark.root
+def test_kernel_metrics_reuse_of_a_time_wait_crosses(ns):
+    """--metrics alone: a connection on a 4-tuple that handed over to TIME-WAIT
+    may have begun by reusing it. The kernel sends its record instead of
+    folding it, and the tracker ends that TIME-WAIT as reused.
+
+    Ground truth: ss lists the first connection's TIME-WAIT on the bound port
+    before the second connect() from that port (tcp_tw_reuse on loopback),
+    and both connections succeed.
+    """
+    port, cport = 5341, 40178
+    proc = metrics_only_tracer(ns, [port], "--metrics", "127.0.0.1:0")
+    m = URL_RE.search(proc.stderr())
+    assert m, proc.stderr()
+    url = m.group(1)
+    srv = ns.server("127.0.0.1", port, "--count", 2, "--close", "after-peer")
+    reuser = tfenv.Proc(ns.cmd("python3", "-c", reuse_script(cport, port)),
+                        workdir=ns.workdir, name="reuser")
+    ns.procs.append(reuser)
+    assert tfenv.wait_until(lambda: cport in tw_ports(ns, port), 2.9, step=0.05), "no TIME-WAIT to reuse"
+    assert reuser.wait(10) == 0 and srv.wait(10) == 0, reuser.stderr()
+
+    def reused():
+        return total(parse(scrape(url)), "tcpflow_time_wait_ended_total", reason="reused")
+
+    tfenv.wait_until(lambda: reused() == 1, 10)
+    assert reused() == 1, scrape(url) + proc.stderr()
+    stop(proc)
+    # 2 servers and the first client folded (its hand-over alone), the second client sent
+    assert folded_sent(proc) == (3, 1, 1), proc.stderr()
 
 
 @pytest.mark.root
