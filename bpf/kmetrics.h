@@ -99,12 +99,22 @@ struct {
 	__type(value, __u16);
 } km_slot_owner SEC(".maps");
 
-/* The first free learned slot, now ours; TF_KM_OTHER when all are taken. */
+/*
+ * The first free learned slot, now ours; TF_KM_OTHER when all are taken.
+ * Helpers get copies (key here, val in km_learn_port): Linux 6.1's verifier
+ * (Debian 12) forgot a stack variable's value once its address went to a
+ * helper, and then refused this loop ("infinite loop detected") and the
+ * slot index after the update ("unbounded memory access"); 6.12 accepts
+ * either form (the change in between not pinned to a commit).
+ */
 static __always_inline __u32 km_claim_slot(__u16 port)
 {
-	for (__u32 s = 0; s < TF_KM_LEARN; s++)
-		if (!bpf_map_update_elem(&km_slot_owner, &s, &port, BPF_NOEXIST))
+	for (__u32 s = 0; s < TF_KM_LEARN; s++) {
+		__u32 key = s;
+
+		if (!bpf_map_update_elem(&km_slot_owner, &key, &port, BPF_NOEXIST))
 			return s;
+	}
 	return TF_KM_OTHER;
 }
 
@@ -118,7 +128,7 @@ static __always_inline __u32 km_claim_slot(__u16 port)
  */
 static __always_inline __u32 km_learn_port(__u16 port)
 {
-	__u32 *found, slot;
+	__u32 *found, slot, val;
 
 	if (!port)
 		return TF_KM_OTHER;
@@ -131,12 +141,14 @@ static __always_inline __u32 km_learn_port(__u16 port)
 	if (slot >= TF_KM_LEARN)
 		return TF_KM_OTHER;
 	km_slot_port[slot] = port;	/* named before any value can land in it */
-	if (!bpf_map_update_elem(&km_ports, &port, &slot, BPF_NOEXIST)) {
+	val = slot;
+	if (!bpf_map_update_elem(&km_ports, &port, &val, BPF_NOEXIST)) {
 		__sync_fetch_and_add(&km_nlearned, 1);
 		return slot;
 	}
 	km_slot_port[slot] = 0;		/* before the slot is free for another port */
-	bpf_map_delete_elem(&km_slot_owner, &slot);
+	val = slot;
+	bpf_map_delete_elem(&km_slot_owner, &val);
 	return km_find_port(port);
 }
 
