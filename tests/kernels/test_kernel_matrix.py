@@ -58,8 +58,6 @@ FEATURE_NOTICES = {
 }
 LACKS = {
     "debian-5.10": ("listener_owners", "half_owners", "recursion_misses", "kernel_metrics"),
-    # 6.1's verifier refuses on_state_km (EACCES): the fold falls back there
-    "debian-6.1": ("kernel_metrics",),
 }
 # tcp_syn_linear_timeouts (Linux 6.5, ccce324dabfe): scenarios.sh sets it to 0
 # where it exists, so every kernel retransmits SYNs on the classic schedule.
