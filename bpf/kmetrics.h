@@ -65,6 +65,32 @@ struct {
 	__type(value, __u8);
 } km_tw_tuples SEC(".maps");
 
+/*
+ * The fold's working records: per CPU, not on km_fold_conn's stack. The
+ * verifier allows 512 bytes (MAX_BPF_STACK) for a whole call chain, global
+ * functions included, each frame rounded up to 32 bytes before Linux 6.9
+ * (682158ab532a "bpf: Fix test verif_scale_strobemeta_subprogs failure due
+ * to llvm19" rounds to 16 with the JIT): on_state_km, km_fold_conn holding
+ * these and km_apply_main came to 544 there, refused ("combined stack size
+ * of 3 calls is 544. Too large", EACCES: Debian 12's 6.1).
+ * busy: before 05b24ff9b2cf ("bpf: Prevent bpf program recursion for raw
+ * tracepoint probes", 6.1) an interrupt could run the program again on
+ * this CPU mid-fold; such a nested run sends its record instead.
+ */
+struct km_work {
+	struct tf_vscan x;
+	struct tf_verdict v;
+	struct tf_km_delta d;
+	__u64 busy;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct km_work);
+} km_work SEC(".maps");
+
 /* Learned slots, slot -> port: who took each (inserted BPF_NOEXIST, so one CPU wins). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -73,12 +99,22 @@ struct {
 	__type(value, __u16);
 } km_slot_owner SEC(".maps");
 
-/* The first free learned slot, now ours; TF_KM_OTHER when all are taken. */
+/*
+ * The first free learned slot, now ours; TF_KM_OTHER when all are taken.
+ * Helpers get copies (key here, val in km_learn_port): Linux 6.1's verifier
+ * (Debian 12) forgot a stack variable's value once its address went to a
+ * helper, and then refused this loop ("infinite loop detected") and the
+ * slot index after the update ("unbounded memory access"); 6.12 accepts
+ * either form (the change in between not pinned to a commit).
+ */
 static __always_inline __u32 km_claim_slot(__u16 port)
 {
-	for (__u32 s = 0; s < TF_KM_LEARN; s++)
-		if (!bpf_map_update_elem(&km_slot_owner, &s, &port, BPF_NOEXIST))
+	for (__u32 s = 0; s < TF_KM_LEARN; s++) {
+		__u32 key = s;
+
+		if (!bpf_map_update_elem(&km_slot_owner, &key, &port, BPF_NOEXIST))
 			return s;
+	}
 	return TF_KM_OTHER;
 }
 
@@ -92,7 +128,7 @@ static __always_inline __u32 km_claim_slot(__u16 port)
  */
 static __always_inline __u32 km_learn_port(__u16 port)
 {
-	__u32 *found, slot;
+	__u32 *found, slot, val;
 
 	if (!port)
 		return TF_KM_OTHER;
@@ -105,12 +141,14 @@ static __always_inline __u32 km_learn_port(__u16 port)
 	if (slot >= TF_KM_LEARN)
 		return TF_KM_OTHER;
 	km_slot_port[slot] = port;	/* named before any value can land in it */
-	if (!bpf_map_update_elem(&km_ports, &port, &slot, BPF_NOEXIST)) {
+	val = slot;
+	if (!bpf_map_update_elem(&km_ports, &port, &val, BPF_NOEXIST)) {
 		__sync_fetch_and_add(&km_nlearned, 1);
 		return slot;
 	}
 	km_slot_port[slot] = 0;		/* before the slot is free for another port */
-	bpf_map_delete_elem(&km_slot_owner, &slot);
+	val = slot;
+	bpf_map_delete_elem(&km_slot_owner, &val);
 	return km_find_port(port);
 }
 
@@ -147,11 +185,10 @@ __noinline int km_finish(const struct tf_conn *c, const struct tf_vscan *x, stru
 }
 
 /* tf_verdict(), its two halves checked apart */
-static __always_inline int km_verdict(const struct tf_conn *c, struct tf_verdict *v)
+static __always_inline int km_verdict(const struct tf_conn *c, struct tf_vscan *x,
+				      struct tf_verdict *v)
 {
-	struct tf_vscan x = {};
-
-	return km_scan(c, &x) && km_finish(c, &x, v);
+	return km_scan(c, x) && km_finish(c, x, v);
 }
 
 __noinline int km_route(const struct tf_conn *c, const struct tf_verdict *v)
@@ -199,45 +236,57 @@ __noinline int km_apply_hs(struct tf_km_hs *hs, const struct tf_km_delta *d, __u
 #define KM_GAP 2
 #define KM_HANDOVER 4
 
-static __noinline int km_fold_conn(const struct tf_conn *c)
+static __always_inline int km_fold_work(const struct tf_conn *c, struct km_work *w)
 {
 	__u32 id = TF_KM_MAIN, slot;
 	union tf_km_entry *main, *hs;
-	struct tf_km_delta d = {};
-	struct tf_verdict v = {};
 	int route;
 	__u64 tuple;
 	__u8 one = 1;
 
-	if (!c)
-		return 0;
 	/* first: a server sent to user space teaches the kernel its port too */
 	slot = km_port_slot(c);
-	if (!km_verdict(c, &v))
+	if (!km_verdict(c, &w->x, &w->v))
 		return 0;
-	route = km_route(c, &v);
+	route = km_route(c, &w->v);
 	tuple = km_tw ? tf_km_tuple_hash(c) : 0;
 	if (km_tw && bpf_map_lookup_elem(&km_tw_tuples, &tuple)) {
 		/* maybe a reuse of that TIME-WAIT: the tracker needs the whole record */
 		bpf_map_delete_elem(&km_tw_tuples, &tuple);
 		route = TF_KM_RECORD;
 	}
-	if (km_tw && v.time_wait)
+	if (km_tw && w->v.time_wait)
 		bpf_map_update_elem(&km_tw_tuples, &tuple, &one, BPF_ANY);
 	if (route == TF_KM_RECORD)
 		return 0;
 	main = bpf_map_lookup_elem(&kmetrics, &id);
 	if (!main)
 		return 0;
-	km_apply_main(&main->main, c, &v, &d, slot);
-	km_apply_states(&main->main, c, &v);
-	if (d.handshake_ns >= 0 && (d.role == TF_ROLE_CLIENT || d.role == TF_ROLE_SERVER)) {
-		id = d.role == TF_ROLE_CLIENT ? TF_KM_HS_CLIENT : TF_KM_HS_SERVER;
+	km_apply_main(&main->main, c, &w->v, &w->d, slot);
+	km_apply_states(&main->main, c, &w->v);
+	if (w->d.handshake_ns >= 0 && (w->d.role == TF_ROLE_CLIENT || w->d.role == TF_ROLE_SERVER)) {
+		id = w->d.role == TF_ROLE_CLIENT ? TF_KM_HS_CLIENT : TF_KM_HS_SERVER;
 		hs = bpf_map_lookup_elem(&kmetrics, &id);
 		if (hs)
-			km_apply_hs(&hs->hs, &d, slot);
+			km_apply_hs(&hs->hs, &w->d, slot);
 	}
-	return KM_FOLDED | (v.gap ? KM_GAP : 0) | (route == TF_KM_FOLD_HANDOVER ? KM_HANDOVER : 0);
+	return KM_FOLDED | (w->v.gap ? KM_GAP : 0) |
+	       (route == TF_KM_FOLD_HANDOVER ? KM_HANDOVER : 0);
+}
+
+static __noinline int km_fold_conn(const struct tf_conn *c)
+{
+	__u32 zero = 0;
+	struct km_work *w = bpf_map_lookup_elem(&km_work, &zero);
+	int folded;
+
+	/* a run nested in ours on this CPU (an interrupt) sends its record instead */
+	if (!c || !w || w->busy)
+		return 0;
+	w->busy = 1;
+	folded = km_fold_work(c, w);
+	w->busy = 0;
+	return folded;
 }
 
 #endif /* TF_BPF_KMETRICS_H */

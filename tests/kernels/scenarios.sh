@@ -393,6 +393,13 @@ if tracer_start $S --port 5016 --port 5017 --metrics 127.0.0.1:9465; then
 fi
 TVIEW=--json
 
+# 5c. --metrics alone without --port: on_state_km then learns the listening
+#    ports, code the verifier checks only in this configuration. Start-up only.
+S=kmlearn
+"$TF_BIN" --netns "$NETNS" --duration 1 --metrics 127.0.0.1:9466 > /dev/null 2> "$WORK/$S.err"
+say $S rc.tracer "$?"
+send_file $S err "$WORK/$S.err"
+
 # 6. The socket's cgroup and --cgroup: a group G and its child G/in. A
 #    server in G/in (its accepted connection has the listener's group) takes
 #    a client from outside; a client in G/in connects to a server outside
