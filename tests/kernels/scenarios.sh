@@ -39,7 +39,19 @@ WORK=${WORK:-/tmp/tf}
 BB=${BB:-busybox}
 
 mkdir -p "$WORK" || exit 1
-exec 3>>"$OUT" || exit 1
+if [ -c "$OUT" ]; then
+	# A write to a tty fails (EINTR) when a signal is already pending
+	# (n_tty_write checks before it copies), and the shell's SIGCHLD from a
+	# background tcpgen landed there often enough to lose a report line now
+	# and then. The report goes to a file, copied to the tty at exit by cat,
+	# which retries interrupted writes.
+	REPORT="$WORK/report"
+	: > "$REPORT" || exit 1
+	exec 3>>"$REPORT" || exit 1
+	trap '$BB cat "$REPORT" > "$OUT"' EXIT
+else
+	exec 3>>"$OUT" || exit 1
+fi
 
 ip link set lo up 2>/dev/null	# a fresh namespace (the host run) has lo down
 NETNS=$($BB stat -L -c %i /proc/self/ns/net)
