@@ -17,6 +17,7 @@ the host); under software emulation only orders of magnitude are asserted.
 
 import json
 import re
+import warnings
 
 import pytest
 
@@ -26,7 +27,8 @@ SERVER_ACTIVE = ["SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"]
 SERVER_PASSIVE = ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
 
 # scenario -> the tracer run that saw it
-TRACER_RUNS = ("base", "port_filter", "pid_filter", "drops", "metrics", "cgroup")
+TRACER_RUNS = ("base", "port_filter", "pid_filter", "drops", "drops_twin", "drops_r2",
+               "drops_r2_twin", "metrics", "cgroup")
 ORDERLY = (CLIENT_ACTIVE, CLIENT_PASSIVE, SERVER_ACTIVE, SERVER_PASSIVE)
 TRAFFIC = ("bytes_acked", "bytes_received", "segs_out", "segs_in", "rtt_us", "min_rtt_us")
 
@@ -145,14 +147,6 @@ def rc(run, scen, label):
 
 def states(rec):
     return [s["state"] for s in rec["states"]]
-
-
-def nft(run, name):
-    for v in run.lines("drops", "nft"):
-        k, _, n = v.partition(" ")
-        if k == name:
-            return int(n) if n.isdigit() else None
-    return None
 
 
 def traced(run, name):
@@ -394,48 +388,136 @@ def test_pid_filter(run):
             assert states(c) == ["LAST_ACK", "CLOSE"] and "began_before_trace" in c["flags"], ctx
 
 
-# ---- losses made by nftables (tracer run "drops") -------------------------------------
+# ---- losses made by nftables (tracer runs "drops" and "drops_r2") ---------------------
+#
+# Now and then the kernel's tracepoints reach no BPF program for a softirq's
+# worth of events (a FIN retransmission and the peer's CLOSE_WAIT it caused,
+# say), and no counter moves: bench/HAMMER.md measured it, docs/KERNEL.md
+# tells it. The tracer flags what it can see of it (missed_transitions), but
+# a test cannot tell that loss from one of ours by one tracer's output. So
+# the drops scenario runs two rounds, each traced twice by independent
+# tracers (the second, "<round>_twin", has its own programs and maps). A
+# check passes when it holds in one round and, in every round where it does
+# not, the twin saw exactly the same events as the tracer: then nothing of
+# ours lost them. A loss of ours (a race in our map, a bad filter decision)
+# shows in one tracer, not in both.
+
+DROPS_ROUNDS = ("", "_r2")
+
+
+def nft(run, name, rnd=""):
+    for v in run.lines("drops" + rnd, "nft"):
+        k, _, n = v.partition(" ")
+        if k == name:
+            return int(n) if n.isdigit() else None
+    return None
+
+
+def events_seen(rec):
+    """What a tracer saw of one connection, without its timing."""
+    return (states(rec), [(r["kind"], r["state"]) for r in rec["retransmits"]],
+            [rec[k] for k in ("retrans", "syn_retrans", "synack_retrans", "fin_retrans",
+                              "retrans_failed", "complete")],
+            sorted(rec["flags"]))
+
+
+def twin_disagrees(run, rnd):
+    """Why the round's twin tracer does not confirm that both saw the same
+    events (None when it does)."""
+    t = traced(run, "drops" + rnd)
+    try:
+        tw = traced(run, f"drops{rnd}_twin")
+    except AssertionError as e:
+        return f"the twin tracer failed: {e}"
+    key = lambda c: (c["role"], c["sport"], c["dport"])  # noqa: E731
+    ours = {key(c): events_seen(c) for c in t.conns}
+    twins = {key(c): events_seen(c) for c in tw.conns}
+    if ours == twins:
+        return None
+    diff = sorted(k for k in set(ours) | set(twins) if ours.get(k) != twins.get(k))
+    return (f"the twin tracer saw other events for {diff}:\n"
+            + "\n".join(f"  {k}: ours {ours.get(k)}, twin's {twins.get(k)}" for k in diff)
+            + f"\n{t.describe()}\n{tw.describe()}")
+
+
+def counted_loss(run, rnd):
+    """Did either tracer of the round count a lost event (a recursion miss:
+    one tracer's program skipped, not the other's)?"""
+    return any(Trace(run, name).stats[0]["lost"] for name in (f"drops{rnd}", f"drops{rnd}_twin"))
+
+
+def in_a_round(run, check):
+    """check(rnd) holds in a round of the drops scenario, and every round
+    where it fails lost its events before any BPF program ran (see above).
+    The two tracers of a round agree whether or not the check holds, unless
+    one of them counted a loss."""
+    failed = []
+    for rnd in DROPS_ROUNDS:
+        try:
+            check(rnd)
+        except AssertionError as e:
+            failed.append((rnd, e))
+            why = twin_disagrees(run, rnd)
+            assert why is None, f"round drops{rnd} failed, and not by the kernel's loss: {why}\n{e}"
+            continue
+        why = twin_disagrees(run, rnd)
+        assert why is None or counted_loss(run, rnd), f"round drops{rnd}: {why}"
+    assert len(failed) < len(DROPS_ROUNDS), (
+        "every round of the drops scenario lost events before any BPF program ran (both "
+        "tracers saw the same); nothing left to check:\n"
+        + "\n".join(f"drops{r}: {e}" for r, e in failed))
+    for rnd, e in failed:
+        warnings.warn(f"kernel matrix: {run.kernel}: round drops{rnd} lost events before any "
+                      f"BPF program ran (its twin tracer missed the same):\n{str(e)[:2000]}")
+
 
 def test_two_dropped_syns(run):
-    t = traced(run, "drops")
-    assert run.info("drops", "nft") == "yes", run.lines("drops", "nfterr")
-    assert (nft(run, "seen_syn"), nft(run, "drop_syn")) == (3, 2), run.lines("drops", "nft")
-    cr, sr, ctx = exchange_pair(run, t, "syn_drop", 5010)
-    assert cr["syn_retrans"] == 2 and cr["retrans"] == 2 + cr["fin_retrans"], ctx
-    assert [(r["kind"], r["state"]) for r in of_kind(cr, "SYN")] == [("SYN", "SYN_SENT")] * 2, ctx
-    # classic backoff on every kernel here (scenarios.sh): SYNs at 0, 1 s, 3 s
-    assert 2_500_000 < cr["handshake_us"] < 4_500_000, ctx
-    r1, r2 = (r["t_us"] for r in cr["retransmits"])
-    assert 700_000 < r1 < 1_500_000 and 2_500_000 < r2 < 4_000_000, ctx
-    assert sr["synack_retrans"] == 0 and sr["handshake_us"] < 1_000_000, ctx
-    assert states(cr) == CLIENT_ACTIVE, ctx
-    no_losses(sr, ctx)
+    def check(rnd):
+        t = traced(run, "drops" + rnd)
+        assert run.info("drops" + rnd, "nft") == "yes", run.lines("drops" + rnd, "nfterr")
+        assert (nft(run, "seen_syn", rnd), nft(run, "drop_syn", rnd)) == (3, 2), (
+            run.lines("drops" + rnd, "nft"))
+        cr, sr, ctx = exchange_pair(run, t, "syn_drop" + rnd, 5010)
+        assert cr["syn_retrans"] == 2 and cr["retrans"] == 2 + cr["fin_retrans"], ctx
+        assert [(r["kind"], r["state"]) for r in of_kind(cr, "SYN")] == [("SYN", "SYN_SENT")] * 2, ctx
+        # classic backoff on every kernel here (scenarios.sh): SYNs at 0, 1 s, 3 s
+        assert 2_500_000 < cr["handshake_us"] < 4_500_000, ctx
+        r1, r2 = (r["t_us"] for r in cr["retransmits"])
+        assert 700_000 < r1 < 1_500_000 and 2_500_000 < r2 < 4_000_000, ctx
+        assert sr["synack_retrans"] == 0 and sr["handshake_us"] < 1_000_000, ctx
+        assert states(cr) == CLIENT_ACTIVE, ctx
+        no_losses(sr, ctx)
+    in_a_round(run, check)
 
 
 def test_dropped_fin_of_active_closer(run):
-    t = traced(run, "drops")
-    seen = nft(run, "seen_cfin")
-    assert nft(run, "drop_cfin") == 1 and seen and seen >= 2, run.lines("drops", "nft")
-    cr, sr, ctx = exchange_pair(run, t, "fin_drop_active", 5011)
-    # every FIN after the first (nft saw them all) is a retransmission
-    assert cr["fin_retrans"] == cr["fin_retrans_fin_wait1"] == seen - 1, ctx
-    assert cr["fin_retrans_last_ack"] == cr["retrans_failed"] == 0, ctx
-    assert [(r["kind"], r["state"]) for r in cr["retransmits"]] == [("FIN", "FIN_WAIT1")] * (seen - 1), ctx
-    assert states(cr) == CLIENT_ACTIVE and states(sr) == SERVER_PASSIVE, ctx
-    no_losses(sr, ctx)
+    def check(rnd):
+        t = traced(run, "drops" + rnd)
+        seen = nft(run, "seen_cfin", rnd)
+        assert nft(run, "drop_cfin", rnd) == 1 and seen and seen >= 2, run.lines("drops" + rnd, "nft")
+        cr, sr, ctx = exchange_pair(run, t, "fin_drop_active" + rnd, 5011)
+        # every FIN after the first (nft saw them all) is a retransmission
+        assert cr["fin_retrans"] == cr["fin_retrans_fin_wait1"] == seen - 1, ctx
+        assert cr["fin_retrans_last_ack"] == cr["retrans_failed"] == 0, ctx
+        assert [(r["kind"], r["state"]) for r in cr["retransmits"]] == [("FIN", "FIN_WAIT1")] * (seen - 1), ctx
+        assert states(cr) == CLIENT_ACTIVE and states(sr) == SERVER_PASSIVE, ctx
+        no_losses(sr, ctx)
+    in_a_round(run, check)
 
 
 def test_dropped_fin_of_passive_closer(run):
-    t = traced(run, "drops")
-    seen = nft(run, "seen_sfin")
-    assert nft(run, "drop_sfin") == 1 and seen and seen >= 2, run.lines("drops", "nft")
-    cr, sr, ctx = exchange_pair(run, t, "fin_drop_passive", 5012)
-    assert sr["fin_retrans"] == sr["fin_retrans_last_ack"] == seen - 1, ctx
-    assert sr["fin_retrans_fin_wait1"] == 0, ctx
-    assert [(r["kind"], r["state"]) for r in sr["retransmits"]] == [("FIN", "LAST_ACK")] * (seen - 1), ctx
-    assert states(sr) == SERVER_PASSIVE and (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
-    assert states(cr) == CLIENT_ACTIVE, ctx
-    no_losses(cr, ctx)
+    def check(rnd):
+        t = traced(run, "drops" + rnd)
+        seen = nft(run, "seen_sfin", rnd)
+        assert nft(run, "drop_sfin", rnd) == 1 and seen and seen >= 2, run.lines("drops" + rnd, "nft")
+        cr, sr, ctx = exchange_pair(run, t, "fin_drop_passive" + rnd, 5012)
+        assert sr["fin_retrans"] == sr["fin_retrans_last_ack"] == seen - 1, ctx
+        assert sr["fin_retrans_fin_wait1"] == 0, ctx
+        assert [(r["kind"], r["state"]) for r in sr["retransmits"]] == [("FIN", "LAST_ACK")] * (seen - 1), ctx
+        assert states(sr) == SERVER_PASSIVE and (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
+        assert states(cr) == CLIENT_ACTIVE, ctx
+        no_losses(cr, ctx)
+    in_a_round(run, check)
 
 
 def test_dropped_synack(run):
@@ -443,17 +525,20 @@ def test_dropped_synack(run):
     once (t=1 s), the server its SYN-ACK once (its timer, 1 s later). The
     SYN-ACK retransmit is seen on the listener and must reach the child's
     record (matched by the 4-tuple)."""
-    t = traced(run, "drops")
-    syns, synacks = nft(run, "seen_syn1"), nft(run, "seen_synack")
-    assert (nft(run, "drop_syn1"), nft(run, "drop_synack")) == (1, 1), run.lines("drops", "nft")
-    assert syns and synacks and syns >= 2 and synacks >= 2, run.lines("drops", "nft")
-    cr, sr, ctx = exchange_pair(run, t, "synack_drop", 5015)
-    # every SYN and SYN-ACK after the first (nft saw them all) is a retransmission
-    assert cr["syn_retrans"] == len(of_kind(cr, "SYN")) == syns - 1, ctx
-    assert sr["synack_retrans"] == len(of_kind(sr, "SYNACK")) == synacks - 1, ctx
-    assert sr["retrans"] == sr["synack_retrans"] + sr["fin_retrans"], ctx
-    # from the first SYN-ACK (t=1 s) to the final ACK (after the t=2 s retransmit)
-    assert 700_000 < sr["handshake_us"] < 1_600_000, ctx
+    def check(rnd):
+        t = traced(run, "drops" + rnd)
+        syns, synacks = nft(run, "seen_syn1", rnd), nft(run, "seen_synack", rnd)
+        assert (nft(run, "drop_syn1", rnd), nft(run, "drop_synack", rnd)) == (1, 1), (
+            run.lines("drops" + rnd, "nft"))
+        assert syns and synacks and syns >= 2 and synacks >= 2, run.lines("drops" + rnd, "nft")
+        cr, sr, ctx = exchange_pair(run, t, "synack_drop" + rnd, 5015)
+        # every SYN and SYN-ACK after the first (nft saw them all) is a retransmission
+        assert cr["syn_retrans"] == len(of_kind(cr, "SYN")) == syns - 1, ctx
+        assert sr["synack_retrans"] == len(of_kind(sr, "SYNACK")) == synacks - 1, ctx
+        assert sr["retrans"] == sr["synack_retrans"] + sr["fin_retrans"], ctx
+        # from the first SYN-ACK (t=1 s) to the final ACK (after the t=2 s retransmit)
+        assert 700_000 < sr["handshake_us"] < 1_600_000, ctx
+    in_a_round(run, check)
 
 
 # ---- --metrics, scraped inside -------------------------------------------------------------
