@@ -57,6 +57,12 @@ bool pending_server_seen = false;
  */
 __u64 synacks_parked = 0;
 
+/*
+ * Set by user space once on_retrans_skb is attached: only then are the
+ * retransmissions the kernel counted comparable with ours (read_traffic).
+ */
+bool retrans_attached = false;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);	/* resized by user space (--ringbuf-size) */
@@ -496,6 +502,8 @@ static __always_inline void read_traffic(const struct sock *sk, struct tf_conn *
 		return;
 	tf_fold_traffic(c, tp->bytes_acked, tp->bytes_received, tp->segs_out, tp->segs_in,
 			tp->srtt_us, tp->rtt_min.s[0].v);
+	if (retrans_attached && bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err))
+		stat_add(TF_STAT_RETRANS_UNSEEN, tf_fold_unseen(c, tp->total_retrans));
 }
 
 static __always_inline void server_established(const struct sock *sk, struct tf_conn *c)
@@ -763,7 +771,7 @@ int BPF_PROG(on_retrans_skb, const struct sock *sk, const struct sk_buff *skb)
 	__u64 key = (__u64)sk;
 	struct tf_conn *c = bpf_map_lookup_elem(&conns, &key);
 	struct tcp_skb_cb *cb;
-	__u16 flags;
+	__u16 flags, segs;
 
 	if (!c) {
 		count_no_record(sk);
@@ -794,6 +802,10 @@ int BPF_PROG(on_retrans_skb, const struct sock *sk, const struct sk_buff *skb)
 	flags = BPF_CORE_READ_BITFIELD_PROBED(cb, tcp_flags);
 	tf_fold_retrans(c, bpf_ktime_get_ns(),
 			sk->__sk_common.skc_state, flags);
+	/* what total_retrans adds: tcp_skb_pcount() of the segment sent */
+	segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	if (segs > 1)
+		c->retrans_extra_segs += segs - 1;
 	return 0;
 }
 

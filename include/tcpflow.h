@@ -122,7 +122,8 @@ struct tf_conn {
 	__u8 retrans_state[TF_MAX_RETRANS];
 	__u8 retrans_kind[TF_MAX_RETRANS];
 	__u8 fin_retrans_by_state[4];	/* FIN retransmits in FIN_WAIT1, LAST_ACK, CLOSING, other */
-	__u32 _pad1;
+	__u32 retrans_extra_segs;	/* segments beyond one per retransmission seen (a
+					 * multi-segment retransmit counts tcp_skb_pcount()) */
 	/*
 	 * What the connection carried, read once from the tcp_sock at its last
 	 * state change (-> CLOSE); valid only with TF_F_TRAFFIC. The kernel's
@@ -232,6 +233,9 @@ enum tf_stat {
 	TF_STAT_HANDOVERS,		/* of which sent as a struct tf_handover */
 	TF_STAT_RB_LOST_HANDOVER,	/* hand-overs lost: ring buffer full (shown with
 					 * the lost connection records) */
+	TF_STAT_RETRANS_UNSEEN,		/* retransmitted segments the kernel counted by a
+					 * connection's close that reached none of our
+					 * program runs (tf_fold_unseen) */
 	/*
 	 * The table is an LRU map: when full, the least recently active
 	 * connection is evicted silently. Evicted = created - emitted -

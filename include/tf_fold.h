@@ -186,6 +186,24 @@ TF_INLINE __u32 tf_fold_recover(struct tf_conn *c, int kind, __u32 kernel, __u32
 	return n;
 }
 
+/*
+ * At CLOSE, on kernels where tcp_sock.total_retrans grows only in attempts
+ * that fire tcp:tcp_retransmit_skb (Linux 6.17, ad892e912b84): segments the
+ * kernel counted (`kernel`) beyond those our programs saw, of any kind. They
+ * reached no program run (docs/KERNEL.md, fact 6): the record is flagged,
+ * its counts stay what was seen. Not for a record begun mid-life, whose
+ * earlier retransmissions were never ours to see. Returns how many.
+ */
+TF_INLINE __u32 tf_fold_unseen(struct tf_conn *c, __u32 kernel)
+{
+	__u32 seen = c->retrans + c->retrans_extra_segs;
+
+	if ((c->flags & TF_F_MIDLIFE) || kernel <= seen)
+		return 0;
+	c->flags |= TF_F_LOST_EVENTS;
+	return kernel - seen;
+}
+
 TF_INLINE void tf_note_reset(struct tf_conn *c, __u64 ts, int state, int sent)
 {
 	/* The first reset is the one that matters for the close. */

@@ -562,6 +562,9 @@ static int attach_progs(struct tf_loader *l, char *err, size_t errlen)
 			bpf_link__destroy(l->links[i]);
 			l->links[i] = NULL;
 		}
+		/* the kernel's retransmission counts are compared with ours only now */
+		if (specs[i].feat == TF_FEAT_RETRANSMITS)
+			l->skel->bss->retrans_attached = l->links[i] != NULL;
 	}
 	return TF_EXIT_OK;
 }

@@ -294,6 +294,10 @@ static void print_summary(const struct tf_run_stats *st)
 	if (tf_run_gaps(st))
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " connections show a state change TCP cannot "
 			"make: events were missed there (flag \"missed_transitions\")\n", tf_run_gaps(st));
+	if (st->bpf[TF_STAT_RETRANS_UNSEEN])
+		fprintf(stderr, "tcpflow-trace: %" PRIu64 " retransmitted segments the kernel counted "
+			"reached none of our programs: missing from their records, kind and time "
+			"unknown (flag \"events_lost\")\n", st->bpf[TF_STAT_RETRANS_UNSEEN]);
 	if (st->bpf[TF_STAT_RETRANS_RECOVERED])
 		fprintf(stderr, "tcpflow-trace: %" PRIu64 " handshake retransmissions reached none of "
 			"our programs; restored from the kernel's counts, without their times "

@@ -332,6 +332,7 @@ void tf_metrics_stats(struct tf_metrics *m, const struct tf_run_stats *st)
 	raise_to(&v->malformed, st->malformed);
 	raise_to(&v->missed_transitions, tf_run_gaps(st));
 	raise_to(&v->retrans_recovered, st->bpf[TF_STAT_RETRANS_RECOVERED]);
+	raise_to(&v->retrans_unseen, st->bpf[TF_STAT_RETRANS_UNSEEN]);
 	for (int i = 0; i < TF_MSTATES; i++)
 		v->live[i] = st->live[tf_metrics_state(i)];
 	for (int i = 0; i < TF_FEAT_MAX; i++)

@@ -55,6 +55,7 @@ struct tf_metrics_values {
 	uint64_t state_changes, malformed;
 	uint64_t missed_transitions;				/* records with a gap (run stats) */
 	uint64_t retrans_recovered;				/* from the kernel's counts */
+	uint64_t retrans_unseen;				/* counted by the kernel, not us */
 	uint64_t feature_enabled[TF_FEAT_MAX];			/* gauge: 1 enabled, 0 fallback/off */
 	uint64_t stuck_total[2];				/* CLOSE_WAIT, FIN_WAIT2 */
 	/* gauges */

@@ -312,6 +312,10 @@ static void render_tracer(struct tf_text *t, const struct tf_metrics_values *v)
 	scalar(t, "tcpflow_retransmits_recovered_total", "counter",
 	       "Handshake retransmissions the kernel counted that reached none of our program runs: "
 	       "restored into their records' counts, without their times.", v->retrans_recovered);
+	scalar(t, "tcpflow_retransmits_unseen_total", "counter",
+	       "Retransmitted segments the kernel counted by a connection's close that reached none "
+	       "of our program runs (Linux >= 6.17): missing from their records, which are flagged "
+	       "events_lost.", v->retrans_unseen);
 	render_features(t, v);
 }
 

@@ -221,6 +221,7 @@ static void json_finish(struct tf_sink *sk, const struct tf_run_stats *st)
 		{ "lost_listener_table", st->bpf[TF_STAT_LISTENER_FULL] },
 		{ "missed_transitions", tf_run_gaps(st) },
 		{ "retrans_recovered", st->bpf[TF_STAT_RETRANS_RECOVERED] },
+		{ "retrans_unseen", st->bpf[TF_STAT_RETRANS_UNSEEN] },
 		{ "replaced", st->bpf[TF_STAT_REPLACED] },
 		{ "retrans_failed", st->bpf[TF_STAT_RETRANS_FAILED] },
 		{ "synack_retrans_listeners", st->bpf[TF_STAT_SYNACK_RETRANS] },

@@ -21,6 +21,8 @@ struct sim {
 	__u32 srtt_us;			/* what the child socket holds at ESTABLISHED */
 	__u8 total_retrans;		/* the socket's tp->total_retrans at the handshake's end */
 	__u32 recovered;		/* what tf_fold_recover() restored (TF_STAT_RETRANS_RECOVERED) */
+	__u32 close_retrans;		/* tp->total_retrans at CLOSE */
+	__u32 unseen;			/* what tf_fold_unseen() found (TF_STAT_RETRANS_UNSEEN) */
 	const struct tf_synack *synack;	/* parked SYN-ACK retransmits, if any */
 };
 
@@ -61,6 +63,8 @@ static void sim_state(struct sim *s, __u64 t, int old, int new)
 	if (old == TF_SYN_SENT && s->live.role == TF_ROLE_CLIENT)
 		s->recovered += tf_fold_recover(&s->live, TF_RETRANS_SYN, s->total_retrans,
 						s->live.syn_retrans + s->live.retrans_failed);
+	if (new == TF_CLOSE)
+		s->unseen += tf_fold_unseen(&s->live, s->close_retrans);
 	if (act & TF_ACT_EMIT)
 		sim_emit(s);
 }
@@ -408,6 +412,55 @@ static void fin_retransmit_fin_wait1(void)
 	CHECK(r.time_wait);
 }
 
+/*
+ * The kernel counted a FIN retransmission by the close that reached none of
+ * our program runs: the record keeps what was seen and says events were
+ * lost. Segments beyond one per retransmission seen (a multi-segment data
+ * retransmit) are the kernel's count too; a record begun mid-life compares
+ * nothing.
+ */
+static void retransmits_unseen(void)
+{
+	struct sim s = { .close_retrans = 1 };
+
+	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
+	sim_state(&s, 40 * US, TF_SYN_SENT, TF_ESTABLISHED);
+	sim_state(&s, 1 * MS, TF_ESTABLISHED, TF_FIN_WAIT1);
+	sim_state(&s, 206 * MS, TF_FIN_WAIT1, TF_FIN_WAIT2);
+	sim_state(&s, 207 * MS, TF_FIN_WAIT2, TF_CLOSE);
+	one(&s);
+	CHECK_INT(s.unseen, 1);
+	CHECK_INT(s.out[0].fin_retrans, 0);
+	CHECK_INT(s.out[0].retrans, 0);
+	CHECK(s.out[0].flags & TF_F_LOST_EVENTS);
+
+	/* seen: nothing more */
+	memset(&s, 0, sizeof(s));
+	s.close_retrans = 4;
+	sim_state(&s, 0, TF_CLOSE, TF_SYN_SENT);
+	sim_state(&s, 40 * US, TF_SYN_SENT, TF_ESTABLISHED);
+	sim_retrans(&s, 1 * MS, TF_ESTABLISHED, TF_TCPHDR_ACK);
+	s.live.retrans_extra_segs += 2;		/* that one carried 3 segments */
+	sim_state(&s, 2 * MS, TF_ESTABLISHED, TF_FIN_WAIT1);
+	sim_retrans(&s, 206 * MS, TF_FIN_WAIT1, TF_TCPHDR_FIN | TF_TCPHDR_ACK);
+	sim_state(&s, 207 * MS, TF_FIN_WAIT1, TF_FIN_WAIT2);
+	sim_state(&s, 208 * MS, TF_FIN_WAIT2, TF_CLOSE);
+	one(&s);
+	CHECK_INT(s.unseen, 0);
+	CHECK_INT(s.out[0].retrans, 2);
+	CHECK(!(s.out[0].flags & TF_F_LOST_EVENTS));
+
+	/* begun before tracing: its earlier retransmissions were never ours */
+	memset(&s, 0, sizeof(s));
+	s.close_retrans = 7;
+	sim_state(&s, 0, TF_ESTABLISHED, TF_FIN_WAIT1);
+	sim_state(&s, 1 * MS, TF_FIN_WAIT1, TF_FIN_WAIT2);
+	sim_state(&s, 2 * MS, TF_FIN_WAIT2, TF_CLOSE);
+	one(&s);
+	CHECK_INT(s.unseen, 0);
+	CHECK(!(s.out[0].flags & TF_F_LOST_EVENTS));
+}
+
 /* The final ACK lost: the passive closer resends its FIN in LAST_ACK. */
 static void fin_retransmit_last_ack(void)
 {
@@ -662,7 +715,7 @@ TF_TEST_MAIN("test_conn",
 	     T(client_first_close_client), T(client_first_close_server), T(server_events_apart),
 	     T(server_first_close),
 	     T(simultaneous_close), T(reset_abort), T(refused_connect), T(syn_retransmits),
-	     T(syn_retransmits_recovered), T(synack_retransmit), T(synack_retransmits_recovered), T(fin_retransmit_fin_wait1), T(fin_retransmit_last_ack),
+	     T(syn_retransmits_recovered), T(synack_retransmit), T(synack_retransmits_recovered), T(fin_retransmit_fin_wait1), T(retransmits_unseen), T(fin_retransmit_last_ack),
 	     T(fin_retransmit_closing_and_data), T(skaddr_reuse), T(seen_mid_life),
 	     T(open_at_exit), T(timeout_close), T(states_truncated), T(missed_transitions),
 	     T(listener_changes_ignored), T(retrans_kinds), T(names_are_total),

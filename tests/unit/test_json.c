@@ -104,13 +104,14 @@ static void stats_line(void)
 	st.bpf[TF_STAT_SYNACK_UNPARKED] = 1;
 	st.bpf[TF_STAT_LISTENER_FULL] = 1;
 	st.bpf[TF_STAT_RETRANS_RECOVERED] = 5;	/* restored, not lost: not in "lost" */
+	st.bpf[TF_STAT_RETRANS_UNSEEN] = 2;	/* not in "lost" either */
 	tf_feature_set(&st.features, TF_FEAT_CONN_TABLE_ITER, TF_FS_FALLBACK, TF_FW_REFUSED, EPERM, "x");
 	tf_feature_set(&st.features, TF_FEAT_RESETS, TF_FS_OFF, TF_FW_MISSING, ENOENT, "y");
 	out = run_json(NULL, &st);
 	CHECK_STR(out, "{\"type\":\"stats\",\"conns\":3,\"events\":15,\"open_at_exit\":0,\"started\":0,\"lost\":12,"
 		       "\"lost_ringbuf\":1,\"lost_ringbuf_events\":0,\"lost_table_full\":4,"
 		       "\"evicted\":0,\"recursion_misses\":2,\"lost_no_record\":3,\"lost_synack_table\":1,"
-		       "\"lost_listener_table\":1,\"missed_transitions\":0,\"retrans_recovered\":5,"
+		       "\"lost_listener_table\":1,\"missed_transitions\":0,\"retrans_recovered\":5,\"retrans_unseen\":2,"
 		       "\"replaced\":0,\"retrans_failed\":0,"
 		       "\"synack_retrans_listeners\":0,\"malformed\":0,\"features\":{\"conn_table_iter\":\"fallback\","
 		       "\"retransmits\":\"enabled\",\"synack_retransmits\":\"enabled\",\"resets\":\"off\","

@@ -478,8 +478,8 @@ static void structure(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	/* docs/METRICS.md's worst case: 59 * P + 681 series for P port label values (here 3 + other) */
-	CHECK_INT(samples, 59 * 4 + 681);
+	/* docs/METRICS.md's worst case: 59 * P + 682 series for P port label values (here 3 + other) */
+	CHECK_INT(samples, 59 * 4 + 682);
 	free(out);
 	tf_metrics_free(m);
 }
