@@ -119,6 +119,38 @@ def test_dropped_fin_of_active_closer(ns):
     one_fin_dropped(ns, "client", server=("--close", "after-peer"))
 
 
+def test_retransmission_no_program_saw(ns):
+    """A FIN retransmission that reaches none of our programs: the shim
+    attaches on_retrans_skb deaf (the kernel never runs it), as when a
+    tracepoint's events reach no BPF program (docs/KERNEL.md, fact 6). The
+    record cannot show it, but at the close the kernel's own count
+    (tcp_sock.total_retrans, Linux 6.17+) gives it away: the record carries
+    events_lost and the run counts as many retrans_unseen as nftables saw
+    FINs beyond the first. Before 6.17 nothing is compared: 0."""
+    shim = tfenv.ROOT / "build" / "tests" / "refuse_progs.so"
+    tfenv.require_bin(shim, "build it with `make tools`")
+    ns.drop_first("fin", FIN_TO_SERVER, 1)
+    cap = ns.capture(f"tcp port {PORT}")
+    tr = tfenv.Tracer(ns, [PORT], env={"LD_PRELOAD": str(shim), "TF_DEAF_PROGS": "on_retrans_skb"})
+    cli, srv = tfenv.run_pair(ns, "127.0.0.1", PORT, server=("--close", "after-peer"),
+                              client=("--close", "first", "--hold-ms", "20"))
+    res = tr.stop()
+    ex = tfenv.Exchange(res, cap.stop(), srv, cli, PORT)
+    t = ex.truth(0)
+    ctx = res.describe()
+    assert ns.counter("drop_fin") == 1 and len(t.c_fins) == 2, t.dump()
+    (st,) = res.stats
+    cr = res.one("client", t.cport, PORT)
+    assert cr["fin_retrans"] == cr["retrans"] == 0 and cr["retransmits"] == [], ctx
+    counted = tfenv.retransmit_reports_failures()
+    assert st["retrans_unseen"] == (len(t.c_fins) - 1 if counted else 0), ctx
+    assert ("events_lost" in cr["flags"]) == counted, ctx
+    assert "events_lost" not in res.one("server", PORT, t.cport)["flags"], ctx
+    assert "retransmitted segments the kernel counted reached none of our programs" in \
+        res.stderr if counted else "reached none" not in res.stderr, res.stderr
+    assert st["features"]["retransmits"] == "enabled", ctx
+
+
 def test_dropped_fin_of_passive_closer(ns):
     """The client closes first; the server closes 100 ms after the client's
     FIN (its delayed ACK goes out alone first), and that FIN is dropped: one

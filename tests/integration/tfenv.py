@@ -660,6 +660,11 @@ def check_run(res):
     gaps = [c for c in res.conns if "missed_transitions" in c["flags"]]
     assert st.get("missed_transitions") == len(gaps) == 0, (
         f"records with a state change TCP cannot make (events missed): {gaps}; stats={st}")
+    # and its own count of retransmissions (Linux 6.17+): none reached no program
+    unseen = [c for c in res.conns if "events_lost" in c["flags"]]
+    assert st.get("retrans_unseen") == 0, (
+        f"retransmissions the kernel counted that no program saw: {st.get('retrans_unseen')}; "
+        f"records flagged events_lost: {unseen}; stats={st}")
     return st
 
 
