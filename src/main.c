@@ -361,12 +361,13 @@ int main(int argc, char **argv)
 	if (cfg.command == TF_CMD_REPORT)	/* report FILE.jsonl -o report.html */
 		return tf_report_main(&cfg.report);
 	/*
-	 * Into a file or pipe, 64 KiB writes instead of 4 KiB ones; the loop
-	 * still flushes after every batch it reads, so a pipe sees each batch
-	 * within one poll (100 ms). A terminal stays line-buffered.
+	 * Into a file or pipe, 256 KiB writes instead of 4 KiB ones (a write()
+	 * cost ~6 us here: at 64 KiB, 8% of --json's CPU); the loop still
+	 * flushes after every batch it reads, so a pipe sees each batch within
+	 * one poll (100 ms). A terminal stays line-buffered.
 	 */
 	if (!isatty(STDOUT_FILENO))
-		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+		setvbuf(stdout, NULL, _IOFBF, 1 << 18);
 	setup_signals();
 	tf_core_init(&core);
 	rc = resolve_cgroups(&cfg);
