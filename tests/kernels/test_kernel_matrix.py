@@ -490,33 +490,33 @@ def test_two_dropped_syns(run):
     in_a_round(run, check)
 
 
+def dropped_fin(run, rnd, side, scen, port):
+    """Round rnd's exchange `scen` whose first FIN from `side` ("c": the
+    client's, in FIN_WAIT1; "s": the server's, in LAST_ACK) nftables dropped:
+    every FIN after the first is a retransmission, in that state, of that side
+    alone. Returns (client record, server record, ctx)."""
+    t = traced(run, "drops" + rnd)
+    seen = nft(run, f"seen_{side}fin", rnd)
+    assert nft(run, f"drop_{side}fin", rnd) == 1 and seen and seen >= 2, run.lines("drops" + rnd, "nft")
+    cr, sr, ctx = exchange_pair(run, t, scen + rnd, port)
+    rec, peer, state, other = ((cr, sr, "FIN_WAIT1", "last_ack") if side == "c" else
+                               (sr, cr, "LAST_ACK", "fin_wait1"))
+    assert rec["fin_retrans"] == rec[f"fin_retrans_{state.lower()}"] == seen - 1, ctx
+    assert rec[f"fin_retrans_{other}"] == rec["retrans_failed"] == 0, ctx
+    assert [(r["kind"], r["state"]) for r in rec["retransmits"]] == [("FIN", state)] * (seen - 1), ctx
+    assert states(cr) == CLIENT_ACTIVE and states(sr) == SERVER_PASSIVE, ctx
+    no_losses(peer, ctx)
+    return cr, sr, ctx
+
+
 def test_dropped_fin_of_active_closer(run):
-    def check(rnd):
-        t = traced(run, "drops" + rnd)
-        seen = nft(run, "seen_cfin", rnd)
-        assert nft(run, "drop_cfin", rnd) == 1 and seen and seen >= 2, run.lines("drops" + rnd, "nft")
-        cr, sr, ctx = exchange_pair(run, t, "fin_drop_active" + rnd, 5011)
-        # every FIN after the first (nft saw them all) is a retransmission
-        assert cr["fin_retrans"] == cr["fin_retrans_fin_wait1"] == seen - 1, ctx
-        assert cr["fin_retrans_last_ack"] == cr["retrans_failed"] == 0, ctx
-        assert [(r["kind"], r["state"]) for r in cr["retransmits"]] == [("FIN", "FIN_WAIT1")] * (seen - 1), ctx
-        assert states(cr) == CLIENT_ACTIVE and states(sr) == SERVER_PASSIVE, ctx
-        no_losses(sr, ctx)
-    in_a_round(run, check)
+    in_a_round(run, lambda rnd: dropped_fin(run, rnd, "c", "fin_drop_active", 5011))
 
 
 def test_dropped_fin_of_passive_closer(run):
     def check(rnd):
-        t = traced(run, "drops" + rnd)
-        seen = nft(run, "seen_sfin", rnd)
-        assert nft(run, "drop_sfin", rnd) == 1 and seen and seen >= 2, run.lines("drops" + rnd, "nft")
-        cr, sr, ctx = exchange_pair(run, t, "fin_drop_passive" + rnd, 5012)
-        assert sr["fin_retrans"] == sr["fin_retrans_last_ack"] == seen - 1, ctx
-        assert sr["fin_retrans_fin_wait1"] == 0, ctx
-        assert [(r["kind"], r["state"]) for r in sr["retransmits"]] == [("FIN", "LAST_ACK")] * (seen - 1), ctx
-        assert states(sr) == SERVER_PASSIVE and (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
-        assert states(cr) == CLIENT_ACTIVE, ctx
-        no_losses(cr, ctx)
+        cr, sr, ctx = dropped_fin(run, rnd, "s", "fin_drop_passive", 5012)
+        assert (sr["close"], sr["close_end"]) == ("passive", "orderly"), ctx
     in_a_round(run, check)
 
 
