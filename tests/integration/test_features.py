@@ -24,6 +24,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+import warnings
 
 import pytest
 
@@ -174,24 +175,39 @@ def test_traces_with_programs_refused(ns, refused):
     t = tfenv.truth(pkts, procs["cli_b"].conns()[0]["lport"], B)
     assert (len(t.syns), len(t.synacks)) == (2, 2), t.dump()
     # Retransmissions no program saw are restored from the kernel's own count
-    # when the handshake ends (SYNs: Linux 6.17+), flagged and counted.
-    syn_restored = 0 if has["retransmits"] or not tfenv.retransmit_reports_failures() \
-        else len(t.syns) - 1
-    synack_restored = 0 if has["synack_retransmits"] else len(t.synacks) - 1
+    # when the handshake ends (SYNs: Linux 6.17+), flagged and counted: all of
+    # them when the program is refused. With it, the kernel may still deliver
+    # one to no program run, uncounted (docs/KERNEL.md, fact 6; seen in CI with
+    # everything on one CPU): then that one must be restored, never missing.
+    syns, synacks = len(t.syns) - 1, len(t.synacks) - 1
+    restorable = tfenv.retransmit_reports_failures()
     cr = res.one("client", t.cport, B)
     assert states(cr) == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE"], ctx
     syn_timed = len([r for r in cr["retransmits"] if r["kind"] == "SYN"])
-    assert syn_timed == (len(t.syns) - 1 if has["retransmits"] else 0), ctx
+    if has["retransmits"] and restorable:
+        assert syn_timed <= syns, ctx
+    else:
+        assert syn_timed == (syns if has["retransmits"] else 0), ctx
+    syn_restored = syns - syn_timed if restorable else 0
     assert cr["syn_retrans"] == syn_timed + syn_restored, ctx
     assert ("events_lost" in cr["flags"]) == (syn_restored > 0), ctx
     assert cr["pid"] == procs["cli_b"].pid and cr["time_wait"] is True, ctx
     sr = res.one("server", B, t.cport)
     assert states(sr)[-1] == "CLOSE" and "ESTABLISHED" in states(sr), ctx
-    assert sr["synack_retrans"] == len(t.synacks) - 1, ctx
-    assert len([r for r in sr["retransmits"] if r["kind"] == "SYNACK"]) == \
-        len(t.synacks) - 1 - synack_restored, ctx
+    assert sr["synack_retrans"] == synacks, ctx
+    synack_timed = len([r for r in sr["retransmits"] if r["kind"] == "SYNACK"])
+    if has["synack_retransmits"]:
+        assert synack_timed <= synacks, ctx
+    else:
+        assert synack_timed == 0, ctx
+    synack_restored = synacks - synack_timed
     assert ("events_lost" in sr["flags"]) == (synack_restored > 0), ctx
     assert st["retrans_recovered"] == syn_restored + synack_restored, ctx
+    missed = (syn_restored if has["retransmits"] else 0) + \
+        (synack_restored if has["synack_retransmits"] else 0)
+    if missed:
+        warnings.warn(f"{missed} handshake retransmission(s) reached none of the tracer's "
+                      f"program runs and were restored from the kernel's count:\n{ctx}")
     # the server closes second (LAST_ACK, in its close()): named there, with or
     # without the listener's owner from start-up (docs/KERNEL.md, fact 10)
     assert sr["pid"] == procs["b"].pid and "pid_from_close" in sr["flags"], ctx
