@@ -9,6 +9,7 @@ import os
 import sys
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tfenv  # noqa: E402
@@ -26,6 +27,40 @@ def pytest_sessionstart(session):
 def pytest_runtest_setup(item):
     if item.get_closest_marker("root"):
         tfenv.require_root()
+
+
+# A root test that fails runs once more, from a fresh namespace. Now and then
+# the kernel delivers a softirq's worth of tracepoint events to no BPF program,
+# and no counter says so (docs/KERNEL.md, fact 6): a test whose exchange it hit
+# fails on events that never reached us. Such a loss is rare, so a second
+# failure is ours. Every rerun is listed at the end of the run, with why the
+# first attempt failed.
+RERUNS = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not item.get_closest_marker("root"):
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    failed = [r for r in reports if r.failed]
+    if failed:
+        RERUNS.append((item.nodeid, str(failed[0].longrepr).strip().splitlines()[-1:]))
+        item._initrequest()
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for r in reports:
+        item.ihook.pytest_runtest_logreport(report=r)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def pytest_terminal_summary(terminalreporter):
+    if RERUNS:
+        terminalreporter.write_sep("!", f"{len(RERUNS)} ROOT TESTS FAILED ONCE AND RAN AGAIN "
+                                   "(the outcome above is the second run's)", yellow=True, bold=True)
+        for nodeid, why in RERUNS:
+            terminalreporter.write_line(f"rerun: {nodeid}: first attempt: {' '.join(why)[:300]}")
 
 
 @pytest.fixture
