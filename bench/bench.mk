@@ -25,7 +25,7 @@ else
 BENCH_OUT := --results bench/RESULTS.md --raw $(BENCH_DIR)/samples.json
 endif
 
-.PHONY: bench bench-tools bench-deps soak hammer bench-tw
+.PHONY: bench bench-tools bench-deps soak hammer bench-tw blind-spots
 
 bench-tools: $(BENCH_LOADGEN) $(BENCH_EMPTY) $(BENCH_HAMMER)
 
@@ -78,6 +78,11 @@ $(BENCH_HAMMER): bench/hammer.c include/tcpflow.h | $(BENCH_DIR)
 HAMMER_ARGS ?=
 hammer: $(BIN) $(BENCH_HAMMER) tools
 	$(PYTHON) bench/hammer_lookup.py --tracer $(BIN) --hammer $(BENCH_HAMMER) $(HAMMER_ARGS)
+
+# Whose softirqs does no BPF program see? ftrace against bpftrace, per task (HAMMER.md)
+BLIND_SPOTS_ARGS ?=
+blind-spots: bench-deps
+	$(PYTHON) bench/observers.py $(BLIND_SPOTS_ARGS)
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration")]
 import tfenv  # noqa: E402
+import observers  # noqa: E402
 
 PORT = 18777
 
@@ -126,12 +127,16 @@ def gap_records(conns):
 
 def one_run(args, method, workdir):
     ns = tfenv.Netns(workdir, f"hm-{method}")
+    views = None
     try:
         nft_rules(ns, PORT)
         tracer = tfenv.Tracer(ns, [PORT], workdir=workdir)
         # --twin: a second tracer, same filters, its own programs and maps,
         # never hammered: does a loss belong to the hammered map or to the CPU?
         twin = tfenv.Tracer(ns, [PORT], workdir=workdir) if args.twin else None
+        # --observers: the kernel's trace buffer and a classic-tracepoint
+        # program see the same retransmissions without any of our programs.
+        views = observers.retransmit_observers(PORT, workdir) if args.observers else None
         srv = tfenv.Proc(ns.cmd(sys.executable, "-c", SERVER, PORT), workdir=workdir, name="srv")
         ns.procs.append(srv)
         srv.wait_line(lambda l: l == "listening", 10)
@@ -169,7 +174,13 @@ def one_run(args, method, workdir):
                         "short_ports": [c["sport"] for c in tshort],
                         "both_short": len({c["sport"] for c in tshort} &
                                           {c["sport"] for c in short})}
+        out_views = {}
+        if views:
+            out_views = observers.compare_retransmits(
+                *views, set(by_port),
+                {c["sport"] for c in short} | set(twin_out.get("short_ports", [])))
         return {
+            "observers": out_views,
             "method": method, "truth_syn_retrans": truth, "traced_syn_retrans": traced,
             "missing": truth - traced, "client_records": len(clients), "client": got,
             "lost": st.get("lost"), "recursion_misses": st.get("recursion_misses"),
@@ -182,6 +193,9 @@ def one_run(args, method, workdir):
             "stats": st,
         }
     finally:
+        if views:                       # after a failure: nothing left behind
+            views[0].close()
+            views[1].kill()
         ns.close()
 
 
@@ -196,6 +210,9 @@ def main():
     ap.add_argument("--workdir", default="/tmp/tcpflow-hammer")
     ap.add_argument("--twin", action="store_true",
                     help="run a second, unhammered tracer alongside and compare")
+    ap.add_argument("--observers", action="store_true",
+                    help="also see each retransmission with ftrace and a classic-tracepoint "
+                         "bpftrace program, and say which task each missed one fired over")
     args = ap.parse_args()
     tfenv.TRACER_BIN = Path(args.tracer)
     workdir = Path(args.workdir)
@@ -216,6 +233,13 @@ def main():
         print(f"{m:7} {len(rs):5} {short:11}  {sum(x['traced_syn_retrans'] for x in rs):>10} / "
               f"{sum(x['truth_syn_retrans'] for x in rs):<10}  {sum(x['lost'] or 0 for x in rs):>13}"
               f"  {sum(x['retrans_recovered'] or 0 for x in rs):>8}")
+    views = [x["observers"] for x in results if x["observers"]]
+    if views:
+        print(f"\nftrace saw {sum(v['ftrace'] for v in views)} SYN retransmissions "
+              f"(buffer overrun {sum(v['ftrace_overrun'] for v in views)}), the classic "
+              f"program {sum(v['classic'] for v in views)} "
+              f"(lost {sum(v['classic_lost'] for v in views)})")
+        observers.print_by_task(views)
 
 
 if __name__ == "__main__":
