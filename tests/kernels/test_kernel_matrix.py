@@ -392,8 +392,9 @@ def test_pid_filter(run):
 #
 # Now and then the kernel's tracepoints reach no BPF program for a softirq's
 # worth of events (a FIN retransmission and the peer's CLOSE_WAIT it caused,
-# say), and no counter moves: bench/HAMMER.md measured it, docs/KERNEL.md
-# tells it. The tracer flags what it can see of it (missed_transitions), but
+# say), and no counter moves: on the test machines, softirq work that runs
+# over the VM's agent (pid 1) runs no BPF program. bench/HAMMER.md measured
+# it, docs/KERNEL.md (fact 6) tells it. The tracer flags what it can see of it (missed_transitions), but
 # a test cannot tell that loss from one of ours by one tracer's output. So
 # the drops scenario runs two rounds, each traced twice by independent
 # tracers (the second, "<round>_twin", has its own programs and maps). A
