@@ -46,7 +46,7 @@ def pytest_runtest_protocol(item, nextitem):
     reports = runtestprotocol(item, nextitem=nextitem, log=False)
     failed = [r for r in reports if r.failed]
     if failed:
-        RERUNS.append((item.nodeid, str(failed[0].longrepr).strip().splitlines()[-1:]))
+        RERUNS.append((item.nodeid, first_failure(failed[0])))
         item._initrequest()
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
     for r in reports:
@@ -55,12 +55,25 @@ def pytest_runtest_protocol(item, nextitem):
     return True
 
 
+def first_failure(report, max_lines=40):
+    """Where a first attempt failed and the assertion's own message (the
+    records it printed among them): what tells the kernel's loss from ours."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is None:
+        return str(report.longrepr).strip().splitlines()[-1:]
+    lines = crash.message.splitlines()
+    return ([f"{crash.path}:{crash.lineno}"] + lines[:max_lines]
+            + ([f"... ({len(lines) - max_lines} more lines)"] if len(lines) > max_lines else []))
+
+
 def pytest_terminal_summary(terminalreporter):
     if RERUNS:
         terminalreporter.write_sep("!", f"{len(RERUNS)} ROOT TESTS FAILED ONCE AND RAN AGAIN "
                                    "(the outcome above is the second run's)", yellow=True, bold=True)
         for nodeid, why in RERUNS:
-            terminalreporter.write_line(f"rerun: {nodeid}: first attempt: {' '.join(why)[:300]}")
+            terminalreporter.write_line(f"rerun: {nodeid}: first attempt: {why[0]}")
+            for line in why[1:]:
+                terminalreporter.write_line(f"    {line[:300]}")
 
 
 @pytest.fixture
