@@ -44,18 +44,28 @@ def need_bpftrace():
                  "(or run `make bench-deps`)")
 
 
+def mount_tracefs():
+    """Mount tracefs on TRACEFS unless it is there. True when this call
+    mounted it (unmount it when done); OSError with mount's message if it
+    cannot."""
+    if (TRACEFS / "events").is_dir():
+        return False
+    r = subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise OSError(f"mount -t tracefs nodev {TRACEFS}: {r.stderr.strip()}")
+    return True
+
+
 class Ftrace:
     """A tracefs instance recording some events; read once, at stop()."""
 
     def __init__(self, events, buffer_kb=32768):
         """events: {"group/name": filter or ""}."""
-        self.mounted = False
-        if not (TRACEFS / "instances").is_dir():
-            r = subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)],
-                               capture_output=True, text=True)
-            if r.returncode:
-                sys.exit(f"observers: cannot mount tracefs on {TRACEFS}: {r.stderr.strip()}")
-            self.mounted = True
+        try:
+            self.mounted = mount_tracefs()
+        except OSError as e:
+            sys.exit(f"observers: cannot mount tracefs: {e}")
         self.events = events
         self.dir = TRACEFS / "instances" / f"tcpflow-observer-{os.getpid()}"
         self.dir.mkdir()
@@ -110,7 +120,6 @@ class Bpftrace:
         self.err = open(Path(workdir) / f"bpftrace-{os.getpid()}.stderr", "w+")
         self.p = subprocess.Popen(["bpftrace", "-e", script], stdout=subprocess.PIPE,
                                   stderr=self.err, text=True, start_new_session=True)
-        self.lines = []
         for line in self.p.stdout:      # "Attaching N probes..." once attached
             if line.startswith("Attaching"):
                 break

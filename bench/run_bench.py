@@ -38,6 +38,7 @@ import time
 import urllib.request
 
 import results_md
+import observers
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
@@ -456,18 +457,16 @@ class Bench:
             f.write(value)
 
     def _mount_tracefs(self):
-        if os.path.exists("/sys/kernel/tracing/events/sock/inet_sock_set_state"):
-            return
-        r = subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
+        try:
+            mounted = observers.mount_tracefs()
+        except OSError as e:
             die("bpftrace's and libbpf-tools' classic tracepoints need tracefs, and mounting "
-                "it failed:\n"
-                f"  mount -t tracefs nodev /sys/kernel/tracing: {r.stderr.strip()}\n"
+                f"it failed:\n  {e}\n"
                 "  mount it yourself, or run without those rows (--no-bpftrace --no-peers)")
-        log("run_bench: mounted tracefs on /sys/kernel/tracing for bpftrace and the "
-            "libbpf-tools (unmounted again at the end)")
-        self.restore.append(lambda: subprocess.run(["umount", "/sys/kernel/tracing"]))
+        if mounted:
+            log("run_bench: mounted tracefs on /sys/kernel/tracing for bpftrace and the "
+                "libbpf-tools (unmounted again at the end)")
+            self.restore.append(lambda: subprocess.run(["umount", "/sys/kernel/tracing"]))
 
     def teardown(self):
         if self.tracer:

@@ -462,7 +462,7 @@ def in_a_round(run, check):
         except AssertionError as e:
             failed.append((rnd, e))
             why = twin_disagrees(run, rnd)
-            assert why is None, f"round drops{rnd} failed, and not by the kernel's loss: {why}\n{e}"
+            assert why is None, f"round drops{rnd} failed, and its twin disagrees: {why}\n{e}"
             continue
         why = twin_disagrees(run, rnd)
         assert why is None or counted_loss(run, rnd), f"round drops{rnd}: {why}"
